@@ -1,0 +1,434 @@
+//! A streaming decoder: bytes in, messages and control events out
+//! (RFC 6455 §5.4 fragmentation, §5.5 control frames).
+//!
+//! TCP delivers a byte *stream*, not frames. One `read` may return half a
+//! header, three frames, or the last byte of one frame and the first of the
+//! next. The classic bug of a first WebSocket server is to assume one `read`
+//! is one frame; it works on localhost and fails on a real network.
+//!
+//! [`Decoder`] holds everything needed between reads — where we are in the
+//! current frame, the message assembled so far, the UTF-8 state — and never
+//! touches a socket. Feed it whatever bytes arrived; it consumes what it can
+//! and hands back an [`Event`] whenever a message or control frame completes.
+//!
+//! Payload bytes are unmasked and checked *as they arrive*, not when the frame
+//! is complete, so invalid UTF-8 fails the connection at the first impossible
+//! byte, even in the middle of a large frame (Autobahn cases 6.4.x).
+
+use crate::close::{CloseFrame, parse_close_payload};
+use crate::error::ProtocolError;
+use crate::frame::{FrameHeader, OpCode, check_client_frame, check_server_frame};
+use crate::mask::apply_mask;
+use crate::utf8::Utf8Validator;
+
+/// Which end of the connection the decoder sits at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// We are the server: frames come from a client and must be masked.
+    Server,
+    /// We are the client: frames come from a server and must not be masked.
+    Client,
+}
+
+/// Size limits that protect the decoding side's memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest payload one frame may announce. A bigger header fails the
+    /// connection with 1009 before a single payload byte is stored.
+    pub max_frame_size: u64,
+    /// Largest message (all fragments together). Beyond it: 1009.
+    pub max_message_size: usize,
+}
+
+impl Default for Limits {
+    /// 16 MiB per frame, 64 MiB per message: generous for tests, small enough
+    /// that a hostile peer cannot exhaust a machine's memory with one connection.
+    fn default() -> Self {
+        Limits {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+        }
+    }
+}
+
+/// A complete data message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message, already checked to be valid UTF-8.
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+/// What the decoder hands back when something completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A whole data message, reassembled from its fragments.
+    Message(Message),
+    /// A ping with its payload: answer with a pong carrying the same bytes.
+    Ping(Vec<u8>),
+    /// A pong (unsolicited pongs are allowed and may be ignored).
+    Pong(Vec<u8>),
+    /// A close frame: `None` if it had no payload. Answer with a close frame.
+    Close(Option<CloseFrame>),
+}
+
+/// The frame being read right now.
+#[derive(Debug, Clone, Copy)]
+struct CurrentFrame {
+    header: FrameHeader,
+    /// Payload bytes still to come.
+    remaining: u64,
+    /// Payload bytes already seen (the masking key position).
+    seen: usize,
+}
+
+/// The streaming frame decoder. See the [module documentation](self).
+///
+/// ```
+/// use wsconform_wire::{Decoder, Event, Limits, Message, Role};
+/// // The RFC 6455 §5.7 fragmented message "Hel" + "lo", masked by a client
+/// // with the key 00 00 00 00 (so the bytes read as plain text).
+/// let bytes = [0x01, 0x83, 0, 0, 0, 0, b'H', b'e', b'l', 0x80, 0x82, 0, 0, 0, 0, b'l', b'o'];
+/// let mut decoder = Decoder::new(Role::Server, Limits::default());
+/// // Feed it one byte at a time, as the slowest network would. Bytes the
+/// // decoder does not use yet (a partial header) stay in `pending`.
+/// let mut pending = Vec::new();
+/// let mut events = Vec::new();
+/// for byte in bytes {
+///     pending.push(byte);
+///     loop {
+///         let (used, event) = decoder.decode(&pending).unwrap();
+///         pending.drain(..used);
+///         match event {
+///             Some(event) => events.push(event),
+///             None => break,
+///         }
+///     }
+/// }
+/// assert_eq!(events, [Event::Message(Message::Text("Hello".into()))]);
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    role: Role,
+    limits: Limits,
+    frame: Option<CurrentFrame>,
+    /// Opcode of the fragmented message in progress (Text or Binary).
+    message_kind: Option<OpCode>,
+    message: Vec<u8>,
+    control: Vec<u8>,
+    utf8: Utf8Validator,
+    failed: Option<ProtocolError>,
+}
+
+impl Decoder {
+    /// A decoder for the given side of the connection.
+    pub fn new(role: Role, limits: Limits) -> Decoder {
+        Decoder {
+            role,
+            limits,
+            frame: None,
+            message_kind: None,
+            message: Vec::new(),
+            control: Vec::with_capacity(125),
+            utf8: Utf8Validator::new(),
+            failed: None,
+        }
+    }
+
+    /// Consumes a prefix of `input` and returns how many bytes it used, plus
+    /// an event if a message or control frame was completed.
+    ///
+    /// It stops right after an event, so call it again with the rest of the
+    /// input. When it returns `(n, None)` it has used everything it can: any
+    /// bytes left are the start of a header; keep them and append the next
+    /// read. After an error the connection must be failed with
+    /// [`ProtocolError::close_code`]; the decoder repeats the error if called
+    /// again.
+    pub fn decode(&mut self, input: &[u8]) -> Result<(usize, Option<Event>), ProtocolError> {
+        if let Some(err) = &self.failed {
+            return Err(err.clone());
+        }
+        let mut used = 0;
+        loop {
+            let rest = input.get(used..).unwrap_or_default();
+            let frame = match self.frame {
+                Some(frame) => frame,
+                None => {
+                    let Some((header, header_len)) = FrameHeader::parse(rest) else {
+                        return Ok((used, None));
+                    };
+                    used += header_len;
+                    match self.start_frame(header) {
+                        Ok(frame) => frame,
+                        Err(err) => return Err(self.fail(err)),
+                    }
+                }
+            };
+            let rest = input.get(used..).unwrap_or_default();
+            let take = usize::try_from(frame.remaining)
+                .unwrap_or(usize::MAX)
+                .min(rest.len());
+            if take == 0 && frame.remaining > 0 {
+                return Ok((used, None));
+            }
+            if let Err(err) = self.take_payload(rest.get(..take).unwrap_or_default()) {
+                return Err(self.fail(err));
+            }
+            used += take;
+            let Some(current) = self.frame else {
+                continue;
+            };
+            if current.remaining == 0 {
+                self.frame = None;
+                match self.finish_frame(current.header) {
+                    Ok(Some(event)) => return Ok((used, Some(event))),
+                    Ok(None) => continue,
+                    Err(err) => return Err(self.fail(err)),
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, err: ProtocolError) -> ProtocolError {
+        self.failed = Some(err.clone());
+        err
+    }
+
+    /// Applies the header rules and the fragmentation rules, then prepares to
+    /// receive the payload.
+    fn start_frame(&mut self, header: FrameHeader) -> Result<CurrentFrame, ProtocolError> {
+        match self.role {
+            Role::Server => check_client_frame(&header)?,
+            Role::Client => check_server_frame(&header)?,
+        }
+        if header.payload_len > self.limits.max_frame_size {
+            return Err(ProtocolError::FrameTooBig {
+                len: header.payload_len,
+                limit: self.limits.max_frame_size,
+            });
+        }
+        match header.opcode {
+            OpCode::Continuation if self.message_kind.is_none() => {
+                return Err(ProtocolError::UnexpectedContinuation);
+            }
+            OpCode::Text | OpCode::Binary if self.message_kind.is_some() => {
+                return Err(ProtocolError::ExpectedContinuation(header.opcode));
+            }
+            OpCode::Text | OpCode::Binary => {
+                self.message_kind = Some(header.opcode);
+                self.message.clear();
+                self.utf8.reset();
+            }
+            _ => {}
+        }
+        if header.opcode.is_data() {
+            let total = (self.message.len() as u64).saturating_add(header.payload_len);
+            if total > self.limits.max_message_size as u64 {
+                return Err(ProtocolError::MessageTooBig {
+                    limit: self.limits.max_message_size,
+                });
+            }
+        } else {
+            self.control.clear();
+        }
+        let frame = CurrentFrame {
+            header,
+            remaining: header.payload_len,
+            seen: 0,
+        };
+        self.frame = Some(frame);
+        Ok(frame)
+    }
+
+    /// Stores, unmasks and (for text) validates the next payload bytes.
+    fn take_payload(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
+        let Some(frame) = self.frame.as_mut() else {
+            return Ok(());
+        };
+        let target = if frame.header.opcode.is_control() {
+            &mut self.control
+        } else {
+            &mut self.message
+        };
+        let start = target.len();
+        target.extend_from_slice(bytes);
+        let fresh = target.get_mut(start..).unwrap_or_default();
+        if let Some(key) = frame.header.mask {
+            apply_mask(fresh, key, frame.seen);
+        }
+        frame.seen += bytes.len();
+        frame.remaining -= bytes.len() as u64;
+        if frame.header.opcode.is_data() && self.message_kind == Some(OpCode::Text) {
+            self.utf8.feed(fresh).map_err(ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+
+    /// A frame's payload is complete: emit what it completes.
+    fn finish_frame(&mut self, header: FrameHeader) -> Result<Option<Event>, ProtocolError> {
+        match header.opcode {
+            OpCode::Ping => Ok(Some(Event::Ping(std::mem::take(&mut self.control)))),
+            OpCode::Pong => Ok(Some(Event::Pong(std::mem::take(&mut self.control)))),
+            OpCode::Close => Ok(Some(Event::Close(parse_close_payload(&self.control)?))),
+            _ if !header.fin => Ok(None),
+            _ => {
+                let data = std::mem::take(&mut self.message);
+                let message = match self.message_kind.take() {
+                    Some(OpCode::Text) => {
+                        self.utf8.finish().map_err(ProtocolError::InvalidUtf8)?;
+                        let text = String::from_utf8(data).map_err(|e| {
+                            ProtocolError::InvalidUtf8(crate::utf8::Utf8Error {
+                                position: e.utf8_error().valid_up_to() as u64,
+                                incomplete: false,
+                            })
+                        })?;
+                        Message::Text(text)
+                    }
+                    _ => Message::Binary(data),
+                };
+                Ok(Some(Event::Message(message)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::encode_frame;
+
+    const KEY: [u8; 4] = [0xA1, 0xB2, 0xC3, 0xD4];
+
+    fn frame(fin: bool, op: OpCode, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_frame(&mut out, fin, op, Some(KEY), payload);
+        out
+    }
+
+    /// Decodes `bytes` fed in chunks of `chunk` bytes; returns events and the error.
+    fn run(bytes: &[u8], chunk: usize) -> (Vec<Event>, Option<ProtocolError>) {
+        let mut decoder = Decoder::new(Role::Server, Limits::default());
+        let mut pending = Vec::new();
+        let mut events = Vec::new();
+        for piece in bytes.chunks(chunk.max(1)) {
+            pending.extend_from_slice(piece);
+            loop {
+                match decoder.decode(&pending) {
+                    Ok((used, event)) => {
+                        pending.drain(..used);
+                        let done = event.is_none();
+                        events.extend(event);
+                        if done {
+                            break;
+                        }
+                    }
+                    Err(e) => return (events, Some(e)),
+                }
+            }
+        }
+        (events, None)
+    }
+
+    #[test]
+    fn fragments_with_a_ping_in_between() {
+        let mut bytes = frame(false, OpCode::Text, b"Hel");
+        bytes.extend(frame(true, OpCode::Ping, b"!"));
+        bytes.extend(frame(true, OpCode::Continuation, b"lo"));
+        bytes.extend(frame(true, OpCode::Close, &[0x03, 0xE8]));
+        for chunk in [1, 2, 3, 7, 1000] {
+            let (events, err) = run(&bytes, chunk);
+            assert_eq!(err, None);
+            assert_eq!(
+                events,
+                [
+                    Event::Ping(b"!".to_vec()),
+                    Event::Message(Message::Text("Hello".into())),
+                    Event::Close(Some(CloseFrame {
+                        code: 1000,
+                        reason: String::new()
+                    })),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn fragmentation_rules() {
+        let (_, err) = run(&frame(true, OpCode::Continuation, b"x"), 100);
+        assert_eq!(err, Some(ProtocolError::UnexpectedContinuation));
+        let mut bytes = frame(false, OpCode::Text, b"a");
+        bytes.extend(frame(true, OpCode::Binary, b"b"));
+        let (_, err) = run(&bytes, 100);
+        assert_eq!(
+            err,
+            Some(ProtocolError::ExpectedContinuation(OpCode::Binary))
+        );
+    }
+
+    #[test]
+    fn bad_utf8_fails_before_the_frame_ends() {
+        // A frame claiming 1000 bytes whose 3rd byte is impossible: the error
+        // comes as soon as that byte arrives, not after the 1000th.
+        let mut out = Vec::new();
+        FrameHeader {
+            mask: Some(KEY),
+            ..FrameHeader::new(OpCode::Text, 1000)
+        }
+        .encode(crate::frame::LengthForm::Minimal, &mut out)
+        .unwrap();
+        let mut payload = b"ab\xFFcd".to_vec();
+        apply_mask(&mut payload, KEY, 0);
+        out.extend_from_slice(&payload);
+        let (events, err) = run(&out, 1);
+        assert!(events.is_empty());
+        let err = err.unwrap();
+        assert_eq!(err.close_code(), 1007);
+        assert!(matches!(err, ProtocolError::InvalidUtf8(e) if e.position == 2));
+    }
+
+    #[test]
+    fn limits_without_allocation() {
+        let mut out = Vec::new();
+        FrameHeader {
+            mask: Some(KEY),
+            ..FrameHeader::new(OpCode::Binary, i64::MAX as u64)
+        }
+        .encode(crate::frame::LengthForm::Minimal, &mut out)
+        .unwrap();
+        let (_, err) = run(&out, 100);
+        assert_eq!(err.map(|e| e.close_code()), Some(1009));
+        let mut d = Decoder::new(
+            Role::Server,
+            Limits {
+                max_frame_size: 100,
+                max_message_size: 150,
+            },
+        );
+        let mut bytes = frame(false, OpCode::Binary, &[0; 100]);
+        bytes.extend(frame(true, OpCode::Continuation, &[0; 100]));
+        // The first fragment fits; the second would make 200 bytes.
+        assert_eq!(
+            d.decode(&bytes),
+            Err(ProtocolError::MessageTooBig { limit: 150 })
+        );
+        // Poisoned: it keeps failing.
+        assert!(d.decode(&[]).is_err());
+    }
+
+    #[test]
+    fn client_role_rejects_masked_frames() {
+        let mut d = Decoder::new(Role::Client, Limits::default());
+        assert_eq!(
+            d.decode(&frame(true, OpCode::Text, b"x")),
+            Err(ProtocolError::MaskedFrame)
+        );
+        let mut d = Decoder::new(Role::Client, Limits::default());
+        let mut plain = Vec::new();
+        encode_frame(&mut plain, true, OpCode::Binary, None, &[1, 2, 3]);
+        assert_eq!(
+            d.decode(&plain),
+            Ok((5, Some(Event::Message(Message::Binary(vec![1, 2, 3])))))
+        );
+    }
+}
