@@ -1,1 +1,56 @@
-fn main() {}
+//! Project chores, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! Every task a contributor or CI needs is a subcommand here, written in Rust,
+//! so there are no shell scripts to remember and it works the same everywhere.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+mod ci;
+
+/// wsconform's project chores.
+#[derive(Parser)]
+#[command(name = "cargo xtask", about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Everything CI checks: formatting, clippy, all tests (the README's test command).
+    Ci(ci::Args),
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Task::Ci(args) => ci::run(args),
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Runs `program args...` in the project root, echoing it first; fails with
+/// the command line when it exits non-zero.
+pub fn run_command(program: &str, args: &[&str]) -> Result<()> {
+    eprintln!("$ {program} {}", args.join(" "));
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(project_root())
+        .status()
+        .with_context(|| format!("could not start `{program}`: is it installed and on PATH?"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}

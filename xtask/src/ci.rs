@@ -1,0 +1,34 @@
+//! `cargo xtask ci`: the checks every change must pass.
+
+use anyhow::Result;
+
+use crate::run_command;
+
+/// Options of `cargo xtask ci`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Skip `cargo fmt --check` and clippy (only run the tests).
+    #[arg(long)]
+    pub tests_only: bool,
+}
+
+/// Formatting, lints, then every test of the workspace (unit, integration,
+/// property, doc and book tests).
+pub fn run(args: Args) -> Result<()> {
+    if !args.tests_only {
+        run_command("cargo", &["fmt", "--all", "--", "--check"])?;
+        run_command(
+            "cargo",
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )?;
+    }
+    run_command("cargo", &["test", "--workspace"])?;
+    Ok(())
+}
