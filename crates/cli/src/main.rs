@@ -1,0 +1,3 @@
+//! The `wsconform` command line: a thin layer over `wsconform-runner`.
+
+fn main() {}

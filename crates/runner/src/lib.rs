@@ -1,0 +1,11 @@
+//! wsconform-runner: replays YAML scenarios against a WebSocket server over
+//! raw TCP, judges what comes back, and reports.
+//!
+//! The data flow is one line:
+//! `scenario.yaml --load--> Scenario --plan(profile)--> Plan --execute(target)--> Transcript --judge--> Verdict --report--> text | json`.
+//! Each arrow is a module here.
+
+pub mod hex;
+pub mod load;
+pub mod payload;
+pub mod scenario;

@@ -1,0 +1,106 @@
+//! Turning a scenario's [`Payload`] description into the bytes sent or expected.
+//!
+//! Payload descriptions are short (`{ len: 65536 }`) so that scenarios stay
+//! readable; the bytes they stand for are produced here, deterministically:
+//! the same scenario always sends the same bytes, so transcripts can be
+//! compared between runs.
+
+use crate::scenario::Payload;
+
+/// A small deterministic pseudo-random generator (SplitMix64).
+///
+/// Scenarios need reproducible "random" bytes and masking keys, not
+/// cryptographic ones; SplitMix64 is a few lines and has no dependencies.
+#[derive(Debug, Clone)]
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    /// A generator started from `seed`.
+    pub fn new(seed: u64) -> SplitMix {
+        SplitMix(seed)
+    }
+
+    /// The next 64 pseudo-random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// A stable 64-bit hash of a text (FNV-1a), used to derive seeds from ids.
+pub fn stable_hash(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// The bytes a payload stands for. `text` says the payload goes into a text
+/// message, where random bytes are drawn from ASCII letters and digits so
+/// the message stays valid UTF-8.
+pub fn payload_bytes(payload: &Payload, text: bool) -> Vec<u8> {
+    match payload {
+        Payload::Text(t) => t.as_bytes().to_vec(),
+        Payload::Hex(h) => h.0.clone(),
+        Payload::Fill { len, fill } => fill.as_bytes().iter().copied().cycle().take(*len).collect(),
+        Payload::Random { len, seed } => {
+            let mut rng = SplitMix::new(*seed);
+            (0..*len)
+                .map(|_| {
+                    let r = rng.next_u64();
+                    if text {
+                        ALPHANUMERIC[(r % ALPHANUMERIC.len() as u64) as usize]
+                    } else {
+                        (r >> 56) as u8
+                    }
+                })
+                .collect()
+        }
+        Payload::Json(v) => v.to_string().into_bytes(),
+    }
+}
+
+/// A short human description of a payload for reports (`126 bytes of '*'`).
+pub fn describe(payload: &Payload) -> String {
+    match payload {
+        Payload::Text(t) if t.len() <= 40 => format!("{t:?}"),
+        Payload::Text(t) => format!("{} bytes of text", t.len()),
+        Payload::Hex(h) if h.0.len() <= 16 => format!("bytes {h}"),
+        Payload::Hex(h) => format!("{} bytes given in hex", h.0.len()),
+        Payload::Fill { len, fill } => format!("{len} bytes of {fill:?}"),
+        Payload::Random { len, seed } => format!("{len} random bytes (seed {seed})"),
+        Payload::Json(v) => format!("JSON {v}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_repeats_and_cuts() {
+        let p = Payload::Fill {
+            len: 5,
+            fill: "ab".into(),
+        };
+        assert_eq!(payload_bytes(&p, true), b"ababa");
+    }
+
+    #[test]
+    fn random_is_reproducible_and_text_safe() {
+        let p = Payload::Random { len: 64, seed: 9 };
+        let a = payload_bytes(&p, true);
+        assert_eq!(a, payload_bytes(&p, true));
+        assert!(a.iter().all(u8::is_ascii_alphanumeric));
+        let b = payload_bytes(&p, false);
+        assert_eq!(b.len(), 64);
+        assert_ne!(a, b);
+    }
+}
