@@ -5,7 +5,9 @@
 //! `scenario.yaml --load--> Scenario --plan(profile)--> Plan --execute(target)--> Transcript --judge--> Verdict --report--> text | json`.
 //! Each arrow is a module here.
 
+pub mod decode;
 pub mod hex;
 pub mod load;
 pub mod payload;
+pub mod plan;
 pub mod scenario;

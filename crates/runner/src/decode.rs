@@ -1,0 +1,294 @@
+//! Annotating frame bytes for people: the teaching view of the wire.
+//!
+//! Used by `wsconform decode HEX` and by every transcript line in a report:
+//! `81 85 37fa213d … FIN text MASK len=5 "Hello"`. The annotator never trusts
+//! its input: bytes that do not form a complete frame are shown as such.
+
+use wsconform_wire::{FrameHeader, LengthForm, OpCode, apply_mask};
+
+use crate::hex::to_hex;
+
+/// One frame (or a cut-off piece of one) found in a byte sequence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameView {
+    /// Where the frame starts in the decoded bytes.
+    pub start: usize,
+    /// The parsed header, `None` when even the header is cut off.
+    pub header: Option<FrameHeader>,
+    /// The length form on the wire.
+    pub form: Option<LengthForm>,
+    /// Header length in bytes (including the masking key).
+    pub header_len: usize,
+    /// The payload bytes present, unmasked.
+    pub payload: Vec<u8>,
+    /// Whether the whole payload is present.
+    pub complete: bool,
+}
+
+/// Splits `bytes` into frames. The last view may be incomplete.
+pub fn frames(bytes: &[u8]) -> Vec<FrameView> {
+    let mut views = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        let Some((header, form, header_len)) = FrameHeader::parse_with_form(rest) else {
+            views.push(FrameView {
+                start: at,
+                header: None,
+                form: None,
+                header_len: rest.len(),
+                payload: Vec::new(),
+                complete: false,
+            });
+            break;
+        };
+        let available = rest.len() - header_len;
+        let want = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+        let take = available.min(want);
+        let mut payload = rest[header_len..header_len + take].to_vec();
+        if let Some(key) = header.mask {
+            apply_mask(&mut payload, key, 0);
+        }
+        views.push(FrameView {
+            start: at,
+            header: Some(header),
+            form: Some(form),
+            header_len,
+            payload,
+            complete: take == want,
+        });
+        at += header_len + take;
+    }
+    views
+}
+
+fn opcode_name(op: OpCode) -> String {
+    match op {
+        OpCode::Continuation => "cont".into(),
+        OpCode::Text => "text".into(),
+        OpCode::Binary => "binary".into(),
+        OpCode::Close => "close".into(),
+        OpCode::Ping => "ping".into(),
+        OpCode::Pong => "pong".into(),
+        OpCode::Reserved(n) => format!("opcode=0x{n:x}(reserved)"),
+    }
+}
+
+/// A payload shown the short way: quoted text when it is UTF-8, hex otherwise.
+pub fn show_payload(payload: &[u8], limit: usize) -> String {
+    let cut = &payload[..payload.len().min(limit)];
+    let more = if payload.len() > limit { "…" } else { "" };
+    match std::str::from_utf8(cut) {
+        Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n') => {
+            format!("{:?}{more}", text)
+        }
+        _ => format!("[{}{more}]", to_hex(cut)),
+    }
+}
+
+/// The one-line summary: `FIN text MASK len=5 "Hello"`.
+pub fn summary(view: &FrameView) -> String {
+    let Some(h) = view.header else {
+        return format!("incomplete frame header ({} bytes)", view.header_len);
+    };
+    let mut parts = Vec::new();
+    if h.fin {
+        parts.push("FIN".to_string());
+    }
+    for (bit, name) in [(h.rsv1, "RSV1"), (h.rsv2, "RSV2"), (h.rsv3, "RSV3")] {
+        if bit {
+            parts.push(name.to_string());
+        }
+    }
+    parts.push(opcode_name(h.opcode));
+    if h.mask.is_some() {
+        parts.push("MASK".into());
+    }
+    let mut len = format!("len={}", h.payload_len);
+    let minimal = LengthForm::minimal_for(h.payload_len);
+    match view.form {
+        Some(form) if form != minimal => {
+            len.push_str(&format!(" ({} form, not minimal)", form_name(form)))
+        }
+        _ => {}
+    }
+    parts.push(len);
+    if h.opcode == OpCode::Close && view.payload.len() >= 2 {
+        let code = u16::from_be_bytes([view.payload[0], view.payload[1]]);
+        let reason = String::from_utf8_lossy(&view.payload[2..]);
+        if reason.is_empty() {
+            parts.push(format!("code={code}"));
+        } else {
+            parts.push(format!("code={code} {reason:?}"));
+        }
+    } else if !view.payload.is_empty() {
+        parts.push(show_payload(&view.payload, 40));
+    }
+    if !view.complete {
+        parts.push(format!(
+            "(cut off: {} of {} payload bytes)",
+            view.payload.len(),
+            h.payload_len
+        ));
+    }
+    parts.join(" ")
+}
+
+fn form_name(form: LengthForm) -> &'static str {
+    match form {
+        LengthForm::Minimal | LengthForm::Bits7 => "7-bit",
+        LengthForm::Bits16 => "16-bit",
+        LengthForm::Bits64 => "64-bit",
+    }
+}
+
+/// The header bytes grouped the way people read them: `81 85 37fa213d`.
+pub fn header_hex(bytes: &[u8], header_len: usize) -> String {
+    let header = &bytes[..header_len.min(bytes.len())];
+    let Some((h, form, _)) = FrameHeader::parse_with_form(header) else {
+        return to_hex(header);
+    };
+    let mut out = to_hex(&header[..2]);
+    let len_end = 2 + match form {
+        LengthForm::Bits16 => 2,
+        LengthForm::Bits64 => 8,
+        _ => 0,
+    };
+    if len_end > 2 {
+        out.push(' ');
+        out.push_str(&to_hex(&header[2..len_end]).replace(' ', ""));
+    }
+    if h.mask.is_some() {
+        out.push(' ');
+        out.push_str(&to_hex(&header[len_end..len_end + 4]).replace(' ', ""));
+    }
+    out
+}
+
+/// The teaching view of `decode HEX`: every field on its own line.
+pub fn explain_bytes(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for view in frames(bytes) {
+        let raw = &bytes[view.start..];
+        let Some(h) = view.header else {
+            out.push_str(&format!(
+                "{:<20} incomplete header: a frame header needs at least 2 bytes, more for long lengths and the mask\n",
+                to_hex(raw)
+            ));
+            break;
+        };
+        out.push_str(&format!(
+            "frame at byte {}: {}\n",
+            view.start,
+            summary(&view)
+        ));
+        let b0 = raw[0];
+        out.push_str(&format!(
+            "  {:<18} FIN={} RSV1={} RSV2={} RSV3={} opcode=0x{:x} ({})\n",
+            format!("{b0:02x}"),
+            u8::from(h.fin),
+            u8::from(h.rsv1),
+            u8::from(h.rsv2),
+            u8::from(h.rsv3),
+            h.opcode.as_u8(),
+            match h.opcode {
+                OpCode::Reserved(_) => "reserved: must fail the connection".to_string(),
+                other => opcode_name(other),
+            }
+        ));
+        let b1 = raw[1];
+        let len7 = b1 & 0x7f;
+        let len_note = match len7 {
+            126 => "126: the length follows in 16 bits".to_string(),
+            127 => "127: the length follows in 64 bits".to_string(),
+            n => format!("length {n}"),
+        };
+        out.push_str(&format!(
+            "  {:<18} MASK={} {}\n",
+            format!("{b1:02x}"),
+            u8::from(h.mask.is_some()),
+            len_note
+        ));
+        let mut at = 2;
+        let extra = match view.form {
+            Some(LengthForm::Bits16) => 2,
+            Some(LengthForm::Bits64) => 8,
+            _ => 0,
+        };
+        if extra > 0 {
+            let minimal = LengthForm::minimal_for(h.payload_len);
+            let note = if Some(minimal) == view.form {
+                String::new()
+            } else {
+                " (not the minimal form: RFC 6455 5.2 requires the shortest)".to_string()
+            };
+            out.push_str(&format!(
+                "  {:<18} payload length {}{note}\n",
+                to_hex(&raw[at..at + extra]).replace(' ', ""),
+                h.payload_len
+            ));
+            at += extra;
+        }
+        if let Some(key) = h.mask {
+            out.push_str(&format!(
+                "  {:<18} masking key\n",
+                to_hex(&key).replace(' ', "")
+            ));
+            at += 4;
+        }
+        if h.payload_len > 0 {
+            let masked = &raw[at..(at + view.payload.len()).min(raw.len())];
+            let shown = &masked[..masked.len().min(16)];
+            let dots = if masked.len() > 16 { " …" } else { "" };
+            let state = if h.mask.is_some() {
+                "masked payload"
+            } else {
+                "payload"
+            };
+            out.push_str(&format!(
+                "  {}{dots}\n  {:<18} {state}, {} bytes → {}\n",
+                to_hex(shown),
+                "",
+                view.payload.len(),
+                show_payload(&view.payload, 60)
+            ));
+        }
+        if !view.complete {
+            out.push_str(&format!(
+                "  cut off: the header announces {} payload bytes, {} are present\n",
+                h.payload_len,
+                view.payload.len()
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hex::parse_hex;
+
+    #[test]
+    fn summarises_the_rfc_example() {
+        let bytes = parse_hex("81 85 37fa213d 7f9f4d5158").unwrap();
+        let views = frames(&bytes);
+        assert_eq!(views.len(), 1);
+        assert_eq!(summary(&views[0]), "FIN text MASK len=5 \"Hello\"");
+        assert_eq!(header_hex(&bytes, views[0].header_len), "81 85 37fa213d");
+        let text = explain_bytes(&bytes);
+        assert!(text.contains("masking key"), "{text}");
+        assert!(text.contains("\"Hello\""), "{text}");
+    }
+
+    #[test]
+    fn flags_non_minimal_and_cut_off() {
+        let bytes = parse_hex("81 7e 0005 4865").unwrap();
+        let views = frames(&bytes);
+        let s = summary(&views[0]);
+        assert!(s.contains("16-bit form, not minimal"), "{s}");
+        assert!(s.contains("cut off: 2 of 5"), "{s}");
+        assert_eq!(frames(&[0x81]).len(), 1);
+        assert!(frames(&[0x81])[0].header.is_none());
+    }
+}
