@@ -1,0 +1,125 @@
+//! Every limit the server enforces, in one place, with safe defaults.
+//!
+//! A server that talks to the open network must decide, for every resource a
+//! peer can make it spend, how much is too much: bytes of handshake, bytes of
+//! a frame, bytes of a message, seconds of silence, number of sockets. Each of
+//! those numbers lives in [`Config`], so a reader can see the whole security
+//! posture of the server on one screen, and a test can shrink any limit to
+//! make it easy to hit.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How the server listens and which limits it enforces.
+///
+/// Build one with [`Config::default`] and change the fields you care about:
+///
+/// ```
+/// use std::time::Duration;
+/// use wsconform_server::Config;
+///
+/// let config = Config {
+///     handshake_timeout: Duration::from_millis(200),
+///     ..Config::default()
+/// };
+/// assert_eq!(config.max_connections, 1024);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The address to listen on. Use port 0 to let the operating system pick a
+    /// free port (tests do this) and read it back with
+    /// [`Server::local_addr`](crate::Server::local_addr).
+    ///
+    /// Default: `127.0.0.1:8080`, loopback only, so starting the server never
+    /// exposes it to the network by surprise.
+    pub bind_addr: SocketAddr,
+
+    /// The largest HTTP request head (request line plus headers) the server
+    /// reads before it answers `431 Request Header Fields Too Large`.
+    ///
+    /// Browsers send well under 2 KiB; 8 KiB leaves room for cookies while
+    /// making sure a peer cannot make us buffer an endless header.
+    pub max_handshake_size: usize,
+
+    /// How long a peer has, from the moment the TCP connection is accepted,
+    /// to send a complete request head. A peer that is slower (or that never
+    /// sends anything at all) is disconnected without an answer.
+    ///
+    /// This is the defence against "slowloris" peers that hold a socket open
+    /// by trickling one header byte at a time.
+    pub handshake_timeout: Duration,
+
+    /// The largest payload a single frame may declare. A header that claims
+    /// more fails the connection with close code 1009 *before* any payload
+    /// byte is read, so a header announcing 2^63 bytes costs nothing.
+    pub max_frame_size: u64,
+
+    /// The largest message (all fragments together) the server assembles.
+    /// A message that grows past it fails the connection with close code 1009.
+    pub max_message_size: usize,
+
+    /// How long a WebSocket connection may stay silent. After half of this
+    /// time without a single byte from the peer the server sends a ping (a
+    /// browser answers it automatically, which keeps a quiet chat tab open);
+    /// after the whole time the server closes with 1001 "idle timeout".
+    pub idle_timeout: Duration,
+
+    /// How long one write to a peer may take. A peer whose receive window
+    /// stays full for longer is not reading; the connection is dropped.
+    pub write_timeout: Duration,
+
+    /// How long the server waits for the peer's half of a closing handshake
+    /// (its close frame, then the end of the TCP stream) before it simply
+    /// drops the socket.
+    pub close_timeout: Duration,
+
+    /// The most TCP connections served at once, counting those still in the
+    /// opening handshake. A connection over the limit is answered
+    /// `503 Service Unavailable` and closed at once.
+    pub max_connections: usize,
+
+    /// How many chat messages may wait in one client's outgoing queue. A chat
+    /// client whose queue is full is not keeping up with the room: it is
+    /// closed with code 1008 instead of slowing everyone else down or making
+    /// the server buffer without bound.
+    pub chat_queue_capacity: usize,
+
+    /// On graceful shutdown, how long the server waits for its connections to
+    /// finish their closing handshakes before it stops them anyway. This
+    /// bounds the time from Ctrl-C to exit.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_handshake_size: 8 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            max_frame_size: 16 * 1024 * 1024,
+            max_message_size: 16 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(120),
+            write_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(2),
+            max_connections: 1024,
+            chat_queue_capacity: 256,
+            shutdown_grace: Duration::from_secs(3),
+        }
+    }
+}
+
+impl Config {
+    /// The default configuration listening on `addr` instead.
+    pub fn with_bind_addr(addr: SocketAddr) -> Self {
+        Config {
+            bind_addr: addr,
+            ..Config::default()
+        }
+    }
+
+    /// The default configuration on `127.0.0.1:0`: an ephemeral port, for tests
+    /// and for running the server inside another program.
+    pub fn ephemeral() -> Self {
+        Config::with_bind_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+}

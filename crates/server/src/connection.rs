@@ -1,0 +1,560 @@
+//! One task per connection: the opening handshake, the read loop, frame
+//! handling and the closing handshake.
+//!
+//! The life of a connection, in the order of this file:
+//!
+//! 1. **Request head.** Read the HTTP request head within the handshake
+//!    deadline and size limit; answer plain HTTP requests (the page, 404s,
+//!    refused handshakes) and hang up.
+//! 2. **Opening handshake.** For `/socket` and `/echo`, validate the upgrade
+//!    request (RFC 6455 §4.2.1) and answer `101 Switching Protocols`.
+//! 3. **The loop.** A small event loop waits for whichever comes first:
+//!    bytes from the peer, room for bytes to the peer, a chat message for the
+//!    peer, shutdown, or a timer. Bytes from the peer go through the sans-IO
+//!    [`Decoder`], which turns them into events; each event is answered by
+//!    appending frames to an outgoing buffer.
+//! 4. **Closing handshake.** However the loop ended, finish the way RFC 6455
+//!    §7 asks, within a deadline, and log one line with the close code.
+//!
+//! Why an outgoing *buffer* instead of writing each frame where it is made?
+//! Because a write can wait for as long as the peer does not read. A task
+//! stuck in a write cannot read pings, notice shutdown or see that it was
+//! evicted from the chat. With a buffer, writing is just one more thing the
+//! loop waits for, and the buffer's size is the natural place to apply
+//! backpressure: above [`OUT_HIGH_WATER`] the loop stops reading and stops
+//! taking chat messages until the peer has caught up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
+use tokio::time::{Instant, sleep_until, timeout};
+use tracing::{debug, info};
+use wsconform_wire::{
+    CloseFrame, Decoder, Event, HandshakeError, Limits, Message, OpCode, Role, accept_response,
+    close_payload, encode_frame, parse_request,
+};
+
+use crate::chat::{ChatError, ChatMessage};
+use crate::config::Config;
+use crate::http::{self, HeadError, Route};
+use crate::hub::{Hub, Subscription};
+use crate::shutdown::ShutdownSignal;
+
+/// What every connection task shares with the server.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    /// The limits in force.
+    pub(crate) config: Config,
+    /// The chat room of `/socket`.
+    pub(crate) hub: Arc<Hub>,
+}
+
+/// Outgoing bytes above which a connection stops reading from its peer and
+/// stops taking chat messages, until the peer has read enough of what it was
+/// sent. This is what keeps a client that sends fast but reads slowly from
+/// growing the server's memory.
+const OUT_HIGH_WATER: usize = 64 * 1024;
+
+/// How many bytes one read asks the socket for.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The payload of the keepalive ping sent to a quiet peer.
+const KEEPALIVE_PING: &[u8] = b"wsconform keepalive";
+
+/// What a WebSocket connection is for, chosen by its path.
+enum Endpoint {
+    /// `/echo`: every data message goes back unchanged.
+    Echo,
+    /// `/socket`: data messages are chat messages for the whole room.
+    Chat {
+        /// The room, to broadcast into.
+        hub: Arc<Hub>,
+        /// This client's membership: its queue of room messages.
+        room: Subscription,
+    },
+}
+
+/// Why the main loop of a WebSocket connection ended.
+#[derive(Debug)]
+enum Ending {
+    /// The peer started the closing handshake (`None`: without a code).
+    PeerClosed(Option<CloseFrame>),
+    /// The peer broke the protocol or a limit: fail the connection
+    /// (RFC 6455 §7.1.7) with this code.
+    Failed { code: u16, reason: String },
+    /// The server starts the closing handshake: shutdown, idle peer, peer
+    /// too slow for the chat, or a message that is not a chat message.
+    ServerCloses { code: u16, reason: String },
+    /// The TCP connection broke or stalled; no closing handshake is possible.
+    Dropped(String),
+}
+
+/// How a WebSocket connection ended, for the log line.
+struct Closed {
+    /// The close code of the closing handshake, or 1006 ("abnormal closure",
+    /// never sent on the wire) when there was none.
+    code: u16,
+    /// Who started the close: `"client"`, `"server"`, or `"nobody"`.
+    by: &'static str,
+    /// The reason text of the close frame, or what went wrong.
+    reason: String,
+}
+
+/// Serves one accepted TCP connection from start to end.
+///
+/// `_permit` is this connection's slot in the connection limit; it is given
+/// back when the task ends and the permit is dropped.
+pub(crate) async fn handle(
+    mut stream: TcpStream,
+    shared: Arc<Shared>,
+    mut shutdown: ShutdownSignal,
+    _permit: OwnedSemaphorePermit,
+) {
+    let config = &shared.config;
+    // Frames are small and latency matters more than packet count.
+    let _ = stream.set_nodelay(true);
+
+    // ANCHOR: accept_handshake
+    // 1. Read the request head, bounded in time and size. A peer that is too
+    // slow is dropped without an answer: it is not worth another byte.
+    let mut buf = Vec::new();
+    let head = tokio::select! {
+        head = timeout(
+            config.handshake_timeout,
+            http::read_head(&mut stream, &mut buf, config.max_handshake_size),
+        ) => head,
+        () = shutdown.recv() => return,
+    };
+    let head_len = match head {
+        Ok(Ok(len)) => len,
+        Ok(Err(HeadError::TooLarge { limit })) => {
+            debug!(limit, "request head too large");
+            let refusal = HandshakeError::TooLarge { limit }.response();
+            return respond(&mut stream, &refusal, config).await;
+        }
+        Ok(Err(error)) => {
+            debug!(%error, "no request");
+            return;
+        }
+        Err(_elapsed) => {
+            debug!(
+                timeout = ?config.handshake_timeout,
+                "request head not complete in time; dropping the connection"
+            );
+            return;
+        }
+    };
+    let head = buf.get(..head_len).unwrap_or_default();
+
+    // 2. Route on the request line; plain HTTP requests end here.
+    let route = match http::route(head) {
+        Ok(route) => route,
+        Err(reason) => {
+            debug!(reason, "400 bad request");
+            let refusal = http::error_response(400, "Bad Request", reason);
+            return respond(&mut stream, &refusal, config).await;
+        }
+    };
+    let response = match route {
+        Route::Chat | Route::Echo => None,
+        Route::Asset(asset) => Some(http::asset_response(asset)),
+        Route::NotFound => Some(http::error_response(404, "Not Found", "no such page")),
+        Route::MethodNotAllowed => Some(wsconform_wire::http_response(
+            405,
+            "Method Not Allowed",
+            &[("Allow", "GET")],
+            b"use GET\n",
+        )),
+    };
+    if let Some(response) = response {
+        return respond(&mut stream, &response, config).await;
+    }
+
+    // 3. A WebSocket path: apply every rule of RFC 6455 §4.2.1.
+    let (request, used) = match parse_request(head, config.max_handshake_size) {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => {
+            let refusal = http::error_response(400, "Bad Request", "incomplete request head");
+            return respond(&mut stream, &refusal, config).await;
+        }
+        Err(error) => {
+            info!(status = error.status(), %error, "handshake refused");
+            return respond(&mut stream, &error.response(), config).await;
+        }
+    };
+    // Bytes behind the request head are already WebSocket frames.
+    let early_frames = buf.get(used..).unwrap_or_default().to_vec();
+
+    // Join the chat room *before* answering 101: a client that sees the
+    // connection open must receive every message broadcast after that.
+    let mut endpoint = match route {
+        Route::Chat => Endpoint::Chat {
+            hub: Arc::clone(&shared.hub),
+            room: shared.hub.subscribe(),
+        },
+        _ => Endpoint::Echo,
+    };
+    let mut socket = WebSocket::new(stream, config, early_frames);
+    socket.out.extend_from_slice(&accept_response(&request));
+    // ANCHOR_END: accept_handshake
+
+    match &endpoint {
+        Endpoint::Chat { hub, .. } => {
+            info!(path = %request.path, room = hub.len(), "websocket open")
+        }
+        Endpoint::Echo => info!(path = %request.path, "websocket open"),
+    }
+    let ending = socket.run(&mut endpoint, &mut shutdown).await;
+    // Leave the room before the (bounded, but possibly slow) goodbye, so
+    // nothing more is queued for a client that is going away.
+    drop(endpoint);
+    let closed = socket.finish(ending).await;
+    info!(
+        code = closed.code,
+        closed_by = closed.by,
+        reason = %closed.reason,
+        "websocket closed"
+    );
+}
+
+/// Sends a complete HTTP response and hangs up politely: write, send FIN,
+/// then read (and discard) until the peer closes too, all within
+/// [`Config::close_timeout`].
+///
+/// Closing a socket that still has unread input makes the kernel send a
+/// reset, and a reset can destroy the response before the peer has read it.
+/// Reading to the end first means the peer always gets to see the answer.
+async fn respond(stream: &mut TcpStream, response: &[u8], config: &Config) {
+    let _ = timeout(config.close_timeout, async {
+        stream.write_all(response).await?;
+        stream.shutdown().await?;
+        discard_until_eof(stream).await
+    })
+    .await;
+}
+
+/// Reads and throws away everything until the peer closes its side.
+async fn discard_until_eof(stream: &mut TcpStream) -> std::io::Result<()> {
+    let mut sink = [0u8; 4096];
+    while stream.read(&mut sink).await? > 0 {}
+    Ok(())
+}
+
+/// `Instant::now() + after`, saturating far in the future instead of
+/// overflowing on an enormous configured duration.
+fn deadline_in(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+/// An open WebSocket connection: the socket, the decoder, and the bytes in
+/// flight in each direction.
+struct WebSocket<'c> {
+    stream: TcpStream,
+    config: &'c Config,
+    /// Turns the peer's bytes into events, checking every rule on the way.
+    decoder: Decoder,
+    /// Bytes read but not yet used by the decoder: at most a partial frame
+    /// header, because the decoder takes payload bytes as they come.
+    input: Vec<u8>,
+    /// Encoded frames waiting to be written to the peer.
+    out: Vec<u8>,
+}
+
+impl<'c> WebSocket<'c> {
+    fn new(stream: TcpStream, config: &'c Config, early_frames: Vec<u8>) -> Self {
+        let limits = Limits {
+            max_frame_size: config.max_frame_size,
+            max_message_size: config.max_message_size,
+        };
+        WebSocket {
+            stream,
+            config,
+            decoder: Decoder::new(Role::Server, limits),
+            input: early_frames,
+            out: Vec::new(),
+        }
+    }
+
+    // ANCHOR: read_loop
+    /// The connection's event loop. Returns why it ended; the closing
+    /// handshake is [`WebSocket::finish`]'s job.
+    async fn run(&mut self, endpoint: &mut Endpoint, shutdown: &mut ShutdownSignal) -> Ending {
+        let config = self.config;
+        // A quiet peer is pinged after half the idle time and closed after
+        // the whole idle time; any byte from it starts the clock again.
+        let mut idle_deadline = deadline_in(config.idle_timeout / 2);
+        let mut pinged = false;
+        let mut write_deadline = deadline_in(config.write_timeout);
+
+        // Frames that arrived in the same packet as the handshake.
+        if let Some(ending) = self.process_input(endpoint) {
+            return ending;
+        }
+        loop {
+            // The write clock runs only while there is something to write.
+            if self.out.is_empty() {
+                write_deadline = deadline_in(config.write_timeout);
+            }
+            let caught_up = self.out.len() < OUT_HIGH_WATER;
+            let (room_queue, evicted) = match endpoint {
+                Endpoint::Chat { room, .. } => (Some(&mut room.queue), Some(&mut room.evicted)),
+                Endpoint::Echo => (None, None),
+            };
+            self.input.reserve(READ_CHUNK);
+            let (mut reader, mut writer) = self.stream.split();
+
+            tokio::select! {
+                read = reader.read_buf(&mut self.input), if caught_up => match read {
+                    Ok(0) => return Ending::Dropped("peer closed TCP without a close frame".into()),
+                    Ok(_) => {
+                        idle_deadline = deadline_in(config.idle_timeout / 2);
+                        pinged = false;
+                        if let Some(ending) = self.process_input(endpoint) {
+                            return ending;
+                        }
+                    }
+                    Err(error) => return Ending::Dropped(format!("read failed: {error}")),
+                },
+                written = writer.write(&self.out), if !self.out.is_empty() => match written {
+                    Ok(0) => return Ending::Dropped("peer stopped accepting bytes".into()),
+                    Ok(n) => {
+                        self.out.drain(..n.min(self.out.len()));
+                        write_deadline = deadline_in(config.write_timeout);
+                    }
+                    Err(error) => return Ending::Dropped(format!("write failed: {error}")),
+                },
+                () = sleep_until(write_deadline), if !self.out.is_empty() => {
+                    return Ending::Dropped(format!(
+                        "peer read nothing for {:?} (write timeout)",
+                        config.write_timeout
+                    ));
+                }
+                text = next_room_message(room_queue), if caught_up => match text {
+                    Some(text) => encode_frame(&mut self.out, true, OpCode::Text, None, text.as_bytes()),
+                    None => return too_slow(),
+                },
+                () = evicted_from_room(evicted) => return too_slow(),
+                () = shutdown.recv() => {
+                    return Ending::ServerCloses { code: 1001, reason: "server shutting down".into() };
+                }
+                () = sleep_until(idle_deadline) => {
+                    if pinged {
+                        return Ending::ServerCloses { code: 1001, reason: "idle timeout".into() };
+                    }
+                    encode_frame(&mut self.out, true, OpCode::Ping, None, KEEPALIVE_PING);
+                    pinged = true;
+                    idle_deadline = deadline_in(config.idle_timeout / 2);
+                }
+            }
+        }
+    }
+    // ANCHOR_END: read_loop
+
+    // ANCHOR: frame_handling
+    /// Feeds the bytes read so far to the decoder and answers every event it
+    /// produces. Returns an [`Ending`] when the connection must stop.
+    fn process_input(&mut self, endpoint: &mut Endpoint) -> Option<Ending> {
+        let mut used = 0;
+        let ending = loop {
+            let unread = self.input.get(used..).unwrap_or_default();
+            match self.decoder.decode(unread) {
+                // A protocol violation or a limit: fail the connection with
+                // the close code the RFC assigns to it (1002, 1007 or 1009).
+                Err(error) => {
+                    break Some(Ending::Failed {
+                        code: error.close_code(),
+                        reason: error.to_string(),
+                    });
+                }
+                // Everything usable is used; wait for more bytes.
+                Ok((n, None)) => {
+                    used += n;
+                    break None;
+                }
+                Ok((n, Some(event))) => {
+                    used += n;
+                    if let Some(ending) = self.answer(event, endpoint) {
+                        break Some(ending);
+                    }
+                }
+            }
+        };
+        self.input.drain(..used.min(self.input.len()));
+        ending
+    }
+
+    /// Answers one event from the decoder.
+    fn answer(&mut self, event: Event, endpoint: &mut Endpoint) -> Option<Ending> {
+        match event {
+            // §5.5.2: a pong "MUST have identical Application data".
+            Event::Ping(payload) => {
+                encode_frame(&mut self.out, true, OpCode::Pong, None, &payload);
+                None
+            }
+            // §5.5.3: an unsolicited pong needs no answer.
+            Event::Pong(_) => None,
+            Event::Close(frame) => Some(Ending::PeerClosed(frame)),
+            Event::Message(message) => match endpoint {
+                Endpoint::Echo => {
+                    let (opcode, payload) = match &message {
+                        Message::Text(text) => (OpCode::Text, text.as_bytes()),
+                        Message::Binary(bytes) => (OpCode::Binary, bytes.as_slice()),
+                    };
+                    encode_frame(&mut self.out, true, opcode, None, payload);
+                    None
+                }
+                Endpoint::Chat { hub, .. } => match chat_message(message) {
+                    // Our own copy comes back through our queue, in room order.
+                    Ok(chat) => {
+                        hub.broadcast(Arc::from(chat.to_json()));
+                        None
+                    }
+                    Err(error) => Some(Ending::ServerCloses {
+                        code: 1003,
+                        reason: error.to_string(),
+                    }),
+                },
+            },
+        }
+    }
+    // ANCHOR_END: frame_handling
+
+    // ANCHOR: closing_handshake
+    /// Completes the closing handshake (RFC 6455 §7) for however the loop
+    /// ended, within [`Config::close_timeout`], and says how it went.
+    async fn finish(mut self, ending: Ending) -> Closed {
+        let close_timeout = self.config.close_timeout;
+        match ending {
+            // The peer started: answer with the same code (1000 if it sent
+            // none), then the server, not the client, ends TCP (§7.1.1):
+            // FIN first, then wait for the peer's FIN.
+            Ending::PeerClosed(frame) => {
+                let (code, reason) = frame.map_or((1000, String::new()), |f| (f.code, f.reason));
+                self.queue_close(code, "");
+                let _ = timeout(close_timeout, self.flush_and_hang_up()).await;
+                Closed {
+                    code,
+                    by: "client",
+                    reason,
+                }
+            }
+            // The peer broke a rule: say which, then hang up. Nothing more it
+            // sends is looked at; the decoder is stopped anyway.
+            Ending::Failed { code, reason } => {
+                self.queue_close(code, &reason);
+                let _ = timeout(close_timeout, self.flush_and_hang_up()).await;
+                Closed {
+                    code,
+                    by: "server",
+                    reason,
+                }
+            }
+            // The server starts: send the close frame, wait for the peer's
+            // close frame, then hang up.
+            Ending::ServerCloses { code, reason } => {
+                self.queue_close(code, &reason);
+                let _ = timeout(close_timeout, async {
+                    self.flush().await?;
+                    self.await_peer_close().await?;
+                    self.stream.shutdown().await
+                })
+                .await;
+                Closed {
+                    code,
+                    by: "server",
+                    reason,
+                }
+            }
+            Ending::Dropped(reason) => Closed {
+                code: 1006,
+                by: "nobody",
+                reason,
+            },
+        }
+    }
+    // ANCHOR_END: closing_handshake
+
+    /// Appends a close frame to the outgoing bytes.
+    fn queue_close(&mut self, code: u16, reason: &str) {
+        let payload = close_payload(code, reason);
+        encode_frame(&mut self.out, true, OpCode::Close, None, &payload);
+    }
+
+    /// Writes every outgoing byte.
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.write_all(&self.out).await?;
+        self.out.clear();
+        Ok(())
+    }
+
+    /// Writes every outgoing byte, sends FIN and waits for the peer's FIN.
+    async fn flush_and_hang_up(&mut self) -> std::io::Result<()> {
+        self.flush().await?;
+        self.stream.shutdown().await?;
+        discard_until_eof(&mut self.stream).await
+    }
+
+    /// After the server sent its close frame: reads until the peer's close
+    /// frame (or the end of the stream), ignoring data frames (§7.1.2 says
+    /// nothing more is to be sent after a close frame, so pings go
+    /// unanswered too).
+    async fn await_peer_close(&mut self) -> std::io::Result<()> {
+        loop {
+            match self.decoder.decode(&self.input) {
+                Ok((_, Some(Event::Close(_)))) | Err(_) => return Ok(()),
+                Ok((n, Some(_))) => {
+                    self.input.drain(..n.min(self.input.len()));
+                    continue;
+                }
+                Ok((n, None)) => {
+                    self.input.drain(..n.min(self.input.len()));
+                }
+            }
+            self.input.reserve(READ_CHUNK);
+            if self.stream.read_buf(&mut self.input).await? == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The close for a chat client that cannot keep up with the room.
+fn too_slow() -> Ending {
+    Ending::ServerCloses {
+        code: 1008,
+        reason: "too slow: the outgoing chat queue is full".into(),
+    }
+}
+
+/// The next message of the chat room for this client; never completes for a
+/// connection that is not in the chat.
+async fn next_room_message(queue: Option<&mut mpsc::Receiver<Arc<str>>>) -> Option<Arc<str>> {
+    match queue {
+        Some(queue) => queue.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Completes when the hub evicts this client; never completes for a
+/// connection that is not in the chat.
+async fn evicted_from_room(evicted: Option<&mut oneshot::Receiver<()>>) {
+    match evicted {
+        Some(evicted) => {
+            let _ = evicted.await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads a chat message out of a WebSocket message (see [`crate::chat`]).
+fn chat_message(message: Message) -> Result<ChatMessage, ChatError> {
+    match message {
+        Message::Text(text) => ChatMessage::parse(&text),
+        Message::Binary(_) => Err(ChatError::Binary),
+    }
+}

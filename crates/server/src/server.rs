@@ -1,0 +1,241 @@
+//! The listener: accept connections, give each its own task, and shut down
+//! gracefully.
+//!
+//! Starting a server is split in two, [`bind`] and [`Server::run`], for the
+//! sake of tests: after `bind` the port is open and known
+//! ([`Server::local_addr`]), so a test can bind to port 0, learn the port,
+//! spawn `run` and connect, with no race and no fixed port numbers.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::{Instrument, error, info, info_span, warn};
+
+use crate::config::Config;
+use crate::connection::{self, Shared};
+use crate::error::ServerError;
+use crate::http;
+use crate::hub::Hub;
+use crate::shutdown;
+
+/// A bound, not yet running server. Created by [`bind`].
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+/// Checks `config` and opens its listening socket. Same as [`Server::bind`].
+pub async fn bind(config: Config) -> Result<Server, ServerError> {
+    Server::bind(config).await
+}
+
+impl Server {
+    /// Checks `config` and opens its listening socket.
+    ///
+    /// The port is open when this returns: connections made before
+    /// [`Server::run`] starts wait in the operating system's backlog.
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        check(&config)?;
+        let addr = config.bind_addr;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let hub = Arc::new(Hub::new(config.chat_queue_capacity));
+        Ok(Server {
+            listener,
+            local_addr,
+            shared: Arc::new(Shared { config, hub }),
+        })
+    }
+
+    /// The address the server listens on, with the real port when the
+    /// configuration asked for port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The configuration the server runs with.
+    pub fn config(&self) -> &Config {
+        &self.shared.config
+    }
+
+    // ANCHOR: accept_loop
+    /// Serves connections until `shutdown` completes, then shuts down
+    /// gracefully: stop accepting, send close 1001 to every client, wait at
+    /// most [`Config::shutdown_grace`] for them, and return.
+    ///
+    /// Pass [`shutdown_signal()`](crate::shutdown_signal) to stop on Ctrl-C,
+    /// or any future (a oneshot receiver, a timer) in tests.
+    pub async fn run<F: Future>(self, shutdown: F) {
+        let Server {
+            listener,
+            local_addr,
+            shared,
+        } = self;
+        let config = &shared.config;
+        info!(
+            "listening on {local_addr}: chat page http://{local_addr}/, \
+             chat ws://{local_addr}/socket, echo ws://{local_addr}/echo"
+        );
+
+        // One permit per connection: when none is left, the server is full.
+        let slots = Arc::new(Semaphore::new(config.max_connections));
+        let (trigger, signal) = shutdown::channel();
+        let mut connections = JoinSet::new();
+        let mut next_id: u64 = 0;
+        tokio::pin!(shutdown);
+
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => {
+                    let (stream, peer) = match accepted {
+                        Ok(accepted) => accepted,
+                        Err(error) => {
+                            // Usually out of file descriptors: wait for some
+                            // connections to end instead of spinning.
+                            warn!(%error, "accept failed; retrying in 100 ms");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
+                    };
+                    let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+                        warn!(%peer, limit = config.max_connections, "server full: connection refused with 503");
+                        let refusal = http::error_response(
+                            503,
+                            "Service Unavailable",
+                            "too many connections; try again later",
+                        );
+                        // Best effort and never blocking: the accept loop
+                        // must not wait on any one peer.
+                        let _ = stream.try_write(&refusal);
+                        continue;
+                    };
+                    next_id += 1;
+                    let span = info_span!("connection", id = next_id, %peer);
+                    let task = connection::handle(stream, Arc::clone(&shared), signal.clone(), permit);
+                    connections.spawn(task.instrument(span));
+                }
+                // Collect finished tasks so the set does not grow forever.
+                Some(finished) = connections.join_next(), if !connections.is_empty() => {
+                    report_panic(finished);
+                }
+            }
+        }
+        // ANCHOR_END: accept_loop
+
+        // ANCHOR: graceful_shutdown
+        drop(listener);
+        info!(
+            open = connections.len(),
+            "shutting down: closing every connection with 1001"
+        );
+        trigger.begin();
+        let all_closed = async {
+            while let Some(finished) = connections.join_next().await {
+                report_panic(finished);
+            }
+        };
+        if tokio::time::timeout(config.shutdown_grace, all_closed)
+            .await
+            .is_err()
+        {
+            warn!(
+                remaining = connections.len(),
+                grace = ?config.shutdown_grace,
+                "connections still open after the grace period; dropping them"
+            );
+            connections.shutdown().await;
+        }
+        info!("server stopped");
+        // ANCHOR_END: graceful_shutdown
+    }
+}
+
+/// Logs a connection task that panicked. (None should: peer input cannot
+/// reach a panic. If one does, it takes down that connection only, and the
+/// log line says so.)
+fn report_panic(finished: Result<(), tokio::task::JoinError>) {
+    match finished {
+        Err(join_error) if join_error.is_panic() => {
+            error!(%join_error, "a connection task panicked");
+        }
+        _ => {}
+    }
+}
+
+/// Refuses configurations that cannot work.
+fn check(config: &Config) -> Result<(), ServerError> {
+    let invalid = |field, problem| Err(ServerError::InvalidConfig { field, problem });
+    if config.max_connections == 0 || config.max_connections > Semaphore::MAX_PERMITS {
+        return invalid("max_connections", "must be between 1 and 2^61");
+    }
+    if config.chat_queue_capacity == 0 || config.chat_queue_capacity > Semaphore::MAX_PERMITS {
+        return invalid("chat_queue_capacity", "must be between 1 and 2^61");
+    }
+    if config.max_handshake_size < 16 {
+        return invalid(
+            "max_handshake_size",
+            "must be at least 16 bytes to hold a request line",
+        );
+    }
+    if config.max_frame_size == 0 || config.max_message_size == 0 {
+        return invalid("max_frame_size/max_message_size", "must be at least 1 byte");
+    }
+    for (field, value) in [
+        ("handshake_timeout", config.handshake_timeout),
+        ("idle_timeout", config.idle_timeout),
+        ("write_timeout", config.write_timeout),
+        ("close_timeout", config.close_timeout),
+    ] {
+        if value.is_zero() {
+            return invalid(field, "must be longer than zero");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn refuses_configurations_that_cannot_work() {
+        let zero_queue = Config {
+            chat_queue_capacity: 0,
+            ..Config::ephemeral()
+        };
+        let error = bind(zero_queue).await.unwrap_err();
+        assert!(error.to_string().contains("chat_queue_capacity"), "{error}");
+        let zero_idle = Config {
+            idle_timeout: Duration::ZERO,
+            ..Config::ephemeral()
+        };
+        assert!(matches!(
+            bind(zero_idle).await,
+            Err(ServerError::InvalidConfig {
+                field: "idle_timeout",
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_busy_port_is_a_clear_error() {
+        let first = bind(Config::ephemeral()).await.unwrap();
+        let taken = Config::with_bind_addr(first.local_addr());
+        let error = bind(taken).await.unwrap_err();
+        assert!(matches!(error, ServerError::Bind { .. }));
+        assert!(error.to_string().contains("port 0"), "{error}");
+    }
+}
