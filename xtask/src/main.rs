@@ -9,6 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod book;
 mod ci;
 
 /// wsconform's project chores.
@@ -23,12 +24,15 @@ struct Cli {
 enum Task {
     /// Everything CI checks: formatting, clippy, all tests (the README's test command).
     Ci(ci::Args),
+    /// Build the workbook (installs mdbook if missing) and check its includes, links and anchors.
+    Book,
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Task::Ci(args) => ci::run(args),
+        Task::Book => book::run(),
     }
 }
 

@@ -155,6 +155,7 @@ pub struct CloseFrame {
 /// assert_eq!((frame.code, frame.reason.as_str()), (1000, "bye"));
 /// assert!(parse_close_payload(&[0x03]).is_err());
 /// ```
+// ANCHOR: parse_close_payload
 pub fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, ProtocolError> {
     match payload {
         [] => Ok(None),
@@ -171,6 +172,7 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, Protoco
         }
     }
 }
+// ANCHOR_END: parse_close_payload
 
 /// Builds a close payload: the code in network byte order, then the reason.
 ///

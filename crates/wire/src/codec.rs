@@ -202,12 +202,15 @@ impl Decoder {
             Role::Server => check_client_frame(&header)?,
             Role::Client => check_server_frame(&header)?,
         }
+        // ANCHOR: frame_limit
         if header.payload_len > self.limits.max_frame_size {
             return Err(ProtocolError::FrameTooBig {
                 len: header.payload_len,
                 limit: self.limits.max_frame_size,
             });
         }
+        // ANCHOR_END: frame_limit
+        // ANCHOR: fragment_rules
         match header.opcode {
             OpCode::Continuation if self.message_kind.is_none() => {
                 return Err(ProtocolError::UnexpectedContinuation);
@@ -222,6 +225,7 @@ impl Decoder {
             }
             _ => {}
         }
+        // ANCHOR_END: fragment_rules
         if header.opcode.is_data() {
             let total = (self.message.len() as u64).saturating_add(header.payload_len);
             if total > self.limits.max_message_size as u64 {
@@ -242,6 +246,7 @@ impl Decoder {
     }
 
     /// Stores, unmasks and (for text) validates the next payload bytes.
+    // ANCHOR: take_payload
     fn take_payload(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
         let Some(frame) = self.frame.as_mut() else {
             return Ok(());
@@ -264,8 +269,10 @@ impl Decoder {
         }
         Ok(())
     }
+    // ANCHOR_END: take_payload
 
     /// A frame's payload is complete: emit what it completes.
+    // ANCHOR: finish_frame
     fn finish_frame(&mut self, header: FrameHeader) -> Result<Option<Event>, ProtocolError> {
         match header.opcode {
             OpCode::Ping => Ok(Some(Event::Ping(std::mem::take(&mut self.control)))),
@@ -291,6 +298,7 @@ impl Decoder {
             }
         }
     }
+    // ANCHOR_END: finish_frame
 }
 
 #[cfg(test)]

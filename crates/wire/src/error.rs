@@ -74,6 +74,7 @@ impl ProtocolError {
     /// - 1007 "invalid frame payload data": text or a close reason that is not UTF-8;
     /// - 1009 "message too big": a configured limit was exceeded;
     /// - 1002 "protocol error": everything else.
+    // ANCHOR: close_code
     pub fn close_code(&self) -> u16 {
         match self {
             ProtocolError::InvalidUtf8(_) | ProtocolError::InvalidCloseReason => 1007,
@@ -81,6 +82,7 @@ impl ProtocolError {
             _ => 1002,
         }
     }
+    // ANCHOR_END: close_code
 }
 
 /// An error while *building* a frame (our own mistake, not the peer's).

@@ -208,9 +208,11 @@ impl FrameHeader {
 
     /// Like [`parse`](Self::parse), and also tells which length form was on
     /// the wire (useful to annotate non-minimal encodings).
+    // ANCHOR: parse_header
     pub fn parse_with_form(buf: &[u8]) -> Option<(FrameHeader, LengthForm, usize)> {
         let (&b0, rest) = buf.split_first()?;
         let (&b1, rest) = rest.split_first()?;
+        // ANCHOR: length_field
         let (payload_len, form, rest) = match b1 & 0x7F {
             126 => {
                 let (len, rest) = rest.split_first_chunk::<2>()?;
@@ -226,11 +228,13 @@ impl FrameHeader {
             }
             short => (u64::from(short), LengthForm::Bits7, rest),
         };
+        // ANCHOR_END: length_field
         let mask = if b1 & 0x80 != 0 {
             Some(*rest.first_chunk::<4>()?)
         } else {
             None
         };
+        // ANCHOR: first_byte
         let header = FrameHeader {
             fin: b0 & 0x80 != 0,
             rsv1: b0 & 0x40 != 0,
@@ -240,9 +244,11 @@ impl FrameHeader {
             mask,
             payload_len,
         };
+        // ANCHOR_END: first_byte
         let len = 2 + form.extra_bytes() + if mask.is_some() { 4 } else { 0 };
         Some((header, form, len))
     }
+    // ANCHOR_END: parse_header
 
     /// The number of header bytes [`encode`](Self::encode) writes with `form`.
     pub fn encoded_len(&self, form: LengthForm) -> usize {
@@ -286,6 +292,7 @@ impl FrameHeader {
         let b0 = (u8::from(self.fin) << 7) | (self.rsv_bits() << 4) | self.opcode.as_u8();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
         out.push(b0);
+        // ANCHOR: encode_length
         match form {
             LengthForm::Minimal | LengthForm::Bits7 => out.push(mask_bit | len as u8),
             LengthForm::Bits16 => {
@@ -297,6 +304,7 @@ impl FrameHeader {
                 out.extend_from_slice(&len.to_be_bytes());
             }
         }
+        // ANCHOR_END: encode_length
         if let Some(key) = self.mask {
             out.extend_from_slice(&key);
         }
@@ -304,6 +312,7 @@ impl FrameHeader {
     }
 }
 
+// ANCHOR: check_common
 /// Rules both directions share (§5.2, §5.5).
 fn check_common(h: &FrameHeader) -> Result<(), ProtocolError> {
     if h.rsv_bits() != 0 {
@@ -325,6 +334,7 @@ fn check_common(h: &FrameHeader) -> Result<(), ProtocolError> {
     }
     Ok(())
 }
+// ANCHOR_END: check_common
 
 /// What a **server** must reject in a frame from a client.
 ///
@@ -336,12 +346,14 @@ fn check_common(h: &FrameHeader) -> Result<(), ProtocolError> {
 /// assert_eq!(check_client_frame(&unmasked), Err(ProtocolError::UnmaskedFrame));
 /// assert_eq!(check_client_frame(&unmasked).unwrap_err().close_code(), 1002);
 /// ```
+// ANCHOR: check_client_frame
 pub fn check_client_frame(h: &FrameHeader) -> Result<(), ProtocolError> {
     if h.mask.is_none() {
         return Err(ProtocolError::UnmaskedFrame);
     }
     check_common(h)
 }
+// ANCHOR_END: check_client_frame
 
 /// What a **client** must reject in a frame from a server: the same rules,
 /// except that the frame must *not* be masked.

@@ -40,12 +40,14 @@ const MAX_HEADERS: usize = 64;
 ///     "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 /// );
 /// ```
+// ANCHOR: accept_key
 pub fn accept_key(key: &[u8]) -> String {
     let mut sha = Sha1::new();
     sha.update(key);
     sha.update(WEBSOCKET_GUID.as_bytes());
     BASE64.encode(sha.finalize())
 }
+// ANCHOR_END: accept_key
 
 /// A `Sec-WebSocket-Key` made from `seed`: 16 bytes, base64-encoded.
 ///
@@ -66,6 +68,7 @@ pub fn generate_key(seed: u64) -> String {
     BASE64.encode(bytes)
 }
 
+// ANCHOR: has_token
 /// Does the comma-separated header value contain `token` (ASCII case-insensitive)?
 ///
 /// `Connection: keep-alive, Upgrade` is a valid upgrade request: browsers such
@@ -76,6 +79,7 @@ fn has_token(value: &str, token: &str) -> bool {
         .split(',')
         .any(|part| part.trim().eq_ignore_ascii_case(token))
 }
+// ANCHOR_END: has_token
 
 /// Finds a header by name, ignoring ASCII case (HTTP header names are
 /// case-insensitive, RFC 7230 §3.2). Repeated headers are joined with commas.
@@ -238,6 +242,7 @@ pub fn parse_request(
     let http_minor = parsed.version.unwrap_or_default();
     let headers = collect_headers(parsed.headers);
 
+    // ANCHOR: request_rules
     if method != "GET" {
         return Err(HandshakeError::MethodNotGet(method));
     }
@@ -265,6 +270,7 @@ pub fn parse_request(
     if version.as_deref() != Some("13") {
         return Err(HandshakeError::UnsupportedVersion(version));
     }
+    // ANCHOR_END: request_rules
     let protocols = find_header(&headers, "Sec-WebSocket-Protocol")
         .map(|v| {
             v.split(',')
@@ -291,6 +297,7 @@ pub fn parse_request(
 /// No subprotocol and no extension are selected: a server must not return a
 /// `Sec-WebSocket-Protocol` the client did not offer (§4.2.2), and wsconform's
 /// servers speak plain RFC 6455.
+// ANCHOR: accept_response
 pub fn accept_response(request: &ClientRequest) -> Vec<u8> {
     format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -299,6 +306,7 @@ pub fn accept_response(request: &ClientRequest) -> Vec<u8> {
     )
     .into_bytes()
 }
+// ANCHOR_END: accept_response
 
 /// A complete plain HTTP/1.1 response with `Content-Length` and
 /// `Connection: close` (used for refusals and for serving pages).

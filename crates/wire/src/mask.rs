@@ -22,11 +22,13 @@
 /// apply_mask_bytewise(&mut data, [0x37, 0xfa, 0x21, 0x3d], 0);
 /// assert_eq!(data, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
 /// ```
+// ANCHOR: apply_mask_bytewise
 pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, byte) in buf.iter_mut().enumerate() {
         *byte ^= key[(offset + i) % 4];
     }
 }
+// ANCHOR_END: apply_mask_bytewise
 
 /// Masks or unmasks `buf` in place, eight bytes at a time.
 ///

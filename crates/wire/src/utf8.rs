@@ -140,6 +140,7 @@ impl Utf8Validator {
             self.low = 0x80;
             self.high = 0xBF;
         } else {
+            // ANCHOR: utf8_step
             let (needed, low, high) = match b {
                 0x00..=0x7F => (0, 0x80, 0xBF),
                 0xC2..=0xDF => (1, 0x80, 0xBF),
@@ -152,6 +153,7 @@ impl Utf8Validator {
                 // 0x80..=0xC1 (stray continuation or overlong lead) and 0xF5..
                 _ => return Err(fail),
             };
+            // ANCHOR_END: utf8_step
             self.needed = needed;
             self.low = low;
             self.high = high;

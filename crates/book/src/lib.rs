@@ -1,0 +1,18 @@
+//! The wsconform book, compiled.
+//!
+//! Every chapter of `book/src` becomes one module of this crate, with the
+//! chapter as its documentation. `cargo test -p wsconform-book` therefore
+//! compiles and runs every Rust block of the book as a doc test, against the
+//! workspace's real crates (mdbook's own `mdbook test` cannot see them).
+//!
+//! The chapters are not included raw: the build script first expands mdbook's
+//! `{{#include}}` directives (see [`includes`]), so the doc tests see exactly
+//! the code the reader sees, and a listing whose anchor has gone missing fails
+//! the build instead of rendering as an empty box.
+//!
+//! Module names follow file names: `book/src/ping-pong.md` is `ping_pong`
+//! (see the generated list below).
+
+pub mod includes;
+
+include!(concat!(env!("OUT_DIR"), "/chapters.rs"));
