@@ -27,9 +27,21 @@ pub struct TestServer {
     pub task: JoinHandle<()>,
 }
 
+/// Shows the server's log lines in a failing test's output
+/// (filter with `RUST_LOG`, default `info`).
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 impl TestServer {
     /// Starts a server with `config` on 127.0.0.1 port 0.
     pub async fn start(config: Config) -> TestServer {
+        init_logs();
         let config = Config {
             bind_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..config
