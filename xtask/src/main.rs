@@ -9,6 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+mod autobahn;
 mod book;
 mod ci;
 
@@ -24,6 +25,8 @@ struct Cli {
 enum Task {
     /// Everything CI checks: formatting, clippy, all tests (the README's test command).
     Ci(ci::Args),
+    /// Cross-check the reference server against the real Autobahn|Testsuite (needs Python 2.7).
+    Autobahn(autobahn::Args),
     /// Build the workbook (installs mdbook if missing) and check its includes, links and anchors.
     Book,
 }
@@ -32,6 +35,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Task::Ci(args) => ci::run(args),
+        Task::Autobahn(args) => autobahn::run(args),
         Task::Book => book::run(),
     }
 }
