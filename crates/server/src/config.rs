@@ -75,7 +75,8 @@ pub struct Config {
 
     /// The most TCP connections served at once, counting those still in the
     /// opening handshake. A connection over the limit is answered
-    /// `503 Service Unavailable` and closed at once.
+    /// `503 Service Unavailable` and closed (or, during a flood of them,
+    /// closed without an answer).
     pub max_connections: usize,
 
     /// How many chat messages may wait in one client's outgoing queue. A chat

@@ -220,6 +220,17 @@ pub(crate) async fn handle(
     );
 }
 
+/// Answers a connection the server has no room for with
+/// `503 Service Unavailable`.
+pub(crate) async fn refuse_busy(mut stream: TcpStream, config: &Config) {
+    let refusal = http::error_response(
+        503,
+        "Service Unavailable",
+        "too many connections; try again later",
+    );
+    respond(&mut stream, &refusal, config).await;
+}
+
 /// Sends a complete HTTP response and hangs up politely: write, send FIN,
 /// then read (and discard) until the peer closes too, all within
 /// [`Config::close_timeout`].

@@ -19,9 +19,11 @@ use tracing::{Instrument, error, info, info_span, warn};
 use crate::config::Config;
 use crate::connection::{self, Shared};
 use crate::error::ServerError;
-use crate::http;
 use crate::hub::Hub;
 use crate::shutdown;
+
+/// How many "503 Service Unavailable" answers may be in flight at once.
+const MAX_REFUSALS_IN_FLIGHT: usize = 64;
 
 /// A bound, not yet running server. Created by [`bind`].
 #[derive(Debug)]
@@ -90,6 +92,9 @@ impl Server {
 
         // One permit per connection: when none is left, the server is full.
         let slots = Arc::new(Semaphore::new(config.max_connections));
+        // Refusing politely costs a short task; cap those as well, so a flood
+        // beyond the limit cannot create tasks without bound.
+        let refusal_slots = Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
         let (trigger, signal) = shutdown::channel();
         let mut connections = JoinSet::new();
         let mut next_id: u64 = 0;
@@ -110,15 +115,16 @@ impl Server {
                         }
                     };
                     let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-                        warn!(%peer, limit = config.max_connections, "server full: connection refused with 503");
-                        let refusal = http::error_response(
-                            503,
-                            "Service Unavailable",
-                            "too many connections; try again later",
-                        );
-                        // Best effort and never blocking: the accept loop
-                        // must not wait on any one peer.
-                        let _ = stream.try_write(&refusal);
+                        // Full. Say so with a 503 if a refusal slot is free
+                        // (answering takes a task too), else just hang up.
+                        warn!(%peer, limit = config.max_connections, "server full: connection refused");
+                        if let Ok(refusal_slot) = Arc::clone(&refusal_slots).try_acquire_owned() {
+                            let shared = Arc::clone(&shared);
+                            connections.spawn(async move {
+                                connection::refuse_busy(stream, &shared.config).await;
+                                drop(refusal_slot);
+                            });
+                        }
                         continue;
                     };
                     next_id += 1;
