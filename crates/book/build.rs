@@ -30,6 +30,7 @@ fn main() {
         println!("cargo::rerun-if-changed={}", chapter.display());
         let markdown = std::fs::read_to_string(chapter).unwrap_or_default();
         let dir = chapter.parent().unwrap_or(&book_src);
+        let markdown = includes::mark_listings(&markdown);
         let (expanded, read) = match includes::expand(&markdown, dir, &format!("book/src/{name}")) {
             Ok(done) => done,
             Err(err) => {

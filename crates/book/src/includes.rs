@@ -90,7 +90,7 @@ impl fmt::Display for IncludeError {
         match self {
             IncludeError::MissingFile { at, path } => write!(
                 f,
-                "{at}: included file {} does not exist (paths are relative to the chapter's folder)",
+                "{at}: included file {} does not exist (the path is relative to the chapter's folder)",
                 path.display()
             ),
             IncludeError::MissingAnchor { at, path, anchor } => write!(
@@ -241,9 +241,11 @@ pub fn expand(
     for directive in find_directives(markdown, chapter)? {
         let at = format!("{chapter}:{}", directive.line);
         let path = chapter_dir.join(&directive.path);
+        // Messages name the path as the chapter wrote it.
+        let written = PathBuf::from(&directive.path);
         let contents = std::fs::read_to_string(&path).map_err(|_| IncludeError::MissingFile {
             at: at.clone(),
-            path: path.clone(),
+            path: written.clone(),
         })?;
         let text =
             select(directive.kind, &contents, directive.anchor.as_deref()).ok_or_else(|| {
@@ -266,6 +268,60 @@ pub fn expand(
     }
     out.push_str(&markdown[copied_to..]);
     Ok((out, read))
+}
+
+/// Turns the Rust blocks that only *show* compiled code into text blocks,
+/// for rustdoc.
+///
+/// A block whose whole body is one `{{#include file:anchor}}` is a listing:
+/// a region of a crate (a function that uses its module's private items, a
+/// piece of a loop) that its own crate compiles and tests. Cut out of its
+/// module it cannot compile, so it is handed to rustdoc as text instead of
+/// being marked `ignore` in every chapter. Every other Rust block, including
+/// `{{#rustdoc_include}}` of a whole program, stays a doc test.
+pub fn mark_listings(markdown: &str) -> String {
+    let mut out = Vec::new();
+    let mut lines = markdown.lines().peekable();
+    while let Some(line) = lines.next() {
+        let info = line.trim_start().strip_prefix("```");
+        let is_rust = info.is_some_and(|info| {
+            let lang = info.split(',').next().unwrap_or_default().trim();
+            lang == "rust"
+        });
+        if !is_rust {
+            out.push(line.to_owned());
+            continue;
+        }
+        let mut body = Vec::new();
+        let mut closing = None;
+        for inner in lines.by_ref() {
+            if inner.trim_start().starts_with("```") {
+                closing = Some(inner);
+                break;
+            }
+            body.push(inner);
+        }
+        let single_include = match body.as_slice() {
+            [only] => {
+                let only = only.trim();
+                only.starts_with("{{#include ") && only.ends_with("}}")
+            }
+            _ => false,
+        };
+        if single_include {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            out.push(format!("{indent}```text"));
+        } else {
+            out.push(line.to_owned());
+        }
+        out.extend(body.iter().map(|l| (*l).to_owned()));
+        out.extend(closing.map(str::to_owned));
+    }
+    let mut text = out.join("\n");
+    if markdown.ends_with('\n') {
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]
@@ -327,5 +383,15 @@ mod tests {
         let err = expand("{{#include other.rs}}", &dir, "ch.md").unwrap_err();
         assert!(matches!(err, IncludeError::MissingFile { .. }));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn single_include_blocks_become_text_for_rustdoc() {
+        let md = "intro\n```rust\n{{#include a.rs:x}}\n```\n```rust\nlet a = 1;\n```\n```rust\n{{#rustdoc_include b.rs:y}}\n```\n";
+        let marked = mark_listings(md);
+        assert_eq!(
+            marked,
+            "intro\n```text\n{{#include a.rs:x}}\n```\n```rust\nlet a = 1;\n```\n```rust\n{{#rustdoc_include b.rs:y}}\n```\n"
+        );
     }
 }

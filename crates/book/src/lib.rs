@@ -10,6 +10,13 @@
 //! the code the reader sees, and a listing whose anchor has gone missing fails
 //! the build instead of rendering as an empty box.
 //!
+//! A Rust block whose whole body is one `{{#include file:anchor}}` is a
+//! *listing*: a region of the reference crates, compiled and tested there.
+//! Cut out of its module it cannot compile alone, so it reaches rustdoc as
+//! text (see [`includes::mark_listings`]). Every other Rust block of the
+//! book, including whole programs pulled in with `{{#rustdoc_include}}`, is
+//! a doc test that must compile and pass.
+//!
 //! Module names follow file names: `book/src/ping-pong.md` is `ping_pong`
 //! (see the generated list below).
 
