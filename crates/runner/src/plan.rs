@@ -358,9 +358,15 @@ pub fn plan(
                 }
                 continue;
             }
-            Action::Send(spec) => {
-                send_op(spec, state, &name, settings, &mut nonce_counter).map_err(invalid)?
-            }
+            Action::Send(spec) => send_op(
+                &scenario.id,
+                spec,
+                state,
+                &name,
+                settings,
+                &mut nonce_counter,
+            )
+            .map_err(invalid)?,
             Action::Frame(spec) => frame_op(spec, state).map_err(invalid)?,
             Action::Raw(raw) => Op::Write {
                 bytes: raw.bytes.0.clone(),
@@ -603,7 +609,12 @@ fn chat_wrap(
     let sized = matches!(payload, Payload::Fill { .. } | Payload::Random { .. });
     let build = |body: &str| {
         let message = format!("{nonce} {body}");
-        let json = serde_json::json!({ "username": username, "message": message }).to_string();
+        // Written by hand so the fields keep the order people expect.
+        let json = format!(
+            "{{\"username\":{},\"message\":{}}}",
+            serde_json::Value::from(username),
+            serde_json::Value::from(message.as_str())
+        );
         (json, message)
     };
     let (mut json, mut message) = build(original);
@@ -629,6 +640,7 @@ fn chat_wrap(
 }
 
 fn send_op(
+    scenario_id: &str,
     spec: &SendSpec,
     state: &mut ClientState,
     name: &str,
@@ -642,11 +654,10 @@ fn send_op(
             let mut chat = None;
             if settings.profile == Profile::Chat {
                 *nonce_counter += 1;
-                let nonce = format!(
-                    "n{:08x}{:04x}",
-                    settings.run_id as u32 ^ stable_hash(name) as u32,
-                    *nonce_counter
-                );
+                // Unique per run, scenario and client, so parallel scenarios on one
+                // chat server never mistake each other's broadcasts for their own.
+                let scope = stable_hash(&format!("{}/{}/{name}", settings.run_id, scenario_id));
+                let nonce = format!("n{:08x}{:04x}", scope as u32, *nonce_counter);
                 if let Some((wrapped, msg)) = chat_wrap(&bytes, p, name, nonce) {
                     bytes = wrapped;
                     chat = Some(msg);

@@ -166,13 +166,23 @@ pub enum Action {
 struct StepFields {
     #[serde(rename = "as")]
     client: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     handshake: Option<Option<HandshakeSpec>>,
     send: Option<SendSpec>,
     frame: Option<FrameSpec>,
     raw: Option<RawSpec>,
     expect: Option<Expectation>,
     pause: Option<Dur>,
+    #[serde(default, deserialize_with = "present")]
     disconnect: Option<Option<Empty>>,
+}
+
+/// Deserializes a field that may be written with no value (`handshake:`):
+/// present-but-null is `Some(None)`, absent stays `None` (by `default`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// An empty map (`{}`) or nothing at all.
@@ -1045,6 +1055,7 @@ pub enum ExpectKind {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExpectFields {
+    #[serde(default, deserialize_with = "present")]
     accepted: Option<Option<Empty>>,
     refused: Option<RefusedFields>,
     echo: Option<String>,
@@ -1054,6 +1065,7 @@ struct ExpectFields {
     close: Option<CodesRepr>,
     fail: Option<CodesRepr>,
     silence: Option<Dur>,
+    #[serde(default, deserialize_with = "present")]
     tcp_closed: Option<Option<Empty>>,
     timeout: Option<Dur>,
     otherwise: Option<Otherwise>,
@@ -1077,7 +1089,9 @@ struct RefusedFields {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MessageFields {
+    #[serde(default, deserialize_with = "present")]
     text: Option<Option<Payload>>,
+    #[serde(default, deserialize_with = "present")]
     binary: Option<Option<Payload>>,
 }
 

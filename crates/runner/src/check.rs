@@ -1,0 +1,129 @@
+//! `wsconform check`: what the YAML loader cannot see by itself.
+//!
+//! Loading proves each file is well formed. Checking proves the suite makes
+//! sense: ids are unique and well formed, every `echo: last` has a message
+//! before it, close codes expected are ones a server may actually send, and
+//! so on. A scenario that can never pass is a bug in the suite, not in the
+//! learner's server.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use wsconform_wire::CloseCode;
+
+use crate::load::LoadedScenario;
+use crate::plan::{PlanError, PlanSettings, Profile, Target, plan};
+use crate::scenario::{Action, ExpectKind, ProfileNeed};
+
+/// One problem found by `check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckError {
+    /// The file.
+    pub path: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl std::fmt::Display for CheckError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
+}
+
+/// Checks a set of loaded scenarios; returns every problem found.
+pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
+    let mut errors = Vec::new();
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for s in scenarios {
+        let sc = &s.scenario;
+        let mut err = |message: String| {
+            errors.push(CheckError {
+                path: s.path.clone(),
+                message,
+            })
+        };
+        if let Some(first) = seen.insert(&sc.id, &s.path) {
+            err(format!("duplicate id '{}', also used by {first}", sc.id));
+        }
+        if !valid_id(&sc.id) {
+            err(format!(
+                "id '{}' should use only lowercase letters, digits, '.', '-' and '_'",
+                sc.id
+            ));
+        }
+        if sc.steps.is_empty() {
+            err("a scenario needs at least one step".into());
+        }
+        for (i, step) in sc.steps.iter().enumerate() {
+            let n = i + 1;
+            if let Action::Expect(e) = &step.action {
+                match &e.kind {
+                    ExpectKind::Close(codes) | ExpectKind::Fail(codes) => {
+                        for c in codes {
+                            if !CloseCode::from(*c).is_valid_on_wire() {
+                                err(format!(
+                                    "step {n}: close code {c} can never arrive: it is not allowed in a close frame (RFC 6455 7.4)"
+                                ));
+                            }
+                        }
+                    }
+                    ExpectKind::Refused { status, .. } => {
+                        for st in status {
+                            if *st == 101 || !(100..=599).contains(st) {
+                                err(format!(
+                                    "step {n}: status {st} is not a refusal: use an HTTP error status such as 400 or 426"
+                                ));
+                            }
+                        }
+                    }
+                    ExpectKind::Silence(d) if d.0 == Duration::ZERO => {
+                        err(format!("step {n}: `silence: 0ms` checks nothing"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Planning for each applicable profile finds what depends on order.
+        for profile in [Profile::Echo, Profile::Chat] {
+            let applies = match sc.profile {
+                ProfileNeed::Any => true,
+                ProfileNeed::Echo => profile == Profile::Echo,
+                ProfileNeed::Chat => profile == Profile::Chat,
+            };
+            if !applies {
+                continue;
+            }
+            let settings = PlanSettings {
+                target: Target {
+                    host: "127.0.0.1".into(),
+                    port: 1,
+                    path: "/".into(),
+                },
+                profile,
+                timeout: Duration::from_secs(2),
+                run_id: 0,
+            };
+            match plan(s, &settings) {
+                Err(PlanError::Invalid { step, message }) => {
+                    err(format!("step {}: {message}", step + 1));
+                    break;
+                }
+                Err(PlanError::NotApplicable(why)) if sc.profile == ProfileNeed::Any => {
+                    err(format!(
+                        "the scenario says `profile: any` but {why} with the {} profile; set `profile:`",
+                        profile.name()
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    errors
+}

@@ -1,0 +1,283 @@
+//! The human report: what a learner reads in the terminal.
+//!
+//! Results are grouped by chapter, one line each. Failures follow, each with
+//! the RFC rule, `Expected:` / `Actual:`, the annotated transcript with a
+//! caret under the first offending byte, and the scenario's hint. The output
+//! of a failing run is snapshot-tested: it is part of the product.
+
+use std::fmt::Write;
+
+use super::Summary;
+use crate::decode::header_hex;
+use crate::hex::to_hex;
+use crate::suite::RunReport;
+use crate::transcript::{LineKind, Transcript};
+use crate::verdict::{Caret, Outcome, ScenarioResult};
+
+/// How to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanOptions {
+    /// ANSI colours.
+    pub color: bool,
+    /// Show timings (off in snapshot tests, where they vary).
+    pub timings: bool,
+}
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn red(&self, t: &str) -> String {
+        self.wrap("31", t)
+    }
+    fn green(&self, t: &str) -> String {
+        self.wrap("32", t)
+    }
+    fn yellow(&self, t: &str) -> String {
+        self.wrap("33", t)
+    }
+    fn dim(&self, t: &str) -> String {
+        self.wrap("2", t)
+    }
+    fn bold(&self, t: &str) -> String {
+        self.wrap("1", t)
+    }
+}
+
+/// The mark in front of a result line.
+pub fn mark(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "✓",
+        Outcome::Fail => "✗",
+        Outcome::NonStrict => "~",
+        Outcome::Skip => "-",
+        Outcome::Error => "!",
+    }
+}
+
+fn paint_mark(p: &Paint, outcome: Outcome) -> String {
+    let m = mark(outcome);
+    match outcome {
+        Outcome::Pass => p.green(m),
+        Outcome::Fail | Outcome::Error => p.red(m),
+        Outcome::NonStrict => p.yellow(m),
+        Outcome::Skip => p.dim(m),
+    }
+}
+
+/// One result line, as printed while the run progresses.
+pub fn result_line(r: &ScenarioResult, opts: HumanOptions) -> String {
+    let p = Paint { on: opts.color };
+    let mut line = format!("  {} {:<34} {}", paint_mark(&p, r.outcome), r.id, r.title);
+    if opts.timings {
+        line.push_str(&p.dim(&format!(" ({} ms)", r.duration.as_millis())));
+    }
+    match r.outcome {
+        Outcome::Skip | Outcome::NonStrict | Outcome::Error if !r.message.is_empty() => {
+            line.push_str(&format!("\n      {}", p.dim(&r.message)));
+        }
+        _ => {}
+    }
+    line
+}
+
+fn rfc_link(section: &str) -> String {
+    format!("https://www.rfc-editor.org/rfc/rfc6455#section-{section}")
+}
+
+/// Renders the transcript, with a caret under the offending byte.
+pub fn transcript(
+    t: &Transcript,
+    caret: Option<Caret>,
+    opts: HumanOptions,
+    indent: &str,
+) -> String {
+    let p = Paint { on: opts.color };
+    let mut out = String::new();
+    let show_client = {
+        let mut names: Vec<&str> = t
+            .lines
+            .iter()
+            .map(|l| l.client.as_str())
+            .filter(|c| !c.is_empty())
+            .collect();
+        names.dedup();
+        names.iter().any(|n| *n != names[0])
+    };
+    for (index, line) in t.lines.iter().enumerate() {
+        let mut prefix = String::from(indent);
+        if opts.timings {
+            prefix.push_str(&format!("{:>6} ms ", line.at.as_millis()));
+        }
+        if show_client && !line.client.is_empty() {
+            prefix.push_str(&format!("{:<8} ", line.client));
+        }
+        let arrow = match line.kind {
+            LineKind::Sent => "→ ",
+            LineKind::Received => "← ",
+            LineKind::Note => "  ",
+        };
+        prefix.push_str(arrow);
+        let here = caret.filter(|c| c.line == index);
+        if line.bytes.is_empty() {
+            let text = if line.kind == LineKind::Note {
+                p.dim(&line.text)
+            } else {
+                line.text.clone()
+            };
+            let _ = writeln!(out, "{prefix}{text}");
+            continue;
+        }
+        match here {
+            Some(c) => {
+                let upto = (c.byte + 4).max(line.header_len).min(line.bytes.len());
+                let hex = to_hex(&line.bytes[..upto]);
+                let more = if upto < line.bytes.len() || line.header_len < line.bytes.len() {
+                    " …"
+                } else {
+                    ""
+                };
+                let _ = writeln!(out, "{prefix}{hex}{more}  {}", line.text);
+                let column = prefix.chars().count() + 3 * c.byte.min(upto.saturating_sub(1));
+                let _ = writeln!(out, "{}{}", " ".repeat(column), p.red("^^"));
+            }
+            None => {
+                let hex = header_hex(&line.bytes, line.header_len);
+                let more = if line.bytes.len() > line.header_len {
+                    " …"
+                } else {
+                    ""
+                };
+                let _ = writeln!(out, "{prefix}{hex}{more}  {}", line.text);
+            }
+        }
+    }
+    if t.dropped_bytes > 0 {
+        let _ = writeln!(out, "{indent}({} more bytes not kept)", t.dropped_bytes);
+    }
+    out
+}
+
+fn failure_block(r: &ScenarioResult, opts: HumanOptions) -> String {
+    let p = Paint { on: opts.color };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} {} — {}",
+        paint_mark(&p, r.outcome),
+        p.bold(&r.id),
+        r.title
+    );
+    if let Some(section) = &r.rfc {
+        let _ = writeln!(out, "  RFC 6455 §{section}  {}", p.dim(&rfc_link(section)));
+    }
+    let Some(f) = &r.failure else {
+        let _ = writeln!(out, "  {}", r.message);
+        return out;
+    };
+    if f.prerequisite {
+        let _ = writeln!(
+            out,
+            "  The opening handshake failed, so this scenario never reached its point."
+        );
+    }
+    if let Some(rule) = f.rule.as_ref().or(r.requirement.as_ref()) {
+        let _ = writeln!(out, "  {}", rule.trim());
+    }
+    let step = f
+        .step
+        .map(|s| format!(" (step {})", s + 1))
+        .unwrap_or_default();
+    let _ = writeln!(out, "  Expected{step}: {}", f.expected);
+    let _ = writeln!(out, "  Actual:   {}", p.red(&f.actual));
+    if !r.transcript.lines.is_empty() {
+        let _ = writeln!(out, "  Transcript:");
+        out.push_str(&transcript(&r.transcript, f.caret, opts, "    "));
+    }
+    if let Some(hint) = &r.hint {
+        let _ = writeln!(out, "  Hint: {}", hint.trim());
+    }
+    out
+}
+
+/// The summary line: counts and points.
+pub fn summary_line(report: &RunReport, opts: HumanOptions) -> String {
+    let p = Paint { on: opts.color };
+    let s = Summary::of(report);
+    let counts = format!(
+        "{} passed, {} failed, {} non-strict, {} skipped, {} errors",
+        s.passed, s.failed, s.non_strict, s.skipped, s.errors
+    );
+    let counts = if s.failed + s.errors > 0 {
+        p.red(&counts)
+    } else {
+        p.green(&counts)
+    };
+    let mut line = format!("{counts} — {}/{} points", s.points, s.max_points);
+    if opts.timings {
+        line.push_str(&format!(" ({:.1} s)", report.duration.as_secs_f64()));
+    }
+    line
+}
+
+/// The whole report after the run.
+pub fn render(report: &RunReport, opts: HumanOptions) -> String {
+    let p = Paint { on: opts.color };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "wsconform → {} (profile {})",
+        report.target, report.profile
+    );
+    if let Some(cause) = &report.cause {
+        let affected = report.results.iter().filter(|r| !r.outcome.is_ok()).count();
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{} {} ({affected} scenarios depend on it)",
+            p.red("!"),
+            p.bold(&cause.message)
+        );
+        if let Some(f) = &cause.preflight.failure {
+            let _ = writeln!(out, "  Expected: {}", f.expected);
+            let _ = writeln!(out, "  Actual:   {}", p.red(&f.actual));
+        }
+        if !cause.preflight.transcript.lines.is_empty() {
+            out.push_str(&transcript(&cause.preflight.transcript, None, opts, "    "));
+        }
+    }
+    let mut chapter = "";
+    for r in &report.results {
+        if r.chapter != chapter {
+            chapter = &r.chapter;
+            let _ = writeln!(out, "\n{}", p.bold(chapter));
+        }
+        let _ = writeln!(out, "{}", result_line(r, opts));
+    }
+    let failures: Vec<&ScenarioResult> = report
+        .results
+        .iter()
+        .filter(|r| {
+            r.outcome == Outcome::Fail && !r.failure.as_ref().is_some_and(|f| f.prerequisite)
+        })
+        .collect();
+    if !failures.is_empty() {
+        let _ = writeln!(out, "\n{}\n", p.bold("Failures"));
+        for r in failures {
+            out.push_str(&failure_block(r, opts));
+            out.push('\n');
+        }
+    } else {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", summary_line(report, opts));
+    out
+}

@@ -1,0 +1,220 @@
+//! Running many scenarios: selection, parallelism, and the shared cause.
+//!
+//! Before the scenarios, one *preflight* connection performs the default
+//! opening handshake. If the target cannot be reached, every scenario is an
+//! `error` with that one reason; if the handshake fails, every scenario that
+//! needs a working connection fails with the handshake named as the cause,
+//! shown once, instead of the same failure three hundred times.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::exec::run_scenario;
+use crate::load::{LoadedScenario, parse_scenario};
+use crate::plan::{Op, PlanSettings, plan};
+use crate::verdict::{Failure, Outcome, ScenarioResult};
+
+/// Which scenarios to run.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Scenario ids (exact); empty selects all.
+    pub ids: Vec<String>,
+    /// Chapters (folder names, or their part after the number: `lengths` matches `03-lengths`).
+    pub chapters: Vec<String>,
+    /// Tags; a scenario needs one of them.
+    pub tags: Vec<String>,
+    /// A glob over ids (`framing.*`).
+    pub filter: Option<glob::Pattern>,
+}
+
+fn chapter_matches(chapter: &str, wanted: &str) -> bool {
+    chapter == wanted
+        || chapter
+            .split_once('-')
+            .is_some_and(|(number, name)| name == wanted || number == wanted)
+}
+
+impl Selection {
+    /// Whether `s` is selected.
+    pub fn selects(&self, s: &LoadedScenario) -> bool {
+        (self.ids.is_empty() || self.ids.contains(&s.scenario.id))
+            && (self.chapters.is_empty()
+                || self.chapters.iter().any(|c| chapter_matches(&s.chapter, c)))
+            && (self.tags.is_empty() || self.tags.iter().any(|t| s.scenario.tags.contains(t)))
+            && self
+                .filter
+                .as_ref()
+                .is_none_or(|p| p.matches(&s.scenario.id))
+    }
+}
+
+/// Something that went wrong before or for every scenario, shown once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cause {
+    /// One line.
+    pub message: String,
+    /// The preflight's full result (transcript and failure).
+    pub preflight: ScenarioResult,
+}
+
+/// The result of a whole run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunReport {
+    /// The target URL.
+    pub target: String,
+    /// The profile name.
+    pub profile: String,
+    /// One result per selected scenario, in file order.
+    pub results: Vec<ScenarioResult>,
+    /// The shared cause, when the preflight failed.
+    pub cause: Option<Cause>,
+    /// Wall time of the run.
+    pub duration: Duration,
+}
+
+impl RunReport {
+    /// Whether the run counts as passed (exit code 0).
+    pub fn passed(&self) -> bool {
+        self.results.iter().all(|r| r.outcome.is_ok())
+    }
+}
+
+const PREFLIGHT: &str = "id: preflight.handshake\ntitle: The server accepts a default opening handshake\nrfc: \"4.2.2\"\nsteps:\n  - handshake\n  - send: { close: 1000 }\n";
+
+fn needs_connection(s: &LoadedScenario, settings: &PlanSettings) -> bool {
+    plan(s, settings).is_ok_and(|steps| {
+        steps.iter().any(|p| {
+            matches!(
+                p.op,
+                Op::Expect {
+                    prerequisite: true,
+                    ..
+                }
+            )
+        })
+    })
+}
+
+/// Runs `scenarios` against the target, `jobs` at a time. `on_result` is
+/// called as each scenario finishes (for progress display).
+pub async fn run_suite(
+    scenarios: &[LoadedScenario],
+    settings: &PlanSettings,
+    jobs: usize,
+    on_result: impl Fn(&ScenarioResult),
+) -> RunReport {
+    let started = std::time::Instant::now();
+    let mut report = RunReport {
+        target: settings.target.url(),
+        profile: settings.profile.name().to_string(),
+        results: Vec::new(),
+        cause: None,
+        duration: Duration::ZERO,
+    };
+    let mut to_run: Vec<(usize, LoadedScenario)> = Vec::new();
+    let mut slots: Vec<Option<ScenarioResult>> = vec![None; scenarios.len()];
+    if let Ok(preflight) = parse_scenario("preflight.yaml", PREFLIGHT) {
+        let result = run_scenario(&preflight, settings).await;
+        match result.outcome {
+            Outcome::Error => {
+                let message = result.message.clone();
+                for (i, s) in scenarios.iter().enumerate() {
+                    let mut r = run_scenario_blank(s);
+                    r.outcome = Outcome::Error;
+                    r.message = message.clone();
+                    on_result(&r);
+                    slots[i] = Some(r);
+                }
+                report.cause = Some(Cause {
+                    message,
+                    preflight: result,
+                });
+            }
+            Outcome::Fail => {
+                let message = result.message.clone();
+                for (i, s) in scenarios.iter().enumerate() {
+                    if needs_connection(s, settings) {
+                        let mut r = run_scenario_blank(s);
+                        r.outcome = Outcome::Fail;
+                        r.message = format!("{message} (shown once above)");
+                        r.failure = result.failure.clone().map(|f| Failure {
+                            prerequisite: true,
+                            ..f
+                        });
+                        on_result(&r);
+                        slots[i] = Some(r);
+                    } else {
+                        to_run.push((i, s.clone()));
+                    }
+                }
+                report.cause = Some(Cause {
+                    message,
+                    preflight: result,
+                });
+            }
+            _ => to_run = scenarios.iter().cloned().enumerate().collect(),
+        }
+    }
+    let limit = Arc::new(Semaphore::new(jobs.max(1)));
+    let mut set = JoinSet::new();
+    for (i, s) in to_run {
+        let limit = Arc::clone(&limit);
+        let settings = settings.clone();
+        set.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            (i, run_scenario(&s, &settings).await)
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        match done {
+            Ok((i, r)) => {
+                on_result(&r);
+                if let Some(slot) = slots.get_mut(i) {
+                    *slot = Some(r);
+                }
+            }
+            Err(e) => {
+                // A panicking scenario task is a runner bug; report it rather than hide it.
+                report.cause.get_or_insert_with(|| Cause {
+                    message: format!("internal error in a scenario task: {e}"),
+                    preflight: run_scenario_blank(&scenarios[0]),
+                });
+            }
+        }
+    }
+    for (slot, s) in slots.into_iter().zip(scenarios) {
+        report.results.push(slot.unwrap_or_else(|| {
+            let mut r = run_scenario_blank(s);
+            r.outcome = Outcome::Error;
+            r.message = "the scenario did not report a result (internal error)".into();
+            r
+        }));
+    }
+    report.duration = started.elapsed();
+    report
+}
+
+/// A result with the scenario's metadata and no run.
+pub fn run_scenario_blank(s: &LoadedScenario) -> ScenarioResult {
+    ScenarioResult {
+        id: s.scenario.id.clone(),
+        title: s.scenario.title.clone(),
+        chapter: s.chapter.clone(),
+        tags: s.scenario.tags.clone(),
+        rfc: s.scenario.rfc.clone(),
+        autobahn: s.scenario.autobahn.clone(),
+        requirement: s.scenario.requirement.clone(),
+        hint: s.scenario.hint.clone(),
+        outcome: Outcome::Skip,
+        points: 0,
+        max_points: s.scenario.points,
+        duration: Duration::ZERO,
+        message: String::new(),
+        failure: None,
+        non_strict: Vec::new(),
+        transcript: Default::default(),
+    }
+}

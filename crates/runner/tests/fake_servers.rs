@@ -1,0 +1,281 @@
+//! The runner against scripted servers: correct, buggy and hostile. Every
+//! run must end within its deadlines with a clear verdict.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Behaviour, Bugs, serve};
+use wsconform_runner::load::bundled;
+use wsconform_runner::plan::{PlanSettings, Profile, Target};
+use wsconform_runner::suite::{RunReport, Selection, run_suite};
+use wsconform_runner::verdict::Outcome;
+
+fn settings(addr: std::net::SocketAddr, profile: Profile) -> PlanSettings {
+    PlanSettings {
+        target: Target::parse(&format!("ws://{addr}/echo")).unwrap(),
+        profile,
+        timeout: Duration::from_millis(1500),
+        run_id: 1,
+    }
+}
+
+async fn run(behaviour: Behaviour, profile: Profile, selection: Selection) -> RunReport {
+    let addr = serve(behaviour).await;
+    let all = bundled().unwrap();
+    let chosen: Vec<_> = all.into_iter().filter(|s| selection.selects(s)).collect();
+    assert!(
+        !chosen.is_empty(),
+        "the selection matches no bundled scenario"
+    );
+    let settings = settings(addr, profile);
+    // Hang guard only: the runner's own deadlines must end the run long before.
+    tokio::time::timeout(
+        Duration::from_secs(120),
+        run_suite(&chosen, &settings, 4, |_| {}),
+    )
+    .await
+    .expect("the run did not end")
+}
+
+fn outcome(report: &RunReport, id: &str) -> Outcome {
+    report
+        .results
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("no result for {id}"))
+        .outcome
+}
+
+fn failing(report: &RunReport) -> Vec<String> {
+    report
+        .results
+        .iter()
+        .filter(|r| !r.outcome.is_ok())
+        .map(|r| format!("{} ({}): {}", r.id, r.outcome.word(), r.message))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_correct_echo_server_passes_everything() {
+    let report = run(
+        Behaviour::Echo(Bugs::default()),
+        Profile::Echo,
+        Selection::default(),
+    )
+    .await;
+    assert!(report.passed(), "failures: {:#?}", failing(&report));
+    assert!(report.cause.is_none());
+    assert_eq!(outcome(&report, "chat.broadcast"), Outcome::Skip);
+    assert_eq!(outcome(&report, "lengths.64bit-65536"), Outcome::Pass);
+}
+
+fn print(report: &RunReport) {
+    use wsconform_runner::report::human::{HumanOptions, render};
+    println!(
+        "{}",
+        render(
+            report,
+            HumanOptions {
+                color: false,
+                timings: false
+            }
+        )
+    );
+}
+
+#[tokio::test]
+async fn non_minimal_lengths_are_caught_with_a_caret() {
+    let bugs = Bugs {
+        non_minimal_lengths: true,
+        ..Bugs::default()
+    };
+    let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
+    print(&report);
+    assert_eq!(outcome(&report, "frames.text-hello"), Outcome::Fail);
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.id == "frames.text-hello")
+        .unwrap();
+    let f = r.failure.as_ref().unwrap();
+    assert!(f.rule.as_ref().unwrap().contains("minimal number of bytes"));
+    assert_eq!(f.caret.unwrap().byte, 1);
+}
+
+#[tokio::test]
+async fn buggy_servers_fail_the_matching_scenarios() {
+    let cases: [(Bugs, &str); 4] = [
+        (
+            Bugs {
+                mask_frames: true,
+                ..Bugs::default()
+            },
+            "frames.text-hello",
+        ),
+        (
+            Bugs {
+                ignore_ping: true,
+                ..Bugs::default()
+            },
+            "ping.echo-payload",
+        ),
+        (
+            Bugs {
+                truncate_long: true,
+                ..Bugs::default()
+            },
+            "lengths.16bit-126",
+        ),
+        (
+            Bugs {
+                wrong_accept: true,
+                ..Bugs::default()
+            },
+            "handshake.accept",
+        ),
+    ];
+    for (bugs, id) in cases {
+        let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
+        assert_eq!(
+            outcome(&report, id),
+            Outcome::Fail,
+            "{bugs:?} should fail {id}: {:#?}",
+            failing(&report)
+        );
+        assert!(!report.passed());
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_accept_key_is_reported_once_as_the_cause() {
+    let bugs = Bugs {
+        wrong_accept: true,
+        ..Bugs::default()
+    };
+    let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
+    print(&report);
+    let cause = report.cause.as_ref().expect("a shared cause");
+    assert!(
+        cause.message.contains("opening handshake failed"),
+        "{}",
+        cause.message
+    );
+    let prerequisite = report
+        .results
+        .iter()
+        .filter(|r| r.failure.as_ref().is_some_and(|f| f.prerequisite))
+        .count();
+    assert!(
+        prerequisite > 10,
+        "only {prerequisite} scenarios name the handshake as cause"
+    );
+    // Scenarios with their own handshake still ran on their own terms.
+    assert_eq!(outcome(&report, "handshake.missing-key"), Outcome::Pass);
+}
+
+async fn hostile(behaviour: Behaviour) -> RunReport {
+    let selection = Selection {
+        ids: vec![
+            "frames.text-hello".into(),
+            "ping.echo-payload".into(),
+            "handshake.bad-version".into(),
+        ],
+        ..Selection::default()
+    };
+    let report = run(behaviour, Profile::Echo, selection).await;
+    print(&report);
+    assert!(!report.passed(), "{behaviour:?} passed");
+    for r in report.results.iter().filter(|r| !r.outcome.is_ok()) {
+        assert!(!r.message.is_empty(), "{} has no message", r.id);
+    }
+    report
+}
+
+#[tokio::test]
+async fn a_silent_server_times_out_with_what_was_awaited() {
+    let report = hostile(Behaviour::Silent).await;
+    let cause = report.cause.unwrap();
+    assert!(
+        cause.message.contains("timed out after"),
+        "{}",
+        cause.message
+    );
+}
+
+#[tokio::test]
+async fn endless_bytes_are_bounded() {
+    let report = hostile(Behaviour::Endless).await;
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.id == "frames.text-hello")
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Fail);
+    assert!(
+        r.message.contains("more than the runner accepts"),
+        "{}",
+        r.message
+    );
+}
+
+#[tokio::test]
+async fn garbage_is_an_unreadable_response() {
+    let report = hostile(Behaviour::Garbage).await;
+    assert!(
+        report
+            .cause
+            .unwrap()
+            .message
+            .contains("unreadable handshake response")
+    );
+}
+
+#[tokio::test]
+async fn a_reset_mid_frame_is_reported() {
+    let report = hostile(Behaviour::ResetMidFrame).await;
+    let r = report
+        .results
+        .iter()
+        .find(|r| r.id == "frames.text-hello")
+        .unwrap();
+    assert_eq!(r.outcome, Outcome::Fail);
+    let text: Vec<&str> = r.transcript.lines.iter().map(|l| l.text.as_str()).collect();
+    assert!(text.iter().any(|t| t.contains("cut off")), "{text:?}");
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out() {
+    let report = hostile(Behaviour::Slow).await;
+    assert!(report.cause.unwrap().message.contains("timed out"));
+}
+
+#[tokio::test]
+async fn closing_before_the_handshake_is_reported() {
+    let report = hostile(Behaviour::CloseBeforeHandshake).await;
+    let message = report.cause.unwrap().message;
+    assert!(
+        message.contains("closed the TCP connection") || message.contains("connection broke"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_target_is_an_error_once() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let all = bundled().unwrap();
+    let report = run_suite(&all, &settings(addr, Profile::Echo), 4, |_| {}).await;
+    assert!(report.results.iter().all(|r| r.outcome == Outcome::Error));
+    assert!(report.cause.unwrap().message.contains("cannot connect"));
+}
+
+#[tokio::test]
+async fn a_chat_server_passes_in_the_chat_profile() {
+    let report = run(Behaviour::Chat, Profile::Chat, Selection::default()).await;
+    print(&report);
+    assert!(report.passed(), "failures: {:#?}", failing(&report));
+    assert_eq!(outcome(&report, "chat.broadcast"), Outcome::Pass);
+    assert_eq!(outcome(&report, "frames.binary"), Outcome::Skip);
+}

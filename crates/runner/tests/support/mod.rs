@@ -1,0 +1,249 @@
+//! Scripted servers for testing the runner: a correct one, buggy ones and
+//! hostile ones. Each listens on 127.0.0.1 port 0 and serves until the test
+//! process ends.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use wsconform_wire::{
+    Decoder, Event, FrameHeader, LengthForm, Limits, Message, OpCode, Role, accept_response,
+    apply_mask, close_payload, parse_request,
+};
+
+/// Classic bugs a learner's echo server may have.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Bugs {
+    /// Writes every length in the 64-bit form.
+    pub non_minimal_lengths: bool,
+    /// Masks its own frames.
+    pub mask_frames: bool,
+    /// Never answers pings.
+    pub ignore_ping: bool,
+    /// Drops the last byte of echoes longer than 125 bytes.
+    pub truncate_long: bool,
+    /// Sends a wrong Sec-WebSocket-Accept.
+    pub wrong_accept: bool,
+}
+
+/// What a scripted server does.
+#[derive(Debug, Clone, Copy)]
+pub enum Behaviour {
+    /// An echo server, correct unless bugs are set.
+    Echo(Bugs),
+    /// A correct chat server: JSON text broadcast to every client.
+    Chat,
+    /// Accepts TCP and never sends anything.
+    Silent,
+    /// Accepts the handshake, then sends bytes forever.
+    Endless,
+    /// Answers the handshake with garbage bytes.
+    Garbage,
+    /// Accepts, sends half a frame, then resets the connection.
+    ResetMidFrame,
+    /// Answers one byte per 100 ms.
+    Slow,
+    /// Closes the connection before answering the handshake.
+    CloseBeforeHandshake,
+}
+
+/// Starts a server with `behaviour`; returns its address.
+pub async fn serve(behaviour: Behaviour) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peers: Arc<Mutex<Vec<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>>> = Arc::default();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let peers = Arc::clone(&peers);
+            tokio::spawn(connection(stream, behaviour, peers));
+        }
+    });
+    addr
+}
+
+async fn read_handshake(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match parse_request(&buf, 16 * 1024) {
+            Ok(Some((req, used))) => return Some((accept_response(&req), buf[used..].to_vec())),
+            Ok(None) => {}
+            Err(e) => {
+                let _ = stream.write_all(&e.response()).await;
+                return None;
+            }
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn frame(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8], bugs: Bugs) {
+    let mut header = FrameHeader::new(opcode, payload.len() as u64);
+    let form = if bugs.non_minimal_lengths {
+        LengthForm::Bits64
+    } else {
+        LengthForm::Minimal
+    };
+    if bugs.mask_frames {
+        header.mask = Some([1, 2, 3, 4]);
+    }
+    header.encode(form, out).unwrap();
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = header.mask {
+        apply_mask(&mut out[start..], key, 0);
+    }
+}
+
+type Peers = Arc<Mutex<Vec<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>>>;
+
+async fn connection(mut stream: TcpStream, behaviour: Behaviour, peers: Peers) {
+    let bugs = match behaviour {
+        Behaviour::Echo(b) => b,
+        Behaviour::Chat => Bugs::default(),
+        Behaviour::Silent => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            return;
+        }
+        Behaviour::CloseBeforeHandshake => return,
+        Behaviour::Garbage => {
+            let _ = read_handshake(&mut stream).await;
+            let _ = stream
+                .write_all(b"\x00\xffHTTP/0.9 whatever\x07\x08\r\n\r\n")
+                .await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            return;
+        }
+        Behaviour::Slow => {
+            let Some((response, _)) = read_handshake(&mut stream).await else {
+                return;
+            };
+            for b in response {
+                if stream.write_all(&[b]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            return;
+        }
+        Behaviour::Endless => {
+            let Some((response, _)) = read_handshake(&mut stream).await else {
+                return;
+            };
+            let _ = stream.write_all(&response).await;
+            // A binary frame announcing 2^40 bytes, then bytes forever.
+            let mut head = Vec::new();
+            FrameHeader::new(OpCode::Binary, 1 << 40)
+                .encode(LengthForm::Minimal, &mut head)
+                .unwrap();
+            let _ = stream.write_all(&head).await;
+            let junk = vec![0x61u8; 64 * 1024];
+            while stream.write_all(&junk).await.is_ok() {}
+            return;
+        }
+        Behaviour::ResetMidFrame => {
+            let Some((response, _)) = read_handshake(&mut stream).await else {
+                return;
+            };
+            let _ = stream.write_all(&response).await;
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream.write_all(&[0x81, 0x05, b'H', b'e']).await;
+            #[allow(deprecated)] // a reset is exactly what this server is for
+            let _ = stream.set_linger(Some(Duration::ZERO));
+            return;
+        }
+    };
+    let Some((mut response, mut pending)) = read_handshake(&mut stream).await else {
+        return;
+    };
+    if bugs.wrong_accept {
+        let text = String::from_utf8_lossy(&response)
+            .replace("Sec-WebSocket-Accept: ", "Sec-WebSocket-Accept: x");
+        response = text.into_bytes();
+    }
+    if stream.write_all(&response).await.is_err() {
+        return;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    if matches!(behaviour, Behaviour::Chat) {
+        peers.lock().unwrap().push(tx);
+    }
+    let mut decoder = Decoder::new(Role::Server, Limits::default());
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        // Decode everything pending.
+        loop {
+            let (used, event) = match decoder.decode(&pending) {
+                Ok(r) => r,
+                Err(e) => {
+                    let mut out = Vec::new();
+                    frame(
+                        &mut out,
+                        OpCode::Close,
+                        &close_payload(e.close_code(), ""),
+                        bugs,
+                    );
+                    let _ = stream.write_all(&out).await;
+                    return;
+                }
+            };
+            pending.drain(..used);
+            let Some(event) = event else {
+                if used == 0 {
+                    break;
+                }
+                continue;
+            };
+            let mut out = Vec::new();
+            match event {
+                Event::Message(Message::Text(t)) if matches!(behaviour, Behaviour::Chat) => {
+                    let mut f = Vec::new();
+                    frame(&mut f, OpCode::Text, t.as_bytes(), bugs);
+                    for peer in peers.lock().unwrap().iter() {
+                        let _ = peer.send(f.clone());
+                    }
+                }
+                Event::Message(Message::Text(t)) => {
+                    let mut p = t.into_bytes();
+                    if bugs.truncate_long && p.len() > 125 {
+                        p.pop();
+                    }
+                    frame(&mut out, OpCode::Text, &p, bugs);
+                }
+                Event::Message(Message::Binary(b)) => frame(&mut out, OpCode::Binary, &b, bugs),
+                Event::Ping(p) if !bugs.ignore_ping => frame(&mut out, OpCode::Pong, &p, bugs),
+                Event::Ping(_) | Event::Pong(_) => {}
+                Event::Close(c) => {
+                    let body = c.map(|c| close_payload(c.code, "")).unwrap_or_default();
+                    frame(&mut out, OpCode::Close, &body, bugs);
+                    let _ = stream.write_all(&out).await;
+                    let _ = stream.shutdown().await;
+                    return;
+                }
+            }
+            if !out.is_empty() && stream.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+        tokio::select! {
+            read = stream.read(&mut chunk) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(n) => pending.extend_from_slice(&chunk[..n]),
+            },
+            Some(bytes) = rx.recv() => {
+                if stream.write_all(&bytes).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
