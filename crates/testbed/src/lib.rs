@@ -1,0 +1,188 @@
+//! # wsconform-testbed: servers that test the tests
+//!
+//! A conformance suite makes two promises: a correct server passes it, and a
+//! wrong one fails it. This crate holds the servers that check both promises,
+//! plus the baselines the benchmarks compare with.
+//!
+//! | server | start it with | what it is for |
+//! |---|---|---|
+//! | the **peer** | [`start_peer`] | an echo and chat server on tokio-tungstenite, sharing no code with `wsconform-wire`: every scenario must pass against it |
+//! | a **mutant** | [`start_mutant`] | a plain server on `wsconform-wire` with one classic [`Bug`] (or none: the baseline): each bug must fail at least one scenario of its chapter |
+//! | fastwebsockets echo | [`start_fastwebsockets_echo`] | benchmark baseline: the fastest WebSocket library around |
+//! | TCP echo | [`start_tcp_echo`] | benchmark baseline: the loopback limit, no WebSocket at all |
+//!
+//! Every `start_*` function binds `127.0.0.1` on a free port, runs the
+//! server in a spawned task, and returns the bound address with a
+//! [`ShutdownHandle`]; dropping the handle stops the server. The `*_on`
+//! variants bind a given address; [`start`] starts any [`Server`]. The
+//! `wsconform-testbed` binary starts one from the command line:
+//!
+//! ```text
+//! wsconform-testbed peer --port 0
+//! wsconform-testbed mutant little-endian-length --port 9001
+//! wsconform-testbed mutant baseline
+//! wsconform-testbed fastwebsockets-echo
+//! wsconform-testbed tcp-echo
+//! wsconform-testbed list
+//! ```
+//!
+//! It prints `listening on 127.0.0.1:PORT` and runs until Ctrl-C or SIGTERM.
+//!
+//! ## Endpoints
+//!
+//! The peer and the mutants serve `/echo` (every text and binary message
+//! comes back unchanged) and `/socket` (the chat, see [`chat`]); other paths
+//! are refused with 404.
+//!
+//! ## Chapters
+//!
+//! [`Bug::chapter`] names the book chapter, and the scenario folder, whose
+//! scenarios must catch a bug. The names are [`CHAPTERS`]:
+//!
+//! | chapter | bugs |
+//! |---|---|
+//! | `handshake` | `wrong-accept-key`, `case-sensitive-headers` |
+//! | `framing` | `one-read-one-frame` |
+//! | `lengths` | `little-endian-length`, `no-64-bit-length`, `wrong-long-length` |
+//! | `masking` | `masked-server-frames`, `unmasked-accepted` |
+//! | `utf8` | `no-utf8-check` |
+//! | `fragmentation` | `fin-ignored` |
+//! | `ping-pong` | `ping-ignored` |
+//! | `closing` | `close-not-answered` |
+//! | `chat` | `broadcast-to-sender-only` |
+//! | `concurrency` | `one-client-at-a-time` |
+
+pub mod chat;
+mod fastws;
+mod mutant;
+mod peer;
+mod shutdown;
+mod tcp_echo;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+pub use fastws::{start_fastwebsockets_echo, start_fastwebsockets_echo_on};
+pub use mutant::{Bug, UnknownBug, start_mutant, start_mutant_on};
+pub use peer::{MAX_FRAME_SIZE, MAX_MESSAGE_SIZE, start_peer, start_peer_on, strict_config};
+pub use shutdown::ShutdownHandle;
+pub use tcp_echo::{start_tcp_echo, start_tcp_echo_on};
+
+/// The chapters of the book, which are also the folders of the scenario
+/// suite, in reading order. Every [`Bug::chapter`] is one of them.
+pub const CHAPTERS: [&str; 10] = [
+    "handshake",
+    "framing",
+    "lengths",
+    "masking",
+    "utf8",
+    "fragmentation",
+    "ping-pong",
+    "closing",
+    "chat",
+    "concurrency",
+];
+
+/// Any server of the testbed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Server {
+    /// The tokio-tungstenite peer.
+    Peer,
+    /// A mutant; `None` is the bug-free baseline.
+    Mutant(Option<Bug>),
+    /// The fastwebsockets echo server.
+    FastwebsocketsEcho,
+    /// The raw TCP echo server.
+    TcpEcho,
+}
+
+impl Server {
+    /// A stable name: `peer`, `mutant:baseline`, `mutant:<bug name>`,
+    /// `fastwebsockets-echo`, `tcp-echo`. [`FromStr`] reads it back.
+    pub fn name(self) -> String {
+        match self {
+            Server::Peer => "peer".to_owned(),
+            Server::Mutant(None) => "mutant:baseline".to_owned(),
+            Server::Mutant(Some(bug)) => format!("mutant:{}", bug.name()),
+            Server::FastwebsocketsEcho => "fastwebsockets-echo".to_owned(),
+            Server::TcpEcho => "tcp-echo".to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+/// A server name that [`Server::from_str`] does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnknownServer {
+    /// Not one of the server kinds.
+    #[error(
+        "unknown server {0:?}; use peer, mutant:baseline, mutant:<bug>, fastwebsockets-echo or tcp-echo"
+    )]
+    Kind(String),
+    /// `mutant:` followed by an unknown bug.
+    #[error(transparent)]
+    Bug(#[from] UnknownBug),
+}
+
+impl FromStr for Server {
+    type Err = UnknownServer;
+
+    fn from_str(name: &str) -> Result<Server, UnknownServer> {
+        match name {
+            "peer" => Ok(Server::Peer),
+            "fastwebsockets-echo" => Ok(Server::FastwebsocketsEcho),
+            "tcp-echo" => Ok(Server::TcpEcho),
+            "mutant:baseline" => Ok(Server::Mutant(None)),
+            _ => match name.strip_prefix("mutant:") {
+                Some(bug) => Ok(Server::Mutant(Some(bug.parse()?))),
+                None => Err(UnknownServer::Kind(name.to_owned())),
+            },
+        }
+    }
+}
+
+/// Starts `server` on `addr` (port 0 picks a free port).
+pub async fn start(
+    server: Server,
+    addr: SocketAddr,
+) -> std::io::Result<(SocketAddr, ShutdownHandle)> {
+    match server {
+        Server::Peer => start_peer_on(addr).await,
+        Server::Mutant(bug) => start_mutant_on(bug, addr).await,
+        Server::FastwebsocketsEcho => start_fastwebsockets_echo_on(addr).await,
+        Server::TcpEcho => start_tcp_echo_on(addr).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_names_round_trip() {
+        let mut servers = vec![
+            Server::Peer,
+            Server::Mutant(None),
+            Server::FastwebsocketsEcho,
+            Server::TcpEcho,
+        ];
+        servers.extend(Bug::ALL.map(|bug| Server::Mutant(Some(bug))));
+        for server in servers {
+            assert_eq!(server.name().parse::<Server>(), Ok(server));
+        }
+        assert!(matches!(
+            "mutant:nope".parse::<Server>(),
+            Err(UnknownServer::Bug(_))
+        ));
+        assert!(matches!(
+            "apache".parse::<Server>(),
+            Err(UnknownServer::Kind(_))
+        ));
+    }
+}

@@ -1,0 +1,126 @@
+//! `wsconform-testbed`: start one testbed server from the command line.
+//!
+//! It prints `listening on 127.0.0.1:PORT` once the port is bound (so a
+//! script can wait for that line and read the port from it) and runs until
+//! Ctrl-C or SIGTERM, then exits with status 0.
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use wsconform_testbed::{Bug, CHAPTERS, Server, start};
+
+/// Servers that validate the wsconform scenario suite.
+#[derive(Debug, Parser)]
+#[command(name = "wsconform-testbed", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The tokio-tungstenite echo + chat peer (/echo, /socket).
+    Peer(Listen),
+    /// A mutant with one classic bug, or `baseline` for none (/echo, /socket).
+    Mutant {
+        /// A bug name (see `list`) or `baseline`.
+        bug: String,
+        #[command(flatten)]
+        listen: Listen,
+    },
+    /// The fastwebsockets echo server (echoes on every path).
+    FastwebsocketsEcho(Listen),
+    /// The raw TCP echo server (no WebSocket).
+    TcpEcho(Listen),
+    /// Lists the mutants' bugs with their chapters.
+    List,
+}
+
+#[derive(Debug, Args)]
+struct Listen {
+    /// Port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    host: IpAddr,
+}
+
+impl Listen {
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (server, listen) = match cli.command {
+        Command::List => {
+            print_bugs();
+            return ExitCode::SUCCESS;
+        }
+        Command::Peer(listen) => (Server::Peer, listen),
+        Command::FastwebsocketsEcho(listen) => (Server::FastwebsocketsEcho, listen),
+        Command::TcpEcho(listen) => (Server::TcpEcho, listen),
+        Command::Mutant { bug, listen } => {
+            let bug = match bug.as_str() {
+                "baseline" => None,
+                name => match name.parse::<Bug>() {
+                    Ok(bug) => Some(bug),
+                    Err(error) => {
+                        eprintln!("error: {error} (or baseline)");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            (Server::Mutant(bug), listen)
+        }
+    };
+    let (addr, handle) = match start(server, listen.addr()).await {
+        Ok(started) => started,
+        Err(error) => {
+            eprintln!(
+                "error: cannot listen on {}: {error} (is the port in use? try --port 0)",
+                listen.addr()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on {addr}");
+    // A parent process reads this line through a pipe: send it now.
+    let _ = std::io::stdout().flush();
+    if let Err(error) = until_stopped().await {
+        eprintln!("error: cannot wait for a stop signal: {error}");
+        return ExitCode::FAILURE;
+    }
+    handle.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn until_stopped() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => interrupted,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}
+
+fn print_bugs() {
+    for chapter in CHAPTERS {
+        for bug in Bug::ALL.iter().filter(|bug| bug.chapter() == chapter) {
+            println!("{:<26} {:<14} {}", bug.name(), chapter, bug.description());
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The mutant's opening handshake: read the request, answer 101 or refuse.
+//!
+//! Home of [`Bug::WrongAcceptKey`] and [`Bug::CaseSensitiveHeaders`].
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha1::{Digest as _, Sha1};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use wsconform_wire::{ClientRequest, HandshakeError, accept_key, http_response, parse_request};
+
+use super::Bug;
+
+/// Largest request header block read before answering 431.
+const MAX_REQUEST_SIZE: usize = 8 * 1024;
+
+/// The application a WebSocket path speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum App {
+    /// `/echo`: every data message comes back unchanged.
+    Echo,
+    /// `/socket`: the chat.
+    Chat,
+}
+
+/// Reads the request and answers it. On success returns the application and
+/// the bytes read past the request (a client may send its first frame in
+/// the same segment); `None` when the request was refused or the client left.
+pub(crate) async fn accept(
+    stream: &mut TcpStream,
+    bug: Option<Bug>,
+) -> std::io::Result<Option<(App, Vec<u8>)>> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let (request, used) = loop {
+        match parse_request(&buf, MAX_REQUEST_SIZE) {
+            Ok(Some(parsed)) => break parsed,
+            Ok(None) => {}
+            Err(error) => return refuse(stream, error.response()).await,
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    };
+    let app = match request.path.split('?').next().unwrap_or_default() {
+        "/echo" => App::Echo,
+        "/socket" => App::Chat,
+        _ => {
+            let body = b"no WebSocket endpoint here: use /echo or /socket\n";
+            return refuse(stream, http_response(404, "Not Found", &[], body)).await;
+        }
+    };
+    let Some(key) = find_key(&request, bug) else {
+        return refuse(stream, HandshakeError::MissingKey.response()).await;
+    };
+    let accept = match bug {
+        // The bug: the GUID was forgotten.
+        Some(Bug::WrongAcceptKey) => BASE64.encode(Sha1::digest(key.as_bytes())),
+        _ => accept_key(key.as_bytes()),
+    };
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    stream.write_all(response.as_bytes()).await?;
+    Ok(Some((app, buf.get(used..).unwrap_or_default().to_vec())))
+}
+
+/// The `Sec-WebSocket-Key` of the request.
+fn find_key(request: &ClientRequest, bug: Option<Bug>) -> Option<&str> {
+    match bug {
+        // The bug: only the exact spelling of the RFC is recognised.
+        Some(Bug::CaseSensitiveHeaders) => request
+            .headers
+            .iter()
+            .find(|(name, _)| name == "Sec-WebSocket-Key")
+            .map(|(_, value)| value.as_str()),
+        _ => request.header("Sec-WebSocket-Key"),
+    }
+}
+
+async fn refuse(
+    stream: &mut TcpStream,
+    response: Vec<u8>,
+) -> std::io::Result<Option<(App, Vec<u8>)>> {
+    stream.write_all(&response).await?;
+    stream.shutdown().await?;
+    Ok(None)
+}
