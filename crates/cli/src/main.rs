@@ -1,3 +1,469 @@
 //! The `wsconform` command line: a thin layer over `wsconform-runner`.
+//!
+//! Every subcommand parses its arguments, calls one library function and
+//! turns the outcome into text and an exit code: 0 when everything passed,
+//! 1 when a scenario failed or could not run, 2 for usage or input errors.
 
-fn main() {}
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use wsconform_runner::check::check;
+use wsconform_runner::decode::explain_bytes;
+use wsconform_runner::hex::parse_hex;
+use wsconform_runner::load::{LoadError, LoadedScenario, bundled, load_path};
+use wsconform_runner::plan::{PlanSettings, Profile, Target};
+use wsconform_runner::report::ReportFormat;
+use wsconform_runner::report::human::{HumanOptions, render, result_line};
+use wsconform_runner::scenario::Dur;
+use wsconform_runner::spawn::SpawnedTarget;
+use wsconform_runner::suite::{Selection, run_suite};
+
+/// Grades WebSocket servers against RFC 6455 with readable YAML scenarios.
+#[derive(Parser, Debug)]
+#[command(name = "wsconform", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run scenarios against a server and report.
+    Run(RunArgs),
+    /// List the scenarios, grouped by chapter.
+    List {
+        /// A scenario file or folder instead of the bundled suite.
+        path: Option<PathBuf>,
+    },
+    /// Validate scenario files (exit 2 on any error).
+    Check {
+        /// A scenario file or folder instead of the bundled suite.
+        path: Option<PathBuf>,
+    },
+    /// Show a scenario: what it checks, its RFC section, its hint and its YAML.
+    Explain {
+        /// The scenario id.
+        id: String,
+        /// Look in this file or folder instead of the bundled suite.
+        #[arg(long)]
+        scenarios: Option<PathBuf>,
+    },
+    /// Annotate frame bytes given in hex: FIN, RSV, opcode, mask, length, payload.
+    Decode {
+        /// The bytes, e.g. "81 85 37fa213d 7f9f4d5158" (spaces optional).
+        hex: Vec<String>,
+    },
+    /// Run the reference server: echo at /echo, chat at /socket.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Port to listen on.
+        #[arg(long, short, default_value_t = 8080)]
+        port: u16,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ProfileArg {
+    Echo,
+    Chat,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Scenario files, folders or ids (default: the bundled suite).
+    scenarios: Vec<String>,
+    /// The server: ws://HOST:PORT/PATH.
+    #[arg(long)]
+    target: String,
+    /// Start this command first (in its own process group), wait for the
+    /// target's port, and stop it when the run ends.
+    #[arg(long, value_name = "CMD")]
+    spawn: Option<String>,
+    /// How long to wait for a spawned target's port.
+    #[arg(long, value_name = "DUR", default_value = "30s", value_parser = parse_dur)]
+    ready_timeout: Dur,
+    /// The application protocol: echo (default) or chat.
+    #[arg(long, value_enum, default_value = "echo")]
+    profile: ProfileArg,
+    /// Only scenarios of this chapter (folder name, or its name without the number).
+    #[arg(long)]
+    chapter: Vec<String>,
+    /// Only scenarios with this tag.
+    #[arg(long)]
+    tag: Vec<String>,
+    /// Only scenarios whose id matches this glob (e.g. 'lengths.*').
+    #[arg(long, value_name = "GLOB")]
+    filter: Option<String>,
+    /// Scenarios run in parallel (default: number of CPUs).
+    #[arg(short = 'j', long)]
+    jobs: Option<usize>,
+    /// Deadline for each step.
+    #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_dur)]
+    timeout: Dur,
+    /// Write a machine report: FORMAT=FILE (FILE '-' is stdout). Formats: json.
+    #[arg(long, value_name = "FORMAT=FILE")]
+    report: Vec<String>,
+}
+
+fn parse_dur(text: &str) -> Result<Dur, String> {
+    Dur::parse(text)
+}
+
+/// Exit code for usage and input errors.
+const USAGE: u8 = 2;
+
+fn color_enabled() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn print_load_errors(errors: &[LoadError]) {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+}
+
+/// Loads a path, or the bundled suite when `path` is `None`.
+fn load(path: Option<&Path>) -> Result<Vec<LoadedScenario>, ExitCode> {
+    let loaded = match path {
+        Some(p) if !p.exists() => {
+            eprintln!("error: {}: no such file or folder", p.display());
+            return Err(ExitCode::from(USAGE));
+        }
+        Some(p) => load_path(p),
+        None => bundled(),
+    };
+    loaded.map_err(|errors| {
+        print_load_errors(&errors);
+        ExitCode::from(USAGE)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(run(args)),
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                ExitCode::from(USAGE)
+            }
+        },
+        Command::List { path } => list(path.as_deref()),
+        Command::Check { path } => check_command(path.as_deref()),
+        Command::Explain { id, scenarios } => explain(&id, scenarios.as_deref()),
+        Command::Decode { hex } => decode(&hex.join(" ")),
+        Command::Serve { bind, port } => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(serve(&bind, port)),
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                ExitCode::from(USAGE)
+            }
+        },
+    }
+}
+
+fn list(path: Option<&Path>) -> ExitCode {
+    let scenarios = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let mut chapter = "";
+    for s in &scenarios {
+        if s.chapter != chapter {
+            chapter = &s.chapter;
+            println!("{chapter}");
+        }
+        let sc = &s.scenario;
+        let profile = match sc.profile {
+            wsconform_runner::scenario::ProfileNeed::Any => "",
+            wsconform_runner::scenario::ProfileNeed::Echo => " [echo]",
+            wsconform_runner::scenario::ProfileNeed::Chat => " [chat]",
+        };
+        println!("  {:<36} {}{profile}", sc.id, sc.title);
+    }
+    let points: u32 = scenarios.iter().map(|s| s.scenario.points).sum();
+    println!("\n{} scenarios, {points} points", scenarios.len());
+    ExitCode::SUCCESS
+}
+
+fn check_command(path: Option<&Path>) -> ExitCode {
+    let scenarios = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let errors = check(&scenarios);
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    if errors.is_empty() {
+        println!("{} scenarios OK", scenarios.len());
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{} problems in {} scenarios", errors.len(), scenarios.len());
+        ExitCode::from(USAGE)
+    }
+}
+
+fn explain(id: &str, path: Option<&Path>) -> ExitCode {
+    let scenarios = match load(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let Some(s) = scenarios.iter().find(|s| s.scenario.id == id) else {
+        eprintln!("error: no scenario with id '{id}'; `wsconform list` shows them all");
+        return ExitCode::from(USAGE);
+    };
+    let sc = &s.scenario;
+    println!("{} — {}", sc.id, sc.title);
+    println!(
+        "chapter: {}   points: {}   file: {}",
+        s.chapter, sc.points, s.path
+    );
+    if let Some(rfc) = &sc.rfc {
+        println!("RFC 6455 §{rfc}: https://www.rfc-editor.org/rfc/rfc6455#section-{rfc}");
+    }
+    if let Some(case) = &sc.autobahn {
+        println!("Autobahn case: {case}");
+    }
+    if let Some(req) = &sc.requirement {
+        println!("\n{}", req.trim());
+    }
+    if let Some(hint) = &sc.hint {
+        println!("\nHint: {}", hint.trim());
+    }
+    println!("\n{}", s.source.trim_end());
+    ExitCode::SUCCESS
+}
+
+fn decode(hex: &str) -> ExitCode {
+    match parse_hex(hex) {
+        Ok(bytes) if bytes.is_empty() => {
+            eprintln!("error: no bytes given; try: wsconform decode 81 85 37fa213d 7f9f4d5158");
+            ExitCode::from(USAGE)
+        }
+        Ok(bytes) => {
+            print!("{}", explain_bytes(&bytes));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(USAGE)
+        }
+    }
+}
+
+async fn serve(bind: &str, port: u16) -> ExitCode {
+    let addr = match format!("{bind}:{port}").parse() {
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!(
+                "error: '{bind}' is not an IP address to listen on (e.g. 127.0.0.1 or 0.0.0.0)"
+            );
+            return ExitCode::from(USAGE);
+        }
+    };
+    let config = wsconform_server::Config {
+        bind_addr: addr,
+        ..wsconform_server::Config::default()
+    };
+    let server = match wsconform_server::bind(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let local = server.local_addr();
+    println!(
+        "wsconform reference server: ws://{local}/echo (echo), ws://{local}/socket (chat), http://{local}/ (chat page)"
+    );
+    server.run(wsconform_server::shutdown_signal()).await;
+    ExitCode::SUCCESS
+}
+
+/// Splits positional arguments into paths to load and ids to select.
+fn scenarios_for(args: &RunArgs) -> Result<(Vec<LoadedScenario>, Vec<String>), ExitCode> {
+    let mut loaded = Vec::new();
+    let mut ids = Vec::new();
+    let mut any_path = false;
+    for arg in &args.scenarios {
+        let path = Path::new(arg);
+        if path.exists() {
+            any_path = true;
+            loaded.extend(load(Some(path))?);
+        } else if arg.ends_with(".yaml") || arg.ends_with(".yml") || arg.contains('/') {
+            eprintln!("error: {arg}: no such file or folder");
+            return Err(ExitCode::from(USAGE));
+        } else {
+            ids.push(arg.clone());
+        }
+    }
+    if !any_path {
+        loaded = load(None)?;
+    }
+    let errors = check(&loaded);
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        return Err(ExitCode::from(USAGE));
+    }
+    for id in &ids {
+        if !loaded.iter().any(|s| &s.scenario.id == id) {
+            eprintln!("error: no scenario with id '{id}'; `wsconform list` shows them all");
+            return Err(ExitCode::from(USAGE));
+        }
+    }
+    Ok((loaded, ids))
+}
+
+async fn run(args: RunArgs) -> ExitCode {
+    let target = match Target::parse(&args.target) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: --target {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let mut reports = Vec::new();
+    for spec in &args.report {
+        let Some((format, file)) = spec.split_once('=') else {
+            eprintln!("error: --report '{spec}': write it as FORMAT=FILE, e.g. json=report.json");
+            return ExitCode::from(USAGE);
+        };
+        match ReportFormat::parse(format) {
+            Ok(f) => reports.push((f, file.to_string())),
+            Err(e) => {
+                eprintln!("error: --report: {e}");
+                return ExitCode::from(USAGE);
+            }
+        }
+    }
+    let (scenarios, ids) = match scenarios_for(&args) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let filter = match args.filter.as_deref().map(glob::Pattern::new).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --filter: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let selection = Selection {
+        ids,
+        chapters: args.chapter.clone(),
+        tags: args.tag.clone(),
+        filter,
+    };
+    let selected: Vec<LoadedScenario> = scenarios
+        .into_iter()
+        .filter(|s| selection.selects(s))
+        .collect();
+    if selected.is_empty() {
+        eprintln!("error: the selection matches no scenario; `wsconform list` shows them all");
+        return ExitCode::from(USAGE);
+    }
+    let profile = match args.profile {
+        ProfileArg::Echo => Profile::Echo,
+        ProfileArg::Chat => Profile::Chat,
+    };
+    let run_id = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let settings = PlanSettings {
+        target: target.clone(),
+        profile,
+        timeout: args.timeout.0,
+        run_id,
+    };
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
+
+    let mut spawned = None;
+    if let Some(command) = &args.spawn {
+        let mut target_process = match SpawnedTarget::start(command, "[target]") {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(USAGE);
+            }
+        };
+        let authority = target.authority();
+        let ready = tokio::select! {
+            ready = target_process.wait_ready(&authority, args.ready_timeout.0) => ready,
+            _ = tokio::signal::ctrl_c() => {
+                target_process.stop().await;
+                eprintln!("interrupted");
+                return ExitCode::from(130);
+            }
+        };
+        if let Err(e) = ready {
+            target_process.stop().await;
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+        spawned = Some(target_process);
+    }
+
+    let opts = HumanOptions {
+        color: color_enabled(),
+        timings: true,
+    };
+    let human_to_stderr = reports.iter().any(|(_, f)| f == "-");
+    let progress = std::io::stderr().is_terminal();
+    let total = selected.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let on_result = |r: &wsconform_runner::verdict::ScenarioResult| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if progress {
+            eprint!(
+                "\r\x1b[2K[{n}/{total}] {}",
+                result_line(r, opts).trim_start()
+            );
+        }
+    };
+    let outcome = tokio::select! {
+        report = run_suite(&selected, &settings, jobs, on_result) => Some(report),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    if progress {
+        eprint!("\r\x1b[2K");
+    }
+    if let Some(mut t) = spawned.take() {
+        t.stop().await;
+    }
+    let Some(report) = outcome else {
+        eprintln!("interrupted");
+        return ExitCode::from(130);
+    };
+    let text = render(&report, opts);
+    if human_to_stderr {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    for (format, file) in reports {
+        let body = format.render(&report);
+        if file == "-" {
+            print!("{body}");
+        } else if let Err(e) = std::fs::write(&file, body) {
+            eprintln!("error: cannot write the report to {file}: {e}");
+            return ExitCode::from(USAGE);
+        }
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -246,9 +246,8 @@ pub fn explain_bytes(bytes: &[u8]) -> String {
                 "payload"
             };
             out.push_str(&format!(
-                "  {}{dots}\n  {:<18} {state}, {} bytes → {}\n",
-                to_hex(shown),
-                "",
+                "  {:<18} {state}, {} bytes → {}\n",
+                format!("{}{dots}", to_hex(shown).replace(' ', "")),
                 view.payload.len(),
                 show_payload(&view.payload, 60)
             ));

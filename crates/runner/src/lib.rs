@@ -14,6 +14,7 @@ pub mod payload;
 pub mod plan;
 pub mod report;
 pub mod scenario;
+pub mod spawn;
 pub mod suite;
 pub mod transcript;
 pub mod verdict;
