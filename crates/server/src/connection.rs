@@ -58,6 +58,10 @@ pub(crate) struct Shared {
 /// growing the server's memory.
 const OUT_HIGH_WATER: usize = 64 * 1024;
 
+/// An emptied outgoing buffer larger than this is freed rather than kept,
+/// so one big message does not pin its memory for the connection's life.
+const OUT_KEEP_CAPACITY: usize = 256 * 1024;
+
 /// How many bytes one read asks the socket for.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -335,6 +339,10 @@ impl<'c> WebSocket<'c> {
                     Ok(0) => return Ending::Dropped("peer stopped accepting bytes".into()),
                     Ok(n) => {
                         self.out.drain(..n.min(self.out.len()));
+                        // After echoing a big message, give the memory back.
+                        if self.out.is_empty() && self.out.capacity() > OUT_KEEP_CAPACITY {
+                            self.out = Vec::new();
+                        }
                         write_deadline = deadline_in(config.write_timeout);
                     }
                     Err(error) => return Ending::Dropped(format!("write failed: {error}")),

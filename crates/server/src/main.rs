@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use wsconform_server::{Config, bind, shutdown_signal};
 
-const USAGE: &str = "usage: wsconform-server [--bind ADDR] [--port PORT]\n\
-  --bind ADDR   IP address to listen on (default 127.0.0.1)\n\
+const USAGE: &str = "usage: wsconform-server [--bind ADDR] [--port PORT]
+  --bind ADDR   IP address to listen on (default 127.0.0.1)
   --port PORT   TCP port to listen on (default 8080; 0 picks a free one)";
 
 /// Reads `--bind` and `--port` from the command line.
