@@ -121,62 +121,24 @@ pub(crate) async fn handle(
     // Frames are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
 
-    // ANCHOR: accept_handshake
-    // 1. Read the request head, bounded in time and size. A peer that is too
-    // slow is dropped without an answer: it is not worth another byte.
-    let mut buf = Vec::new();
-    let head = tokio::select! {
-        head = timeout(
-            config.handshake_timeout,
-            http::read_head(&mut stream, &mut buf, config.max_handshake_size),
-        ) => head,
-        () = shutdown.recv() => return,
-    };
-    let head_len = match head {
-        Ok(Ok(len)) => len,
-        Ok(Err(HeadError::TooLarge { limit })) => {
-            debug!(limit, "request head too large");
-            let refusal = HandshakeError::TooLarge { limit }.response();
-            return respond(&mut stream, &refusal, config).await;
-        }
-        Ok(Err(error)) => {
-            debug!(%error, "no request");
-            return;
-        }
-        Err(_elapsed) => {
-            debug!(
-                timeout = ?config.handshake_timeout,
-                "request head not complete in time; dropping the connection"
-            );
-            return;
-        }
+    // 1. The request head, within the handshake deadline and size limit.
+    let Some((buf, head_len)) = receive_head(&mut stream, config, &mut shutdown).await else {
+        return;
     };
     let head = buf.get(..head_len).unwrap_or_default();
 
     // 2. Route on the request line; plain HTTP requests end here.
     let route = match http::route(head) {
-        Ok(route) => route,
+        Ok(route @ (Route::Chat | Route::Echo)) => route,
+        Ok(other) => return respond(&mut stream, &plain_http_response(other), config).await,
         Err(reason) => {
             debug!(reason, "400 bad request");
             let refusal = http::error_response(400, "Bad Request", reason);
             return respond(&mut stream, &refusal, config).await;
         }
     };
-    let response = match route {
-        Route::Chat | Route::Echo => None,
-        Route::Asset(asset) => Some(http::asset_response(asset)),
-        Route::NotFound => Some(http::error_response(404, "Not Found", "no such page")),
-        Route::MethodNotAllowed => Some(wsconform_wire::http_response(
-            405,
-            "Method Not Allowed",
-            &[("Allow", "GET")],
-            b"use GET\n",
-        )),
-    };
-    if let Some(response) = response {
-        return respond(&mut stream, &response, config).await;
-    }
 
+    // ANCHOR: accept_handshake
     // 3. A WebSocket path: apply every rule of RFC 6455 §4.2.1.
     let (request, used) = match parse_request(head, config.max_handshake_size) {
         Ok(Some(parsed)) => parsed,
@@ -222,6 +184,64 @@ pub(crate) async fn handle(
         reason = %closed.reason,
         "websocket closed"
     );
+}
+
+/// Reads the request head within [`Config::handshake_timeout`] and
+/// [`Config::max_handshake_size`]. Returns the bytes read and the head's
+/// length, or `None` when the connection is over (answered or dropped).
+///
+/// A peer that is too slow is dropped without an answer: a slowloris peer
+/// is not worth another byte. One whose head is too large gets a 431.
+async fn receive_head(
+    stream: &mut TcpStream,
+    config: &Config,
+    shutdown: &mut ShutdownSignal,
+) -> Option<(Vec<u8>, usize)> {
+    let mut buf = Vec::new();
+    let head = tokio::select! {
+        head = timeout(
+            config.handshake_timeout,
+            http::read_head(stream, &mut buf, config.max_handshake_size),
+        ) => head,
+        () = shutdown.recv() => return None,
+    };
+    match head {
+        Ok(Ok(len)) => Some((buf, len)),
+        Ok(Err(HeadError::TooLarge { limit })) => {
+            debug!(limit, "request head too large");
+            let refusal = HandshakeError::TooLarge { limit }.response();
+            respond(stream, &refusal, config).await;
+            None
+        }
+        Ok(Err(error)) => {
+            debug!(%error, "no request");
+            None
+        }
+        Err(_elapsed) => {
+            debug!(
+                timeout = ?config.handshake_timeout,
+                "request head not complete in time; dropping the connection"
+            );
+            None
+        }
+    }
+}
+
+/// The answer to a request for something other than a WebSocket endpoint.
+fn plain_http_response(route: Route) -> Vec<u8> {
+    match route {
+        Route::Asset(asset) => http::asset_response(asset),
+        Route::MethodNotAllowed => wsconform_wire::http_response(
+            405,
+            "Method Not Allowed",
+            &[("Allow", "GET")],
+            b"use GET\n",
+        ),
+        // WebSocket endpoints never get here; a plain 404 is a safe answer.
+        Route::NotFound | Route::Chat | Route::Echo => {
+            http::error_response(404, "Not Found", "no such page")
+        }
+    }
 }
 
 /// Answers a connection the server has no room for with
