@@ -126,7 +126,7 @@ pub fn summary(view: &FrameView) -> String {
     }
     if !view.complete {
         parts.push(format!(
-            "(cut off: {} of {} payload bytes)",
+            "(only {} of {} payload bytes present)",
             view.payload.len(),
             h.payload_len
         ));
@@ -286,7 +286,7 @@ mod tests {
         let views = frames(&bytes);
         let s = summary(&views[0]);
         assert!(s.contains("16-bit form, not minimal"), "{s}");
-        assert!(s.contains("cut off: 2 of 5"), "{s}");
+        assert!(s.contains("only 2 of 5 payload bytes present"), "{s}");
         assert_eq!(frames(&[0x81]).len(), 1);
         assert!(frames(&[0x81])[0].header.is_none());
     }

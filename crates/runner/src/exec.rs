@@ -43,6 +43,8 @@ pub const MAX_FRAME: u64 = 16 * 1024 * 1024;
 pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 /// The largest handshake response header block (16 KiB).
 pub const MAX_HTTP: usize = 16 * 1024;
+/// How many bytes of an offending frame are kept for its transcript line.
+const MAX_SHOWN: usize = 64 * 1024;
 /// How many unrelated chat messages an expectation skips before giving up.
 pub const MAX_SKIPPED: usize = 256;
 
@@ -277,19 +279,20 @@ impl Run<'_> {
                     let line = self.record_received(client, header_len.min(available));
                     return Err(Stop::Broke(Box::new(frame_rule(&e, line))));
                 }
-                if form != LengthForm::minimal_for(header.payload_len) {
-                    let line = self.record_received(client, header_len);
-                    return Err(Stop::Broke(Box::new(Broken {
-                        actual: format!(
-                            "a frame of {} bytes whose length uses a longer form than needed",
-                            header.payload_len
-                        ),
-                        rule: "RFC 6455 5.2: \"the minimal number of bytes MUST be used to encode the length\"".into(),
-                        caret: Some(Caret { line, byte: 1 }),
-                    })));
-                }
                 if (available as u64) >= total {
                     let total = total as usize;
+                    // Checked once the frame is complete, so its line shows it whole.
+                    if form != LengthForm::minimal_for(header.payload_len) {
+                        let line = self.record_received(client, header_len);
+                        return Err(Stop::Broke(Box::new(Broken {
+                            actual: format!(
+                                "a frame of {} bytes whose length uses a longer form than needed",
+                                header.payload_len
+                            ),
+                            rule: "RFC 6455 5.2: \"the minimal number of bytes MUST be used to encode the length\"".into(),
+                            caret: Some(Caret { line, byte: 1 }),
+                        })));
+                    }
                     let Some(conn) = self.conns.get_mut(client) else {
                         return Err(Stop::Ended(PeerEnd::Reset("not connected".into())));
                     };
@@ -319,7 +322,7 @@ impl Run<'_> {
         let bytes = self
             .conns
             .get(client)
-            .map(|c| c.buf[..c.buf.len().min(upto.max(crate::transcript::LINE_BYTES))].to_vec())
+            .map(|c| c.buf[..c.buf.len().min(upto.max(MAX_SHOWN))].to_vec())
             .unwrap_or_default();
         let line = self
             .transcript

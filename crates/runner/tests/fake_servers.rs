@@ -241,7 +241,11 @@ async fn a_reset_mid_frame_is_reported() {
         .unwrap();
     assert_eq!(r.outcome, Outcome::Fail);
     let text: Vec<&str> = r.transcript.lines.iter().map(|l| l.text.as_str()).collect();
-    assert!(text.iter().any(|t| t.contains("cut off")), "{text:?}");
+    assert!(
+        text.iter()
+            .any(|t| t.contains("only 2 of 5 payload bytes present")),
+        "{text:?}"
+    );
 }
 
 #[tokio::test]
