@@ -1,0 +1,352 @@
+//! The `wsconform` binary end to end: exit codes, messages, `--spawn`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wsconform");
+
+fn wsconform(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh folder under the system temp dir.
+fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "wsconform-cli-{}-{}-{name}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn write(dir: &Path, rel: &str, body: &str) -> PathBuf {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Whether a process is alive (a zombie waiting to be reaped counts as gone).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .map(|(_, rest)| !rest.trim_start().starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+/// Waits (bounded) until `pid` is gone; returns whether it is.
+fn gone(pid: u32) -> bool {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn check_accepts_the_bundled_suite() {
+    let out = wsconform(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("scenarios OK"));
+}
+
+#[test]
+fn check_reports_file_line_column_and_exits_2() {
+    let dir = temp_dir("check");
+    write(
+        &dir,
+        "03-lengths/x.yaml",
+        "id: x.one\ntitle: t\nsteps:\n  - send: { text: hi }\n  - sned: { text: hi }\n",
+    );
+    let out = wsconform(&["check", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("03-lengths/x.yaml:5:5: unknown step 'sned', expected one of handshake, send"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_finds_duplicates_and_impossible_expectations() {
+    let dir = temp_dir("dups");
+    let body =
+        "id: same.id\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { close: [1006] }\n";
+    write(&dir, "01-a/a.yaml", body);
+    write(&dir, "01-a/b.yaml", body);
+    write(
+        &dir,
+        "01-a/c.yaml",
+        "id: c\ntitle: t\nsteps:\n  - expect: { echo: last }\n",
+    );
+    let out = wsconform(&["check", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("duplicate id 'same.id'"), "{err}");
+    assert!(err.contains("close code 1006 can never arrive"), "{err}");
+    assert!(
+        err.contains("has sent no text or binary message before"),
+        "{err}"
+    );
+}
+
+#[test]
+fn decode_annotates_the_rfc_example() {
+    let out = wsconform(&["decode", "81 85 37fa213d 7f9f4d5158"]);
+    assert_eq!(out.status.code(), Some(0));
+    let o = text(&out.stdout);
+    assert!(o.contains("FIN text MASK len=5 \"Hello\""), "{o}");
+    assert!(o.contains("masking key"), "{o}");
+    assert_eq!(wsconform(&["decode", "8z"]).status.code(), Some(2));
+}
+
+#[test]
+fn list_and_explain() {
+    let out = wsconform(&["list"]);
+    assert!(text(&out.stdout).contains("lengths.16bit-126"));
+    let out = wsconform(&["explain", "lengths.16bit-126"]);
+    let o = text(&out.stdout);
+    assert!(
+        o.contains("RFC 6455 §5.2") && o.contains("Hint:") && o.contains("steps:"),
+        "{o}"
+    );
+    assert_eq!(wsconform(&["explain", "no.such.id"]).status.code(), Some(2));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(
+        wsconform(&["run", "--target", "http://x"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(wsconform(&["run"]).status.code(), Some(2));
+    assert_eq!(
+        wsconform(&[
+            "run",
+            "--target",
+            "ws://127.0.0.1:1/",
+            "--report",
+            "xml=out"
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn run_spawns_the_reference_server_and_passes() {
+    let port = free_port();
+    let dir = temp_dir("run");
+    let report = dir.join("report.json");
+    let spawn = format!("{BIN} serve --port {port}");
+    let target = format!("ws://127.0.0.1:{port}/echo");
+    let out = wsconform(&[
+        "run",
+        "--spawn",
+        &spawn,
+        "--target",
+        &target,
+        "--report",
+        &format!("json={}", report.display()),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("0 failed"), "{stdout}");
+    assert!(
+        text(&out.stderr).contains("[target] "),
+        "the target's output is shown under a prefix"
+    );
+    let json = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        json.contains("\"schema\": \"wsconform-report/1\""),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_failing_scenario_exits_1() {
+    let port = free_port();
+    let dir = temp_dir("fail");
+    write(
+        &dir,
+        "02-frames/wrong.yaml",
+        "id: wrong.expectation\ntitle: expects a message the server never sends\nprofile: echo\nsteps:\n  - send: { text: hi }\n  - expect: { message: { text: bye } }\n",
+    );
+    let spawn = format!("{BIN} serve --port {port}");
+    let target = format!("ws://127.0.0.1:{port}/echo");
+    let out = wsconform(&[
+        "run",
+        dir.to_str().unwrap(),
+        "--spawn",
+        &spawn,
+        "--target",
+        &target,
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Expected (step 2): a text message of 3 bytes: \"bye\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Actual:   a text message of 2 bytes: \"hi\""),
+        "{stdout}"
+    );
+}
+
+/// A target whose shell forks a long-lived child before starting the server.
+fn forking_target(dir: &Path, port: u16) -> (String, PathBuf) {
+    let pidfile = dir.join("child.pid");
+    let cmd = format!(
+        "sleep 300 & echo $! > {}; exec {BIN} serve --port {port}",
+        pidfile.display()
+    );
+    (cmd, pidfile)
+}
+
+fn read_pid(path: &Path) -> u32 {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(t) = std::fs::read_to_string(path) {
+            if let Ok(pid) = t.trim().parse() {
+                return pid;
+            }
+        }
+        assert!(
+            Instant::now() < until,
+            "the target never wrote its child's pid"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn spawn_leaves_no_process_behind() {
+    let port = free_port();
+    let dir = temp_dir("spawn");
+    let (cmd, pidfile) = forking_target(&dir, port);
+    let target = format!("ws://127.0.0.1:{port}/echo");
+    let out = wsconform(&[
+        "run",
+        "--spawn",
+        &cmd,
+        "--target",
+        &target,
+        "frames.text-hello",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let child = read_pid(&pidfile);
+    assert!(
+        gone(child),
+        "the target's forked child {child} is still running"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the server still listens"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_the_spawned_group() {
+    let port = free_port();
+    let dir = temp_dir("ctrlc");
+    let (cmd, pidfile) = forking_target(&dir, port);
+    let scenario = write(
+        &dir,
+        "01-slow/slow.yaml",
+        "id: slow.pause\ntitle: waits long enough to be interrupted\nsteps:\n  - send: { text: hi }\n  - pause: 30s\n",
+    );
+    let target = format!("ws://127.0.0.1:{port}/echo");
+    let mut run = Command::new(BIN)
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--spawn",
+            &cmd,
+            "--target",
+            &target,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the target has printed its banner: the run is under way.
+    let stderr = run.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("[target] ") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the target never started");
+    let child = read_pid(&pidfile);
+    std::thread::sleep(Duration::from_millis(300));
+    let status = Command::new("kill")
+        .args(["-INT", &run.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let until = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        if let Some(s) = run.try_wait().unwrap() {
+            break s.code();
+        }
+        if Instant::now() > until {
+            let _ = run.kill();
+            panic!("wsconform did not stop after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(code, Some(130));
+    assert!(
+        gone(child),
+        "the target's forked child {child} is still running"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the server still listens"
+    );
+}
