@@ -181,7 +181,9 @@ pub(crate) async fn handle(
     info!(
         code = closed.code,
         closed_by = closed.by,
-        reason = %closed.reason,
+        // Debug formatting: the reason may come from the peer, and escaping
+        // it keeps a newline in it from forging a log line.
+        reason = ?closed.reason,
         "websocket closed"
     );
 }

@@ -113,7 +113,10 @@ pub(crate) async fn read_head(
         scanned = buf.len().saturating_sub(3);
         // Never read more than one byte past the limit: that one byte is
         // enough to know the limit was broken.
-        let room = (max_size + 1 - buf.len()).min(chunk.len());
+        let room = max_size
+            .saturating_add(1)
+            .saturating_sub(buf.len())
+            .min(chunk.len());
         let into = chunk.get_mut(..room).unwrap_or_default();
         let n = stream.read(into).await?;
         if n == 0 {

@@ -103,9 +103,10 @@ async fn a_handshake_that_never_finishes_is_dropped_at_its_deadline() {
     };
     let server = TestServer::start(config).await;
 
+    // Before connecting: the server's clock for each starts after this.
+    let started = Instant::now();
     let mut silent = TcpStream::connect(server.addr).await.unwrap();
     let mut partial = TcpStream::connect(server.addr).await.unwrap();
-    let started = Instant::now();
     partial
         .write_all(b"GET /echo HTTP/1.1\r\nHost: x\r\n")
         .await
