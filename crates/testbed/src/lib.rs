@@ -36,21 +36,24 @@
 //!
 //! ## Chapters
 //!
-//! [`Bug::chapter`] names the book chapter, and the scenario folder, whose
-//! scenarios must catch a bug. The names are [`CHAPTERS`]:
+//! [`Bug::chapter`] names the book chapter whose scenarios must catch a bug.
+//! It is the scenario folder without its number (`lengths` for
+//! `scenarios/03-lengths`) and the book page (`lengths.md`), whose exercises
+//! describe the same bugs. The names are [`CHAPTERS`]:
 //!
 //! | chapter | bugs |
 //! |---|---|
 //! | `handshake` | `wrong-accept-key`, `case-sensitive-headers` |
-//! | `framing` | `one-read-one-frame` |
+//! | `frames` | `one-read-one-frame` |
 //! | `lengths` | `little-endian-length`, `no-64-bit-length`, `wrong-long-length` |
 //! | `masking` | `masked-server-frames`, `unmasked-accepted` |
-//! | `utf8` | `no-utf8-check` |
+//! | `text-utf8` | `no-utf8-check` |
 //! | `fragmentation` | `fin-ignored` |
 //! | `ping-pong` | `ping-ignored` |
 //! | `closing` | `close-not-answered` |
 //! | `chat` | `broadcast-to-sender-only` |
 //! | `concurrency` | `one-client-at-a-time` |
+//! | `hardening` | (none: limits and hostile clients, no single classic bug) |
 
 pub mod chat;
 mod fastws;
@@ -69,19 +72,21 @@ pub use peer::{MAX_FRAME_SIZE, MAX_MESSAGE_SIZE, start_peer, start_peer_on, stri
 pub use shutdown::ShutdownHandle;
 pub use tcp_echo::{start_tcp_echo, start_tcp_echo_on};
 
-/// The chapters of the book, which are also the folders of the scenario
-/// suite, in reading order. Every [`Bug::chapter`] is one of them.
-pub const CHAPTERS: [&str; 10] = [
+/// The chapters of the book in reading order; the scenario suite has one
+/// folder per chapter, numbered in the same order (`01-handshake`,
+/// `02-frames`, …). Every [`Bug::chapter`] is one of them.
+pub const CHAPTERS: [&str; 11] = [
     "handshake",
-    "framing",
+    "frames",
     "lengths",
     "masking",
-    "utf8",
+    "text-utf8",
     "fragmentation",
     "ping-pong",
     "closing",
     "chat",
     "concurrency",
+    "hardening",
 ];
 
 /// Any server of the testbed.

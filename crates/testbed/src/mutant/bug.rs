@@ -95,16 +95,18 @@ impl Bug {
         }
     }
 
-    /// The chapter of the book, and the folder of the scenario suite, whose
-    /// scenarios must catch this bug. See the [crate documentation](crate)
-    /// for the list of chapters.
+    /// The chapter of the book whose scenarios must catch this bug: the
+    /// scenario folder `NN-<chapter>` (e.g. `03-lengths`), and the book page
+    /// `<chapter>.md` whose exercises describe the bug. One of [`CHAPTERS`].
+    ///
+    /// [`CHAPTERS`]: crate::CHAPTERS
     pub fn chapter(self) -> &'static str {
         match self {
             Bug::WrongAcceptKey | Bug::CaseSensitiveHeaders => "handshake",
-            Bug::OneReadOneFrame => "framing",
+            Bug::OneReadOneFrame => "frames",
             Bug::LittleEndianLength | Bug::No64BitLength | Bug::WrongLongLength => "lengths",
             Bug::MaskedServerFrames | Bug::UnmaskedAccepted => "masking",
-            Bug::NoUtf8Check => "utf8",
+            Bug::NoUtf8Check => "text-utf8",
             Bug::FinIgnored => "fragmentation",
             Bug::PingIgnored => "ping-pong",
             Bug::CloseNotAnswered => "closing",
