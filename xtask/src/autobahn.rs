@@ -38,6 +38,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::project_root;
 
+mod agreement;
+
 /// The Autobahn|Testsuite release we pin. 0.8.2 is the last release; its pip
 /// metadata pins dependencies that still install on Python 2.7.
 const AUTOBAHN_VERSION: &str = "0.8.2";
@@ -69,6 +71,12 @@ pub struct Args {
     /// only them with the expected results.
     #[arg(long, value_name = "PATTERN", num_args = 1..)]
     pub cases: Vec<String>,
+
+    /// Compare wsconform's verdicts with Autobahn's: every bundled scenario
+    /// that names an `autobahn:` case is run by both tools against the
+    /// reference server, the testbed peer and every mutant.
+    #[arg(long, conflicts_with_all = ["update", "url", "cases"])]
+    pub agreement: bool,
 }
 
 /// Runs the task: see the module documentation.
@@ -82,6 +90,15 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         args.cases.clone()
     };
+
+    if args.agreement {
+        let outcome = agreement::run(&wstest, &work_dir, &spec);
+        eprintln!(
+            "autobahn: finished in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        return outcome;
+    }
 
     let outcome = match &args.url {
         Some(url) => {
@@ -222,11 +239,15 @@ fn with_reference_server<T>(body: impl FnOnce(&str) -> Result<T>) -> Result<T> {
 /// The target directory is `$CARGO_TARGET_DIR` when set (relative to the
 /// project root, as cargo resolves it) and `target/` otherwise.
 fn autobahn_dir() -> PathBuf {
-    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+    target_dir().join("autobahn")
+}
+
+/// Cargo's target directory for this workspace.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => project_root().join(dir),
         _ => project_root().join("target"),
-    };
-    target.join("autobahn")
+    }
 }
 
 /// The committed expected results of the reference server.
@@ -349,9 +370,7 @@ impl Wstest {
             .env("PYTHONWARNINGS", "ignore")
             .stdin(Stdio::null())
             .stdout(log)
-            .stderr(log_err)
-            // Dropping the child on any early return kills it.
-            .kill_on_drop(true);
+            .stderr(log_err);
 
         let names: Vec<&str> = targets.iter().map(|t| t.agent.as_str()).collect();
         eprintln!(
@@ -361,26 +380,7 @@ impl Wstest {
             log_path.display()
         );
         let limit = WSTEST_TIMEOUT_PER_SERVER * u32::try_from(targets.len()).unwrap_or(u32::MAX);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("could not start a tokio runtime for wstest")?;
-        let status = runtime.block_on(async {
-            let mut child = command
-                .spawn()
-                .with_context(|| format!("could not start {}", self.python.display()))?;
-            match tokio::time::timeout(limit, child.wait()).await {
-                Ok(status) => status.context("could not wait for wstest"),
-                Err(_) => {
-                    let _ = child.kill().await;
-                    bail!(
-                        "wstest did not finish within {} s; see {}",
-                        limit.as_secs(),
-                        log_path.display()
-                    )
-                }
-            }
-        })?;
+        let status = run_to_completion(command, limit, &log_path)?;
         let index_path = reports.join("index.json");
         if !status.success() || !index_path.exists() {
             bail!(
@@ -397,6 +397,42 @@ impl Wstest {
         index.reports_dir = reports;
         Ok(index)
     }
+}
+
+/// Runs `command` and waits for it, killing it when it runs longer than
+/// `limit` (and on any early return: the child is killed when dropped). `log` names where its output goes, for
+/// the error message.
+fn run_to_completion(
+    mut command: tokio::process::Command,
+    limit: Duration,
+    log: &Path,
+) -> Result<std::process::ExitStatus> {
+    let program = command
+        .as_std()
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start a tokio runtime to run a child process")?;
+    runtime.block_on(async {
+        let mut child = command
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("could not start {program}"))?;
+        match tokio::time::timeout(limit, child.wait()).await {
+            Ok(status) => status.with_context(|| format!("could not wait for {program}")),
+            Err(_) => {
+                let _ = child.kill().await;
+                bail!(
+                    "{program} did not finish within {} s and was stopped; see {}",
+                    limit.as_secs(),
+                    log.display()
+                )
+            }
+        }
+    })
 }
 
 /// The last `lines` lines of a log file, for error messages.
