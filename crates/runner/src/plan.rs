@@ -855,6 +855,23 @@ mod tests {
     }
 
     #[test]
+    fn raw_handshake_is_sent_with_crlf_and_placeholders() {
+        let steps: Vec<crate::scenario::Step> = crate::load::from_yaml(
+            "- handshake:\n    raw: |+\n      GET {path} HTTP/1.1\n      Host: {host}\n      Sec-WebSocket-Key: {key}\n\n",
+        )
+        .unwrap();
+        let Action::Handshake(spec) = &steps[0].action else {
+            panic!("expected a handshake");
+        };
+        let target = Target::parse("ws://h:1/p").unwrap();
+        let text = String::from_utf8(handshake_request(spec, &target, "k")).unwrap();
+        assert_eq!(
+            text,
+            "GET /p HTTP/1.1\r\nHost: h:1\r\nSec-WebSocket-Key: k\r\n\r\n"
+        );
+    }
+
+    #[test]
     fn edited_handshake_replaces_removes_and_recases() {
         let spec: HandshakeSpec = crate::load::from_yaml(
             "headers: { upgrade: WebSocket, Sec-WebSocket-Key: null, X-Extra: 1 }",

@@ -132,7 +132,7 @@ async fn buggy_servers_fail_the_matching_scenarios() {
                 wrong_accept: true,
                 ..Bugs::default()
             },
-            "handshake.accept",
+            "handshake.accept-key",
         ),
     ];
     for (bugs, id) in cases {
