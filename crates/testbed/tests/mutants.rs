@@ -79,17 +79,25 @@ async fn wrong_accept_key() {
 
 #[tokio::test]
 async fn case_sensitive_headers() {
-    let (good, bad) = both(Bug::CaseSensitiveHeaders, |addr| async move {
-        let mut raw = Raw::connect(addr).await;
-        let request = format!(
-            "GET /echo HTTP/1.1\r\nhost: {addr}\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
-             sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\nsec-websocket-version: 13\r\n\r\n"
-        );
-        raw.send(request.as_bytes()).await;
-        raw.response().await.status
-    })
-    .await;
-    assert_eq!((good, bad), (101, 400));
+    // Every name in lower case, and only Upgrade and Connection in lower case.
+    for (upgrade, connection, key) in [
+        ("upgrade", "connection", "sec-websocket-key"),
+        ("upgrade", "connection", "Sec-WebSocket-Key"),
+        ("Upgrade", "Connection", "SEC-WEBSOCKET-KEY"),
+    ] {
+        let (good, bad) = both(Bug::CaseSensitiveHeaders, |addr| async move {
+            let mut raw = Raw::connect(addr).await;
+            let request = format!(
+                "GET /echo HTTP/1.1\r\nhost: {addr}\r\n{upgrade}: websocket\r\n\
+                 {connection}: Upgrade\r\n{key}: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                 sec-websocket-version: 13\r\n\r\n"
+            );
+            raw.send(request.as_bytes()).await;
+            raw.response().await.status
+        })
+        .await;
+        assert_eq!((good, bad), (101, 400), "{upgrade}, {connection}, {key}");
+    }
 }
 
 #[tokio::test]

@@ -13,9 +13,10 @@ pub enum Bug {
     /// base64(SHA-1(key)) instead of base64(SHA-1(key + GUID)). Every
     /// client refuses the 101 response (RFC 6455 §4.2.2).
     WrongAcceptKey,
-    /// The key header is looked up with its exact spelling
-    /// `Sec-WebSocket-Key`; a client writing `sec-websocket-key` (HTTP header
-    /// names are case-insensitive, RFC 7230 §3.2) gets 400.
+    /// The headers the server reads (`Upgrade`, `Connection`,
+    /// `Sec-WebSocket-Key`) are looked up with their exact spelling in the
+    /// RFC; a client writing `upgrade` or `sec-websocket-key` (header names
+    /// are case-insensitive, RFC 7230 §3.2) gets 400.
     CaseSensitiveHeaders,
     /// The 16-bit extended payload length is read little-endian: a 300-byte
     /// frame (`01 2C`) is read as 11 265 bytes (RFC 6455 §5.2 says network

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest as _, Sha1};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use wsconform_wire::{ClientRequest, HandshakeError, accept_key, http_response, parse_request};
+use wsconform_wire::{ClientRequest, accept_key, http_response, parse_request};
 
 use super::Bug;
 
@@ -52,8 +52,14 @@ pub(crate) async fn accept(
             return refuse(stream, http_response(404, "Not Found", &[], body)).await;
         }
     };
-    let Some(key) = find_key(&request, bug) else {
-        return refuse(stream, HandshakeError::MissingKey.response()).await;
+    // The server reads the headers it acts on by name. `parse_request` has
+    // validated them already, so for a correct lookup this cannot fail.
+    let upgrade = header(&request, "Upgrade", bug);
+    let connection = header(&request, "Connection", bug);
+    let key = header(&request, "Sec-WebSocket-Key", bug);
+    let (Some(_), Some(_), Some(key)) = (upgrade, connection, key) else {
+        let body = b"not a WebSocket upgrade: Upgrade, Connection or Sec-WebSocket-Key missing\n";
+        return refuse(stream, http_response(400, "Bad Request", &[], body)).await;
     };
     let accept = match bug {
         // The bug: the GUID was forgotten.
@@ -68,16 +74,16 @@ pub(crate) async fn accept(
     Ok(Some((app, buf.get(used..).unwrap_or_default().to_vec())))
 }
 
-/// The `Sec-WebSocket-Key` of the request.
-fn find_key(request: &ClientRequest, bug: Option<Bug>) -> Option<&str> {
+/// A request header's value by name.
+fn header<'r>(request: &'r ClientRequest, name: &str, bug: Option<Bug>) -> Option<&'r str> {
     match bug {
         // The bug: only the exact spelling of the RFC is recognised.
         Some(Bug::CaseSensitiveHeaders) => request
             .headers
             .iter()
-            .find(|(name, _)| name == "Sec-WebSocket-Key")
+            .find(|(sent, _)| sent == name)
             .map(|(_, value)| value.as_str()),
-        _ => request.header("Sec-WebSocket-Key"),
+        _ => request.header(name),
     }
 }
 
