@@ -19,6 +19,22 @@
 //! `INFORMATIONAL` and `UNIMPLEMENTED` carry no verdict, nor do wsconform's
 //! `skip`; such pairs are listed as not compared. An `autobahn:` value that is
 //! not one case id (a group such as `2.x`) cannot be compared either.
+//!
+//! # Explaining a difference
+//!
+//! Sometimes the tools differ for a good reason: the RFC allows both
+//! behaviours, or Autobahn checks something the scenario deliberately leaves
+//! to another one. The scenario then says so in a comment the task reads:
+//!
+//! ```yaml
+//! # autobahn-differs: mutant-close-not-answered: Autobahn grades the closing
+//! #   handshake of every case; closing.* scenarios grade it here.
+//! ```
+//!
+//! The first word after `autobahn-differs:` is the server the explanation is
+//! about (as named in the table, or `*` for every server), the rest of the
+//! line is the reason. An explained difference is still printed, with its
+//! reason, but does not fail the task.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -78,12 +94,16 @@ pub(super) fn run(wstest: &Wstest, work_dir: &Path, spec: &SpecTemplate) -> Resu
 
     let rows = compare_all(&covered, &targets, &index, &reports);
     print_report(&covered, &targets, &rows, &index);
-    let disagreements = rows
+    let unexplained = rows
         .iter()
-        .filter(|row| matches!(row.comparison, Comparison::Disagree))
+        .filter(|row| row.comparison == Comparison::Disagree && row.explained().is_none())
         .count();
-    if disagreements > 0 {
-        bail!("wsconform and Autobahn disagree on {disagreements} verdict(s); see the list above");
+    if unexplained > 0 {
+        bail!(
+            "wsconform and Autobahn disagree on {unexplained} verdict(s) that no scenario \
+             explains; see the list above (an `# autobahn-differs: SERVER: REASON` comment \
+             in the scenario explains a deliberate difference)"
+        );
     }
     Ok(())
 }
@@ -101,12 +121,50 @@ struct Covered {
     case: String,
     /// The file, for messages.
     file: PathBuf,
+    /// The file's `# autobahn-differs:` comments.
+    explanations: Vec<Explanation>,
+}
+
+/// A scenario's written reason why wsconform and Autobahn may differ on a
+/// server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Explanation {
+    /// The server (agent name) it is about, or `*` for every server.
+    server: String,
+    /// Why.
+    reason: String,
+}
+
+/// Reads the `# autobahn-differs: SERVER: REASON` comments of a scenario.
+fn parse_explanations(text: &str) -> Vec<Explanation> {
+    text.lines()
+        .filter_map(|line| {
+            let rest = line
+                .trim_start()
+                .strip_prefix('#')?
+                .trim_start()
+                .strip_prefix("autobahn-differs:")?;
+            let (server, reason) = rest.split_once(':')?;
+            Some(Explanation {
+                server: server.trim().to_string(),
+                reason: reason.trim().to_string(),
+            })
+        })
+        .collect()
 }
 
 impl Covered {
     /// The Autobahn case, when the value names exactly one.
     fn case_id(&self) -> Option<CaseId> {
         self.case.parse().ok()
+    }
+
+    /// The scenario's explanation of a difference on `agent`, if it has one.
+    fn explanation_for(&self, agent: &str) -> Option<&str> {
+        self.explanations
+            .iter()
+            .find(|e| e.server == agent || e.server == "*")
+            .map(|e| e.reason.as_str())
     }
 }
 
@@ -155,6 +213,7 @@ fn parse_covered(text: &str, path: &Path) -> Result<Option<Covered>> {
         scenario: head.id,
         case: case.trim().to_string(),
         file: path.to_path_buf(),
+        explanations: parse_explanations(text),
     }))
 }
 
@@ -440,6 +499,13 @@ struct Row {
     comparison: Comparison,
 }
 
+impl Row {
+    /// The scenario's reason for this difference, if it gives one.
+    fn explained(&self) -> Option<&str> {
+        self.covered.explanation_for(&self.agent)
+    }
+}
+
 /// Compares every covered scenario on every server.
 fn compare_all(
     covered: &[Covered],
@@ -478,15 +544,23 @@ fn compare_all(
 #[derive(Default)]
 struct Tally {
     agree: usize,
+    /// Every disagreement, explained or not.
     disagree: usize,
+    /// The disagreements a scenario explains.
+    explained: usize,
     not_compared: usize,
 }
 
 impl Tally {
-    fn add(&mut self, comparison: &Comparison) {
-        match comparison {
+    fn add(&mut self, row: &Row) {
+        match row.comparison {
             Comparison::Agree => self.agree += 1,
-            Comparison::Disagree => self.disagree += 1,
+            Comparison::Disagree => {
+                self.disagree += 1;
+                if row.explained().is_some() {
+                    self.explained += 1;
+                }
+            }
             Comparison::NotCompared(_) => self.not_compared += 1,
         }
     }
@@ -511,18 +585,15 @@ fn print_report(covered: &[Covered], agents: &[String], rows: &[Row], index: &In
     let mut by_scenario: BTreeMap<&str, (Tally, Vec<&str>)> = BTreeMap::new();
     let mut total = Tally::default();
     for row in rows {
-        by_agent
-            .entry(row.agent.as_str())
-            .or_default()
-            .add(&row.comparison);
+        by_agent.entry(row.agent.as_str()).or_default().add(row);
         let scenario = by_scenario
             .entry(row.covered.scenario.as_str())
             .or_default();
-        scenario.0.add(&row.comparison);
+        scenario.0.add(row);
         if row.comparison == Comparison::Disagree {
             scenario.1.push(row.agent.as_str());
         }
-        total.add(&row.comparison);
+        total.add(row);
     }
 
     println!();
@@ -534,26 +605,28 @@ fn print_report(covered: &[Covered], agents: &[String], rows: &[Row], index: &In
     );
     println!();
     println!(
-        "{:<34} {:>6} {:>9} {:>13} {:>9}",
-        "server", "agree", "disagree", "not compared", "agreement"
+        "{:<34} {:>6} {:>9} {:>10} {:>13} {:>9}",
+        "server", "agree", "disagree", "explained", "not compared", "agreement"
     );
     for agent in agents {
         if let Some(tally) = by_agent.get(agent.as_str()) {
             println!(
-                "{:<34} {:>6} {:>9} {:>13} {:>9}",
+                "{:<34} {:>6} {:>9} {:>10} {:>13} {:>9}",
                 agent,
                 tally.agree,
                 tally.disagree,
+                tally.explained,
                 tally.not_compared,
                 tally.percent()
             );
         }
     }
     println!(
-        "{:<34} {:>6} {:>9} {:>13} {:>9}",
+        "{:<34} {:>6} {:>9} {:>10} {:>13} {:>9}",
         "total",
         total.agree,
         total.disagree,
+        total.explained,
         total.not_compared,
         total.percent()
     );
@@ -602,6 +675,10 @@ fn print_report(covered: &[Covered], agents: &[String], rows: &[Row], index: &In
                     .unwrap_or_default();
                 println!("      Autobahn:  {theirs}: {reason}");
             }
+            match row.explained() {
+                Some(why) => println!("      explained: {why}"),
+                None => println!("      not explained: look into it"),
+            }
         }
     }
 
@@ -628,10 +705,12 @@ fn print_report(covered: &[Covered], agents: &[String], rows: &[Row], index: &In
     }
     println!();
     println!(
-        "Agreement: {} of {} compared verdicts ({})",
+        "Agreement: {} of {} compared verdicts ({}); {} difference(s) explained, {} not",
         total.agree,
         total.agree + total.disagree,
-        total.percent()
+        total.percent(),
+        total.explained,
+        total.disagree - total.explained
     );
 }
 
@@ -652,6 +731,7 @@ mod tests {
             scenario: "utf8.fail-fast".into(),
             case: case.into(),
             file: PathBuf::from("scenarios/05-text-utf8/fail-fast.yaml"),
+            explanations: Vec::new(),
         }
     }
 
@@ -755,10 +835,36 @@ mod tests {
     }
 
     #[test]
+    fn explanations_are_read_from_comments_per_server_or_for_all() {
+        let text = "id: a.b\n\
+                    # autobahn-differs: mutant-fin-ignored: the RFC allows both\n\
+                    #   a second comment line is for people only\n\
+                    # autobahn-differs: *: Autobahn checks the close here\n\
+                    # autobahn-differs missing its colon\n\
+                    autobahn: \"6.4.1\"\n";
+        let entry = parse_covered(text, Path::new("x.yaml")).unwrap().unwrap();
+        assert_eq!(entry.explanations.len(), 2);
+        assert_eq!(
+            entry.explanation_for("mutant-fin-ignored"),
+            Some("the RFC allows both")
+        );
+        assert_eq!(
+            entry.explanation_for("peer"),
+            Some("Autobahn checks the close here")
+        );
+        let mut plain = covered("6.4.1");
+        assert_eq!(plain.explanation_for("peer"), None);
+        plain.explanations = parse_explanations("# autobahn-differs: peer: because\n");
+        assert_eq!(plain.explanation_for("peer"), Some("because"));
+        assert_eq!(plain.explanation_for("reference"), None);
+    }
+
+    #[test]
     fn tally_percent_rounds_to_tenths() {
         let tally = Tally {
             agree: 2,
             disagree: 1,
+            explained: 0,
             not_compared: 5,
         };
         assert_eq!(tally.percent(), "66.7%");
