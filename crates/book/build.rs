@@ -66,6 +66,10 @@ fn collect_markdown(dir: &Path, into: &mut Vec<PathBuf>) {
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
+            // `generated/` holds files the chapters include, not chapters.
+            if path.file_name().is_some_and(|n| n == "generated") {
+                continue;
+            }
             println!("cargo::rerun-if-changed={}", path.display());
             collect_markdown(&path, into);
         } else if path.extension().is_some_and(|e| e == "md") {

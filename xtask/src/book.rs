@@ -109,7 +109,10 @@ fn markdown_files(dir: &Path) -> Result<Vec<PathBuf>> {
         for entry in entries {
             let path = entry?.path();
             if path.is_dir() {
-                stack.push(path);
+                // `generated/` holds files the chapters include, not chapters.
+                if path.file_name().is_none_or(|n| n != "generated") {
+                    stack.push(path);
+                }
             } else if path.extension().is_some_and(|e| e == "md") {
                 found.push(path);
             }
