@@ -157,23 +157,41 @@ async fn accept_loop(listener: TcpListener) {
 
 async fn serve_connection(mut stream: TcpStream, room: Arc<Room>) {
     let _ = stream.set_nodelay(true);
-    let upgraded = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut stream)).await;
-    let Ok(Ok(Some((app, leftover)))) = upgraded else {
+    let request = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut stream)).await;
+    let Ok(Ok(Some(upgrade))) = request else {
         return;
     };
-    let ws =
-        WebSocketStream::from_partially_read(stream, leftover, Role::Server, Some(strict_config()))
-            .await;
-    match app {
-        App::Echo => serve_echo(ws).await,
-        App::Chat => serve_chat(ws, &room).await,
+    // Join the room before the 101 goes out: a client that sees the
+    // connection open must get every broadcast sent after that.
+    let (queue, outgoing) = mpsc::unbounded_channel();
+    let member = (upgrade.app == App::Chat).then(|| room.join(queue));
+    if stream.write_all(&upgrade.response).await.is_ok() {
+        let config = Some(strict_config());
+        let ws =
+            WebSocketStream::from_partially_read(stream, upgrade.leftover, Role::Server, config)
+                .await;
+        match member {
+            Some(id) => serve_chat(ws, &room, id, outgoing).await,
+            None => serve_echo(ws).await,
+        }
+    }
+    if let Some(id) = member {
+        room.leave(id);
     }
 }
 
-/// Reads and answers the opening handshake. Returns the application and the
-/// bytes already read past the request, or `None` if the request was refused
-/// (the refusal has been written).
-async fn handshake(stream: &mut TcpStream) -> std::io::Result<Option<(App, Vec<u8>)>> {
+/// An upgrade request the peer agrees to.
+struct Upgrade {
+    app: App,
+    /// The 101 response, not written yet.
+    response: Vec<u8>,
+    /// Bytes read past the request (frames sent right behind it).
+    leftover: Vec<u8>,
+}
+
+/// Reads the opening handshake. A refused request is answered here and
+/// gives `None`; an accepted one comes back with its 101 response unwritten.
+async fn handshake(stream: &mut TcpStream) -> std::io::Result<Option<Upgrade>> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
@@ -188,9 +206,11 @@ async fn handshake(stream: &mut TcpStream) -> std::io::Result<Option<(App, Vec<u
                             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                              Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
                         );
-                        stream.write_all(response.as_bytes()).await?;
-                        let leftover = buf.get(used..).unwrap_or_default().to_vec();
-                        return Ok(Some((app, leftover)));
+                        return Ok(Some(Upgrade {
+                            app,
+                            response: response.into_bytes(),
+                            leftover: buf.get(used..).unwrap_or_default().to_vec(),
+                        }));
                     }
                     Err(refusal) => {
                         refuse(stream, refusal).await?;
@@ -346,9 +366,15 @@ async fn serve_echo(mut ws: WebSocketStream<TcpStream>) {
     }
 }
 
-async fn serve_chat(mut ws: WebSocketStream<TcpStream>, room: &Room) {
-    let (queue, mut outgoing) = mpsc::unbounded_channel();
-    let id = room.join(queue);
+/// Serves a chat member until it leaves. Every way out that sends a close
+/// frame leaves the room first, so no broadcast can follow the close frame;
+/// the caller leaves the room in any case.
+async fn serve_chat(
+    mut ws: WebSocketStream<TcpStream>,
+    room: &Room,
+    id: u64,
+    mut outgoing: mpsc::UnboundedReceiver<Message>,
+) {
     loop {
         tokio::select! {
             incoming = ws.next() => match incoming {
@@ -387,7 +413,6 @@ async fn serve_chat(mut ws: WebSocketStream<TcpStream>, room: &Room) {
             }
         }
     }
-    room.leave(id);
 }
 
 /// Fails the connection after tungstenite reported `error`: sends the close

@@ -262,3 +262,28 @@ async fn invalid_requests_get_an_http_status() {
         assert_eq!(raw.response().await.status, 404, "{server}: unknown path");
     }
 }
+
+#[tokio::test]
+async fn a_client_is_in_the_room_as_soon_as_it_sees_101() {
+    // The server must join the client to the room *before* answering 101:
+    // a message sent right after the 101 arrives must still reach it.
+    for server in CORRECT {
+        let (addr, _server) = launch(server).await;
+        let mut alice = ws_connect(addr, "/socket").await;
+        for round in 0..20 {
+            let mut bob = ws_connect(addr, "/socket").await;
+            let text = chat("alice", &format!("round {round}"));
+            within("sending", alice.send(WsMessage::text(text)))
+                .await
+                .expect("send");
+            let (from, got) = chat_fields(&ws_next_data(&mut bob).await);
+            assert_eq!(
+                (from.as_str(), got),
+                ("alice", format!("round {round}")),
+                "{server}"
+            );
+            let _ = ws_next_data(&mut alice).await; // her own copy
+            within("closing", bob.close(None)).await.expect("close");
+        }
+    }
+}

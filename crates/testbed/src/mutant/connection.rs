@@ -39,16 +39,24 @@ enum End {
 /// Serves one accepted TCP connection to its end.
 pub(crate) async fn serve(mut stream: TcpStream, bug: Option<Bug>, room: Arc<Room>) {
     let _ = stream.set_nodelay(true);
-    let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake::accept(&mut stream, bug));
-    let Ok(Ok(Some((app, leftover)))) = accepted.await else {
+    let request =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake::read_request(&mut stream, bug));
+    let Ok(Ok(Some(upgrade))) = request.await else {
         return;
     };
-    let (read_half, write_half) = stream.into_split();
     let (queue, outgoing) = mpsc::unbounded_channel();
+    // Join the room before the 101 goes out (see `handshake::read_request`).
+    let member = (upgrade.app == App::Chat).then(|| room.join(queue.clone()));
+    if stream.write_all(&upgrade.response).await.is_err() {
+        if let Some(id) = member {
+            room.leave(id);
+        }
+        return;
+    }
+    let (read_half, write_half) = stream.into_split();
     let reading = async {
-        let mut reader = FrameReader::new(read_half, leftover, bug);
-        let member = (app == App::Chat).then(|| room.join(queue.clone()));
-        let end = session(&mut reader, app, &queue, &room, member, bug).await;
+        let mut reader = FrameReader::new(read_half, upgrade.leftover, bug);
+        let end = session(&mut reader, upgrade.app, &queue, &room, member, bug).await;
         // Leave the room first, so no broadcast can follow our close frame.
         if let Some(id) = member {
             room.leave(id);

@@ -23,13 +23,27 @@ pub(crate) enum App {
     Chat,
 }
 
-/// Reads the request and answers it. On success returns the application and
-/// the bytes read past the request (a client may send its first frame in
-/// the same segment); `None` when the request was refused or the client left.
-pub(crate) async fn accept(
+/// An upgrade request the server agrees to.
+#[derive(Debug)]
+pub(crate) struct Upgrade {
+    /// What the path asks for.
+    pub(crate) app: App,
+    /// The `101 Switching Protocols` response, still to be written.
+    pub(crate) response: Vec<u8>,
+    /// Bytes read past the request: a client may send its first frame in
+    /// the same segment.
+    pub(crate) leftover: Vec<u8>,
+}
+
+/// Reads the request. A request the server refuses is answered here and
+/// gives `None` (as does a client that leaves); an accepted one is returned
+/// with its 101 response *unwritten*, so that the connection can join the
+/// chat room first: a client that sees the 101 must get every broadcast
+/// sent after it.
+pub(crate) async fn read_request(
     stream: &mut TcpStream,
     bug: Option<Bug>,
-) -> std::io::Result<Option<(App, Vec<u8>)>> {
+) -> std::io::Result<Option<Upgrade>> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let (request, used) = loop {
@@ -70,8 +84,11 @@ pub(crate) async fn accept(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {accept}\r\n\r\n"
     );
-    stream.write_all(response.as_bytes()).await?;
-    Ok(Some((app, buf.get(used..).unwrap_or_default().to_vec())))
+    Ok(Some(Upgrade {
+        app,
+        response: response.into_bytes(),
+        leftover: buf.get(used..).unwrap_or_default().to_vec(),
+    }))
 }
 
 /// A request header's value by name.
@@ -87,10 +104,7 @@ fn header<'r>(request: &'r ClientRequest, name: &str, bug: Option<Bug>) -> Optio
     }
 }
 
-async fn refuse(
-    stream: &mut TcpStream,
-    response: Vec<u8>,
-) -> std::io::Result<Option<(App, Vec<u8>)>> {
+async fn refuse(stream: &mut TcpStream, response: Vec<u8>) -> std::io::Result<Option<Upgrade>> {
     stream.write_all(&response).await?;
     stream.shutdown().await?;
     Ok(None)
