@@ -230,10 +230,16 @@ pub fn select(kind: IncludeKind, contents: &str, anchor: Option<&str>) -> Option
 /// Expands every directive of `markdown`, a chapter living in `chapter_dir`
 /// and named `chapter` in messages. Returns the expanded text and the files
 /// it read (so a build script can ask to be re-run when one changes).
+///
+/// A missing file is an error, except when `may_be_missing` says yes for its
+/// path as written: then the directive becomes a note saying so. The build
+/// script uses that for `generated/` files, which a test of this crate
+/// writes; that test fails while they are missing.
 pub fn expand(
     markdown: &str,
     chapter_dir: &Path,
     chapter: &str,
+    may_be_missing: &dyn Fn(&str) -> bool,
 ) -> Result<(String, Vec<PathBuf>), IncludeError> {
     let mut out = String::with_capacity(markdown.len());
     let mut read = Vec::new();
@@ -243,10 +249,18 @@ pub fn expand(
         let path = chapter_dir.join(&directive.path);
         // Messages name the path as the chapter wrote it.
         let written = PathBuf::from(&directive.path);
-        let contents = std::fs::read_to_string(&path).map_err(|_| IncludeError::MissingFile {
-            at: at.clone(),
-            path: written.clone(),
-        })?;
+        let contents = match std::fs::read_to_string(&path) {
+            Ok(contents) => contents,
+            Err(_) if may_be_missing(&directive.path) => {
+                out.push_str(&markdown[copied_to..directive.span.start]);
+                out.push_str(&format!("(missing: {})", directive.path));
+                copied_to = directive.span.end;
+                continue;
+            }
+            Err(_) => {
+                return Err(IncludeError::MissingFile { at, path: written });
+            }
+        };
         let text =
             select(directive.kind, &contents, directive.anchor.as_deref()).ok_or_else(|| {
                 IncludeError::MissingAnchor {
@@ -375,13 +389,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("wsconform-book-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("src.rs"), SOURCE).unwrap();
-        let (text, read) = expand("x {{#include src.rs:inner}} y", &dir, "ch.md").unwrap();
+        let (text, read) =
+            expand("x {{#include src.rs:inner}} y", &dir, "ch.md", &|_| false).unwrap();
         assert_eq!(text, "x fn two() {} y");
         assert_eq!(read, [dir.join("src.rs")]);
-        let err = expand("{{#include src.rs:gone}}", &dir, "ch.md").unwrap_err();
+        let err = expand("{{#include src.rs:gone}}", &dir, "ch.md", &|_| false).unwrap_err();
         assert!(matches!(err, IncludeError::MissingAnchor { .. }));
-        let err = expand("{{#include other.rs}}", &dir, "ch.md").unwrap_err();
+        let err = expand("{{#include other.rs}}", &dir, "ch.md", &|_| false).unwrap_err();
         assert!(matches!(err, IncludeError::MissingFile { .. }));
+        let (text, read) = expand("{{#include gen/x.txt}}", &dir, "ch.md", &|p| {
+            p.starts_with("gen/")
+        })
+        .unwrap();
+        assert_eq!((text.as_str(), read.len()), ("(missing: gen/x.txt)", 0));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -5,8 +5,9 @@
 //! this test runs the scenario against a mutant server of the testbed (the
 //! reference behaviour with exactly one bug), renders the report exactly as
 //! the `wsconform run` command does (without colour and timings), and
-//! compares it with the file the chapter includes. Appendix B's table of
-//! Autobahn cases is generated from the bundled scenarios the same way.
+//! compares it with the file the chapter includes. The output of
+//! `wsconform decode` shown in the chapters, and Appendix B's table of
+//! Autobahn cases (from the bundled scenarios), are generated the same way.
 //!
 //! When the runner's output or the suite changes, this test fails and names
 //! the stale files. Regenerate them with
@@ -20,6 +21,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use wsconform_runner::decode::explain_bytes;
+use wsconform_runner::hex::parse_hex;
 use wsconform_runner::load::{LoadedScenario, bundled};
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::report::human::{HumanOptions, render};
@@ -248,5 +251,28 @@ fn autobahn_table_is_current() {
         problem.is_none(),
         "{}\nregenerate with `{BLESS}=1 cargo test -p wsconform-book --test generated` and review the diff",
         problem.unwrap_or_default()
+    );
+}
+
+/// `wsconform decode` examples: (file, the bytes as typed on the command line).
+const DECODES: &[(&str, &str)] = &[
+    ("decode-hello.txt", "81 85 37 fa 21 3d 7f 9f 4d 51 58"),
+    ("decode-256.txt", "82 7e 01 00"),
+];
+
+#[test]
+fn decode_excerpts_are_current() {
+    let mut problems = Vec::new();
+    for (file, hex) in DECODES {
+        let bytes = parse_hex(hex).expect("valid hex");
+        // What `wsconform decode` prints: the command joins its arguments
+        // with spaces and prints `explain_bytes`.
+        let text = format!("$ wsconform decode {hex}\n{}", explain_bytes(&bytes));
+        problems.extend(check(file, &text));
+    }
+    assert!(
+        problems.is_empty(),
+        "{}\nregenerate with `{BLESS}=1 cargo test -p wsconform-book --test generated` and review the diff",
+        problems.join("\n")
     );
 }
