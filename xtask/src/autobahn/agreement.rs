@@ -860,6 +860,28 @@ mod tests {
     }
 
     #[test]
+    fn load_covered_walks_chapters_and_keeps_only_scenarios_with_a_case() {
+        let dir = std::env::temp_dir().join(format!("xtask-autobahn-{}", std::process::id()));
+        let chapter = dir.join("02-frames");
+        fs::create_dir_all(&chapter).unwrap();
+        fs::write(chapter.join("b.yaml"), "id: frames.b\nautobahn: \"3.1\"\n").unwrap();
+        fs::write(
+            chapter.join("a.yaml"),
+            "id: frames.a\nautobahn: \"1.1.2\"\n",
+        )
+        .unwrap();
+        fs::write(chapter.join("none.yaml"), "id: frames.none\n").unwrap();
+        fs::write(chapter.join("notes.txt"), "not a scenario").unwrap();
+        let covered = load_covered(&dir);
+        fs::remove_dir_all(&dir).unwrap();
+        let covered = covered.unwrap();
+        let ids: Vec<&str> = covered.iter().map(|c| c.scenario.as_str()).collect();
+        assert_eq!(ids, ["frames.a", "frames.b"]);
+        assert_eq!(covered[0].case, "1.1.2");
+        assert!(covered[0].file.ends_with("02-frames/a.yaml"));
+    }
+
+    #[test]
     fn tally_percent_rounds_to_tenths() {
         let tally = Tally {
             agree: 2,
