@@ -21,5 +21,6 @@
 //! (see the generated list below).
 
 pub mod includes;
+pub mod listings;
 
 include!(concat!(env!("OUT_DIR"), "/chapters.rs"));
