@@ -29,7 +29,10 @@ const MAX_HEAD: usize = 8 * 1024;
 /// The largest message assembled (all fragments together).
 const MAX_MESSAGE: u64 = 16 * 1024 * 1024;
 
-/// How long a client has to send its request head.
+/// How long one read of the request head may wait. This is a socket read
+/// timeout: it bounds each read, not the whole head, so a client that sends
+/// a byte every few seconds is never cut off. The reference server puts one
+/// deadline on the whole head instead (see the hardening chapter).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a connection stops.
