@@ -6,7 +6,7 @@
 //!
 //! | server | start it with | what it is for |
 //! |---|---|---|
-//! | the **peer** | [`start_peer`] | an echo and chat server on tokio-tungstenite, sharing no code with `wsconform-wire`: every scenario must pass against it |
+//! | the **peer** | [`start_peer`] | an echo and chat server on tokio-tungstenite, sharing no code with `wsconform-wire`: every scenario must pass against it. Its `/echo` is also the benchmarks' tokio-tungstenite server |
 //! | a **mutant** | [`start_mutant`] | a plain server on `wsconform-wire` with one classic [`Bug`] (or none: the baseline): each bug must fail at least one scenario of its chapter |
 //! | fastwebsockets echo | [`start_fastwebsockets_echo`] | benchmark baseline: the fastest WebSocket library around |
 //! | TCP echo | [`start_tcp_echo`] | benchmark baseline: the loopback limit, no WebSocket at all |

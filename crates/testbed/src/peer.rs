@@ -144,11 +144,13 @@ async fn accept_loop(listener: TcpListener) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
                     connections.spawn(serve_connection(stream, Arc::clone(&room)));
                 }
-            }
+                // Out of file descriptors, usually: wait for some to close.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
             // Reap finished connections so the set does not grow forever.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
