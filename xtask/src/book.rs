@@ -268,3 +268,39 @@ fn check_html(out: &Path) -> Result<Vec<String>> {
     }
     Ok(problems)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_and_paths() {
+        let html = r##"<a href="a.html#x" id="top"><h2 id="check-your-server">"##;
+        assert_eq!(attribute_values(html, "href"), ["a.html#x"]);
+        assert_eq!(attribute_values(html, "id"), ["top", "check-your-server"]);
+        assert_eq!(
+            normalize(Path::new("/b/appendix/../frames.html")),
+            PathBuf::from("/b/frames.html")
+        );
+    }
+
+    #[test]
+    fn broken_links_and_anchors_are_reported() {
+        let dir = std::env::temp_dir().join(format!("xtask-book-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("appendix")).unwrap();
+        std::fs::write(dir.join("frames.html"), r#"<h2 id="the-header">"#).unwrap();
+        std::fs::write(
+            dir.join("appendix/a.html"),
+            r#"<a href="../frames.html#the-header"><a href="../frames.html#gone"><a href="../nope.html"><a href="https://example.com/x">"#,
+        )
+        .unwrap();
+        let problems = check_html(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems[0].contains("no element with id `gone`"),
+            "{problems:?}"
+        );
+        assert!(problems[1].contains("missing file"), "{problems:?}");
+    }
+}
