@@ -66,6 +66,10 @@ pub struct Line {
 /// How many raw bytes a transcript keeps (1 MiB); later bytes are counted only.
 pub const MAX_STORED_BYTES: usize = 1024 * 1024;
 
+/// How many annotated lines a transcript keeps (a server flooding tiny
+/// frames must not exhaust memory); later lines are counted only.
+pub const MAX_LINES: usize = 2000;
+
 /// How many bytes of a frame a line shows by default.
 pub const LINE_BYTES: usize = 24;
 
@@ -78,6 +82,8 @@ pub struct Transcript {
     pub lines: Vec<Line>,
     /// Bytes not stored because of [`MAX_STORED_BYTES`].
     pub dropped_bytes: u64,
+    /// Lines not stored because of [`MAX_LINES`].
+    pub dropped_lines: u64,
     #[serde(skip)]
     stored: usize,
 }
@@ -99,40 +105,49 @@ impl Transcript {
         }
     }
 
+    /// Appends a line unless the transcript is full; returns its index
+    /// (the last kept line's when it was dropped).
+    fn push(&mut self, line: Line) -> usize {
+        if self.lines.len() < MAX_LINES {
+            self.lines.push(line);
+        } else {
+            self.dropped_lines += 1;
+        }
+        self.lines.len().saturating_sub(1)
+    }
+
     /// Records a note line; returns its index.
     pub fn note(&mut self, at: Duration, client: &str, text: impl Into<String>) -> usize {
-        self.lines.push(Line {
+        self.push(Line {
             at,
             client: client.to_string(),
             kind: LineKind::Note,
             bytes: Vec::new(),
             header_len: 0,
             text: text.into(),
-        });
-        self.lines.len() - 1
+        })
     }
 
     /// Records a line of HTTP text (a handshake request or response).
     pub fn http(&mut self, at: Duration, client: &str, kind: LineKind, text: &[u8]) -> usize {
         let head = String::from_utf8_lossy(text);
         let first = head.lines().next().unwrap_or("").trim_end().to_string();
-        self.lines.push(Line {
+        self.push(Line {
             at,
             client: client.to_string(),
             kind,
             bytes: Vec::new(),
             header_len: 0,
             text: format!("{first}  ({} bytes of HTTP)", text.len()),
-        });
-        self.lines.len() - 1
+        })
     }
 
     /// Records one line per frame found in `bytes`; returns the index of the first.
     pub fn frames(&mut self, at: Duration, client: &str, kind: LineKind, bytes: &[u8]) -> usize {
-        let first = self.lines.len();
+        let first = self.lines.len().min(MAX_LINES.saturating_sub(1));
         for view in decode::frames(bytes) {
             let end = (view.start + view.header_len + LINE_BYTES).min(bytes.len());
-            self.lines.push(Line {
+            self.push(Line {
                 at,
                 client: client.to_string(),
                 kind,
@@ -152,5 +167,32 @@ impl Transcript {
                 line.bytes = frame[..want].to_vec();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flood_of_frames_is_bounded() {
+        let mut t = Transcript::default();
+        let ping = [0x89u8, 0x00];
+        for _ in 0..(MAX_LINES + 10) {
+            t.frames(Duration::ZERO, "client", LineKind::Received, &ping);
+        }
+        assert_eq!(t.lines.len(), MAX_LINES);
+        assert_eq!(t.dropped_lines, 10);
+    }
+
+    #[test]
+    fn raw_bytes_are_bounded() {
+        let mut t = Transcript::default();
+        let chunk = vec![0u8; 600 * 1024];
+        t.io(Duration::ZERO, "client", Direction::Received, &chunk);
+        t.io(Duration::ZERO, "client", Direction::Received, &chunk);
+        let kept: usize = t.io.iter().map(|c| c.bytes.len()).sum();
+        assert_eq!(kept, MAX_STORED_BYTES);
+        assert_eq!(t.dropped_bytes, (1200 * 1024 - MAX_STORED_BYTES) as u64);
     }
 }

@@ -160,6 +160,9 @@ pub fn transcript(
             }
         }
     }
+    if t.dropped_lines > 0 {
+        let _ = writeln!(out, "{indent}({} more frames not shown)", t.dropped_lines);
+    }
     if t.dropped_bytes > 0 {
         let _ = writeln!(out, "{indent}({} more bytes not kept)", t.dropped_bytes);
     }
