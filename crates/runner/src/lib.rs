@@ -5,6 +5,7 @@
 //! `scenario.yaml --load--> Scenario --plan(profile)--> Plan --execute(target)--> Transcript --judge--> Verdict --report--> text | json`.
 //! Each arrow is a module here.
 
+pub mod bench;
 pub mod check;
 pub mod decode;
 pub mod exec;

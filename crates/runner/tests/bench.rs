@@ -1,0 +1,113 @@
+//! The load generator against the reference server, in-process: every mode
+//! completes and counts what it should. (No speed is asserted: the machine
+//! running the tests is shared and noisy.)
+
+use std::time::Duration;
+
+use wsconform_runner::bench::{Endpoint, Mode, Progress, Settings, Stop, run};
+use wsconform_server::{Config, bind};
+
+/// Starts the reference server on a free port; it stops with the test's runtime.
+async fn reference_server() -> std::net::SocketAddr {
+    let server = bind(Config::ephemeral()).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run(std::future::pending::<()>()));
+    addr
+}
+
+fn settings(url: String, mode: Mode, connections: usize, size: usize, stop: Stop) -> Settings {
+    Settings {
+        connections,
+        size,
+        stop,
+        mode,
+        deadline: Duration::from_secs(30),
+        ..Settings::new(Endpoint::parse(&url).unwrap())
+    }
+}
+
+#[tokio::test]
+async fn echo_mode_counts_exact_round_trips() {
+    let addr = reference_server().await;
+    for size in [1, 64, 70_000] {
+        let s = settings(
+            format!("ws://{addr}/echo"),
+            Mode::Echo,
+            3,
+            size,
+            Stop::Count(60),
+        );
+        let report = run(&s, &|_| {}).await.unwrap();
+        assert!(report.complete, "{report}");
+        assert_eq!(report.messages, 60);
+        assert_eq!(report.failed_connections, 0);
+        assert!(report.latency.p50_us > 0.0);
+        assert!(report.mb_per_sec > 0.0);
+    }
+}
+
+#[tokio::test]
+async fn echo_mode_with_a_duration_stops_on_time() {
+    let addr = reference_server().await;
+    let s = settings(
+        format!("ws://{addr}/echo"),
+        Mode::Echo,
+        2,
+        64,
+        Stop::After(Duration::from_millis(200)),
+    );
+    let report = run(&s, &|_| {}).await.unwrap();
+    assert!(report.complete, "{report}");
+    assert!(report.messages > 0);
+    // Stops after the duration plus at most the hang guard.
+    assert!(report.seconds >= 0.2 && report.seconds < 10.0, "{report}");
+}
+
+#[tokio::test]
+async fn chat_mode_delivers_every_message_to_every_client() {
+    let addr = reference_server().await;
+    let s = settings(
+        format!("ws://{addr}/socket"),
+        Mode::Chat,
+        5,
+        80,
+        Stop::Count(40),
+    );
+    let report = run(&s, &|_| {}).await.unwrap();
+    assert!(report.complete, "{report}");
+    // 40 messages, each delivered to the 5 clients (the sender included).
+    assert_eq!(report.messages, 200, "{report}");
+}
+
+#[tokio::test]
+async fn idle_mode_reports_when_every_connection_is_open() {
+    let addr = reference_server().await;
+    let s = settings(
+        format!("ws://{addr}/echo"),
+        Mode::Idle,
+        20,
+        64,
+        Stop::After(Duration::from_millis(50)),
+    );
+    let seen = std::sync::Mutex::new(Vec::new());
+    let report = run(&s, &|progress| seen.lock().unwrap().push(progress))
+        .await
+        .unwrap();
+    assert_eq!(*seen.lock().unwrap(), [Progress::Connected(20)]);
+    assert_eq!(report.messages, 0);
+    assert!(report.complete, "{report}");
+}
+
+#[tokio::test]
+async fn a_wrong_path_fails_the_handshake_with_the_status() {
+    let addr = reference_server().await;
+    let s = settings(
+        format!("ws://{addr}/nope"),
+        Mode::Echo,
+        1,
+        64,
+        Stop::Count(1),
+    );
+    let error = run(&s, &|_| {}).await.unwrap_err();
+    assert!(error.to_string().contains("404"), "{error}");
+}
