@@ -65,6 +65,8 @@ enum Command {
         #[arg(long, short, default_value_t = 8080)]
         port: u16,
     },
+    /// Put load on a server: echo round trips, chat fan-out or idle connections.
+    Bench(BenchArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -78,8 +80,12 @@ struct RunArgs {
     /// Scenario files, folders or ids (default: the bundled suite).
     scenarios: Vec<String>,
     /// The server: ws://HOST:PORT/PATH.
-    #[arg(long)]
-    target: String,
+    #[arg(long, required_unless_present = "reference")]
+    target: Option<String>,
+    /// Test the reference server, started inside this process on a free
+    /// port (/echo for the echo profile, /socket for chat), instead of --target.
+    #[arg(long, conflicts_with_all = ["target", "spawn"])]
+    reference: bool,
     /// Start this command first (in its own process group), wait for the
     /// target's port, and stop it when the run ends.
     #[arg(long, value_name = "CMD")]
@@ -164,6 +170,83 @@ fn main() -> ExitCode {
                 ExitCode::from(USAGE)
             }
         },
+        Command::Bench(args) => bench(args),
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// The server: ws://HOST:PORT/PATH, or tcp://HOST:PORT for a raw TCP echo.
+    #[arg(long)]
+    target: String,
+    /// How many connections.
+    #[arg(long, short = 'c', default_value_t = 64)]
+    connections: usize,
+    /// Payload bytes per message (chat: bytes of the JSON text).
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// How long to run (default 5s), or to hold idle connections.
+    #[arg(long, value_name = "DUR", value_parser = parse_dur, conflicts_with = "count")]
+    duration: Option<Dur>,
+    /// Stop after this many round trips (echo) or messages sent (chat).
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// What the connections do.
+    #[arg(long, value_enum, default_value = "echo")]
+    mode: wsconform_runner::bench::Mode,
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+/// `wsconform bench`: runs the load generator and prints (and saves) its report.
+fn bench(args: BenchArgs) -> ExitCode {
+    use wsconform_runner::bench::{Endpoint, Progress, Settings, Stop, run_blocking};
+    let endpoint = match Endpoint::parse(&args.target) {
+        Ok(endpoint) => endpoint,
+        Err(e) => {
+            eprintln!("error: --target: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let stop = match (args.count, args.duration) {
+        (Some(count), _) => Stop::Count(count),
+        (None, Some(Dur(duration))) => Stop::After(duration),
+        (None, None) => Stop::After(std::time::Duration::from_secs(5)),
+    };
+    let settings = Settings {
+        connections: args.connections,
+        size: args.size,
+        stop,
+        mode: args.mode,
+        ..Settings::new(endpoint)
+    };
+    let announce = |Progress::Connected(n)| {
+        use std::io::Write as _;
+        println!("connected: {n}");
+        let _ = std::io::stdout().flush();
+    };
+    let report = match run_blocking(&settings, &announce) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    print!("{report}");
+    if let Some(path) = &args.json {
+        let written = serde_json::to_string_pretty(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|json| std::fs::write(path, json + "\n").map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::from(USAGE);
+        }
+    }
+    if report.complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
@@ -322,8 +405,51 @@ fn scenarios_for(args: &RunArgs) -> Result<(Vec<LoadedScenario>, Vec<String>), E
     Ok((loaded, ids))
 }
 
+/// Starts the reference server on a free loopback port; returns its address
+/// and the sender that stops it.
+async fn start_reference()
+-> Result<(std::net::SocketAddr, tokio::sync::oneshot::Sender<()>), String> {
+    let config = wsconform_server::Config {
+        bind_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..wsconform_server::Config::default()
+    };
+    let server = wsconform_server::bind(config)
+        .await
+        .map_err(|e| format!("cannot start the reference server: {e}"))?;
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    Ok((addr, stop))
+}
+
 async fn run(args: RunArgs) -> ExitCode {
-    let target = match Target::parse(&args.target) {
+    let mut reference = None;
+    let url = match (&args.target, args.reference) {
+        (_, true) => match start_reference().await {
+            Ok((addr, stop)) => {
+                reference = Some(stop);
+                let path = match args.profile {
+                    ProfileArg::Echo => "echo",
+                    ProfileArg::Chat => "socket",
+                };
+                format!("ws://{addr}/{path}")
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(USAGE);
+            }
+        },
+        (Some(url), false) => url.clone(),
+        (None, false) => {
+            eprintln!(
+                "error: say which server to test with --target ws://HOST:PORT/PATH (or --reference)"
+            );
+            return ExitCode::from(USAGE);
+        }
+    };
+    let target = match Target::parse(&url) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: --target {e}");
@@ -441,6 +567,9 @@ async fn run(args: RunArgs) -> ExitCode {
     }
     if let Some(mut t) = spawned.take() {
         t.stop().await;
+    }
+    if let Some(stop) = reference.take() {
+        let _ = stop.send(());
     }
     let Some(report) = outcome else {
         eprintln!("interrupted");

@@ -198,6 +198,21 @@ fn run_spawns_the_reference_server_and_passes() {
 }
 
 #[test]
+fn reference_runs_the_suite_against_the_embedded_server() {
+    for profile in ["echo", "chat"] {
+        let out = wsconform(&["run", "--reference", "--profile", profile]);
+        let stdout = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{profile}: {stdout}\n{}",
+            text(&out.stderr)
+        );
+        assert!(stdout.contains(" 0 failed"), "{stdout}");
+    }
+}
+
+#[test]
 fn a_failing_scenario_exits_1() {
     let port = free_port();
     let dir = temp_dir("fail");
