@@ -287,3 +287,19 @@ async fn a_client_is_in_the_room_as_soon_as_it_sees_101() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_baseline_fails_bad_utf8_before_the_frame_ends() {
+    // Fail fast (Autobahn 6.4.x): a frame announcing 1000 bytes whose first
+    // payload byte can never be UTF-8 fails at once, not after byte 1000.
+    // (tungstenite checks a frame once it is complete: the peer is lenient
+    // here, which the suite rates non-strict.)
+    let (addr, _server) = launch(Server::Mutant(None)).await;
+    let mut raw = Raw::open(addr, "/echo").await;
+    let mut payload = vec![b'a'; 1000];
+    payload[0] = 0xFF;
+    let frame = Raw::frame(true, OpCode::Text, &payload);
+    raw.send(&frame[..20]).await;
+    let event = raw.event().await.expect("a valid close frame");
+    assert_eq!(close_code(&event), Some(1007), "{event:?}");
+}
