@@ -65,8 +65,6 @@ enum Command {
         #[arg(long, short, default_value_t = 8080)]
         port: u16,
     },
-    /// Put load on a server: echo round trips, chat fan-out or idle connections.
-    Bench(BenchArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -170,83 +168,6 @@ fn main() -> ExitCode {
                 ExitCode::from(USAGE)
             }
         },
-        Command::Bench(args) => bench(args),
-    }
-}
-
-#[derive(clap::Args, Debug)]
-struct BenchArgs {
-    /// The server: ws://HOST:PORT/PATH, or tcp://HOST:PORT for a raw TCP echo.
-    #[arg(long)]
-    target: String,
-    /// How many connections.
-    #[arg(long, short = 'c', default_value_t = 64)]
-    connections: usize,
-    /// Payload bytes per message (chat: bytes of the JSON text).
-    #[arg(long, default_value_t = 64)]
-    size: usize,
-    /// How long to run (default 5s), or to hold idle connections.
-    #[arg(long, value_name = "DUR", value_parser = parse_dur, conflicts_with = "count")]
-    duration: Option<Dur>,
-    /// Stop after this many round trips (echo) or messages sent (chat).
-    #[arg(long, value_name = "N")]
-    count: Option<u64>,
-    /// What the connections do.
-    #[arg(long, value_enum, default_value = "echo")]
-    mode: wsconform_runner::bench::Mode,
-    /// Also write the results as JSON to this file.
-    #[arg(long, value_name = "FILE")]
-    json: Option<PathBuf>,
-}
-
-/// `wsconform bench`: runs the load generator and prints (and saves) its report.
-fn bench(args: BenchArgs) -> ExitCode {
-    use wsconform_runner::bench::{Endpoint, Progress, Settings, Stop, run_blocking};
-    let endpoint = match Endpoint::parse(&args.target) {
-        Ok(endpoint) => endpoint,
-        Err(e) => {
-            eprintln!("error: --target: {e}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    let stop = match (args.count, args.duration) {
-        (Some(count), _) => Stop::Count(count),
-        (None, Some(Dur(duration))) => Stop::After(duration),
-        (None, None) => Stop::After(std::time::Duration::from_secs(5)),
-    };
-    let settings = Settings {
-        connections: args.connections,
-        size: args.size,
-        stop,
-        mode: args.mode,
-        ..Settings::new(endpoint)
-    };
-    let announce = |Progress::Connected(n)| {
-        use std::io::Write as _;
-        println!("connected: {n}");
-        let _ = std::io::stdout().flush();
-    };
-    let report = match run_blocking(&settings, &announce) {
-        Ok(report) => report,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    print!("{report}");
-    if let Some(path) = &args.json {
-        let written = serde_json::to_string_pretty(&report)
-            .map_err(|e| e.to_string())
-            .and_then(|json| std::fs::write(path, json + "\n").map_err(|e| e.to_string()));
-        if let Err(e) = written {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return ExitCode::from(USAGE);
-        }
-    }
-    if report.complete {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
     }
 }
 
