@@ -65,6 +65,8 @@ enum Command {
         #[arg(long, short, default_value_t = 8080)]
         port: u16,
     },
+    /// Put load on a server: echo round trips, chat fan-out or idle connections.
+    Bench(BenchArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -168,6 +170,80 @@ fn main() -> ExitCode {
                 ExitCode::from(USAGE)
             }
         },
+        Command::Bench(args) => bench(args),
+    }
+}
+
+#[derive(clap::Args, Debug)]
+struct BenchArgs {
+    /// The server: ws://HOST:PORT/PATH, or tcp://HOST:PORT for a raw TCP echo.
+    #[arg(long)]
+    target: String,
+    /// How many connections.
+    #[arg(long, short = 'c', default_value_t = 64)]
+    connections: usize,
+    /// Payload bytes per message (chat: bytes of the JSON text).
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+    /// How long to run (default 5s), or to hold idle connections.
+    #[arg(long, value_name = "DUR", value_parser = parse_dur, conflicts_with = "count")]
+    duration: Option<Dur>,
+    /// Stop after this many round trips (echo) or messages sent (chat).
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// What the connections do: echo, chat or idle.
+    #[arg(long, default_value = "echo")]
+    mode: wsconform_runner::bench::Mode,
+    /// Also write the results as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+/// `wsconform bench`: runs the load generator and prints (and saves) its report.
+fn bench(args: BenchArgs) -> ExitCode {
+    use wsconform_runner::bench::{Endpoint, Progress, Settings, Stop, run_blocking};
+    let endpoint = match Endpoint::parse(&args.target) {
+        Ok(endpoint) => endpoint,
+        Err(e) => {
+            eprintln!("error: --target: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    let stop = match (args.count, args.duration) {
+        (Some(count), _) => Stop::Count(count),
+        (None, Some(Dur(duration))) => Stop::After(duration),
+        (None, None) => Stop::After(std::time::Duration::from_secs(5)),
+    };
+    let settings = Settings {
+        connections: args.connections,
+        size: args.size,
+        stop,
+        mode: args.mode,
+        ..Settings::new(endpoint)
+    };
+    let announce = |Progress::Connected(n)| {
+        use std::io::Write as _;
+        println!("connected: {n}");
+        let _ = std::io::stdout().flush();
+    };
+    let report = match run_blocking(&settings, &announce) {
+        Ok(report) => report,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+    };
+    print!("{report}");
+    if let Some(path) = &args.json {
+        if let Err(e) = std::fs::write(path, report.to_json()) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::from(USAGE);
+        }
+    }
+    if report.complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -109,6 +109,19 @@ impl fmt::Display for Mode {
     }
 }
 
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Mode, String> {
+        match text {
+            "echo" => Ok(Mode::Echo),
+            "chat" => Ok(Mode::Chat),
+            "idle" => Ok(Mode::Idle),
+            other => Err(format!("unknown mode '{other}': use echo, chat or idle")),
+        }
+    }
+}
+
 /// When a run stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -288,6 +301,17 @@ pub struct BenchReport {
     pub first_error: Option<String>,
     /// False when the deadline cut a count-mode run short or a connection failed.
     pub complete: bool,
+}
+
+impl BenchReport {
+    /// The report as pretty-printed JSON (the `--json` file), with a final
+    /// newline.
+    pub fn to_json(&self) -> String {
+        // Plain numbers, strings and options: serialising cannot fail.
+        let mut json = serde_json::to_string_pretty(self).unwrap_or_default();
+        json.push('\n');
+        json
+    }
 }
 
 impl fmt::Display for BenchReport {
