@@ -283,3 +283,49 @@ async fn a_chat_server_passes_in_the_chat_profile() {
     assert_eq!(outcome(&report, "chat.broadcast"), Outcome::Pass);
     assert_eq!(outcome(&report, "frames.binary"), Outcome::Skip);
 }
+
+#[tokio::test]
+async fn chat_history_replayed_on_connect_is_skipped() {
+    let report = run(
+        Behaviour::ChatWithHistory,
+        Profile::Chat,
+        Selection::default(),
+    )
+    .await;
+    assert!(report.passed(), "failures: {:#?}", failing(&report));
+    assert_eq!(outcome(&report, "chat.broadcast"), Outcome::Pass);
+    assert_eq!(outcome(&report, "frames.text-hello"), Outcome::Pass);
+}
+
+#[tokio::test]
+async fn history_is_not_skipped_in_the_echo_profile() {
+    let selection = Selection {
+        ids: vec!["frames.text-hello".into()],
+        ..Selection::default()
+    };
+    let report = run(Behaviour::ChatWithHistory, Profile::Echo, selection).await;
+    let r = &report.results[0];
+    assert_eq!(r.outcome, Outcome::Fail);
+    assert!(r.message.contains("old message 0"), "{}", r.message);
+}
+
+#[tokio::test]
+async fn an_unmet_non_strict_expectation_is_non_strict_and_earns_the_points() {
+    use wsconform_runner::exec::run_scenario;
+    use wsconform_runner::load::parse_scenario;
+    let addr = serve(Behaviour::Echo(Bugs::default())).await;
+    let scenario = parse_scenario(
+        "scenarios/07-ping-pong/x.yaml",
+        "id: x.non-strict\ntitle: t\npoints: 3\nsteps:\n  - send: { ping: x }\n  - expect: { pong: y, timeout: 300ms, otherwise: non-strict }\n  - send: { text: still here }\n  - expect: { echo: last }\n",
+    )
+    .unwrap();
+    let r = run_scenario(&scenario, &settings(addr, Profile::Echo)).await;
+    assert_eq!(r.outcome, Outcome::NonStrict, "{}", r.message);
+    assert_eq!(r.points, 3);
+    assert!(
+        r.message.contains("a pong with payload \"y\""),
+        "{}",
+        r.message
+    );
+    assert!(r.outcome.is_ok());
+}

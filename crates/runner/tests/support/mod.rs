@@ -37,6 +37,8 @@ pub enum Behaviour {
     Echo(Bugs),
     /// A correct chat server: JSON text broadcast to every client.
     Chat,
+    /// A chat server that first replays unrelated history to each new client.
+    ChatWithHistory,
     /// Accepts TCP and never sends anything.
     Silent,
     /// Accepts the handshake, then sends bytes forever.
@@ -108,7 +110,7 @@ type Peers = Arc<Mutex<Vec<tokio::sync::mpsc::UnboundedSender<Vec<u8>>>>>;
 async fn connection(mut stream: TcpStream, behaviour: Behaviour, peers: Peers) {
     let bugs = match behaviour {
         Behaviour::Echo(b) => b,
-        Behaviour::Chat => Bugs::default(),
+        Behaviour::Chat | Behaviour::ChatWithHistory => Bugs::default(),
         Behaviour::Silent => {
             tokio::time::sleep(Duration::from_secs(60)).await;
             return;
@@ -174,7 +176,18 @@ async fn connection(mut stream: TcpStream, behaviour: Behaviour, peers: Peers) {
         return;
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
-    if matches!(behaviour, Behaviour::Chat) {
+    let chat = matches!(behaviour, Behaviour::Chat | Behaviour::ChatWithHistory);
+    if matches!(behaviour, Behaviour::ChatWithHistory) {
+        let mut history = Vec::new();
+        for i in 0..3 {
+            let old = format!("{{\"username\":\"earlier\",\"message\":\"old message {i}\"}}");
+            frame(&mut history, OpCode::Text, old.as_bytes(), bugs);
+        }
+        if stream.write_all(&history).await.is_err() {
+            return;
+        }
+    }
+    if chat {
         peers.lock().unwrap().push(tx);
     }
     let mut decoder = Decoder::new(Role::Server, Limits::default());
@@ -205,7 +218,7 @@ async fn connection(mut stream: TcpStream, behaviour: Behaviour, peers: Peers) {
             };
             let mut out = Vec::new();
             match event {
-                Event::Message(Message::Text(t)) if matches!(behaviour, Behaviour::Chat) => {
+                Event::Message(Message::Text(t)) if chat => {
                     let mut f = Vec::new();
                     frame(&mut f, OpCode::Text, t.as_bytes(), bugs);
                     for peer in peers.lock().unwrap().iter() {
