@@ -12,8 +12,9 @@ pub struct Args {
     pub tests_only: bool,
 }
 
-/// Formatting, lints, then every test of the workspace (unit, integration,
-/// property, doc and book tests).
+/// Formatting, lints, every test of the workspace (unit, integration,
+/// property, doc and book-listing tests), then the book itself: it must build
+/// and every include, link and anchor in it must resolve.
 pub fn run(args: Args) -> Result<()> {
     if !args.tests_only {
         run_command("cargo", &["fmt", "--all", "--", "--check"])?;
@@ -30,5 +31,6 @@ pub fn run(args: Args) -> Result<()> {
         )?;
     }
     run_command("cargo", &["test", "--workspace"])?;
+    crate::book::run()?;
     Ok(())
 }
