@@ -12,8 +12,9 @@ use std::time::Duration;
 use wsconform_wire::CloseCode;
 
 use crate::load::LoadedScenario;
+use crate::payload::payload_bytes;
 use crate::plan::{PlanError, PlanSettings, Profile, Target, plan};
-use crate::scenario::{Action, ExpectKind, ProfileNeed};
+use crate::scenario::{Action, DataKind, ExpectKind, ProfileNeed};
 
 /// One problem found by `check`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +64,29 @@ pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
         }
         for (i, step) in sc.steps.iter().enumerate() {
             let n = i + 1;
+            if let Action::Send(send) = &step.action {
+                let fragments = send.fragments.len() + 1;
+                if send.between.len() >= fragments {
+                    err(format!(
+                        "step {n}: {} control frames `between` but at most {} gaps between {fragments} fragments; \
+                         the extra ones would never be sent",
+                        send.between.len(),
+                        fragments - 1
+                    ));
+                }
+            }
             if let Action::Expect(e) = &step.action {
+                if let ExpectKind::Message {
+                    kind: DataKind::Text,
+                    payload: Some(p),
+                } = &e.kind
+                {
+                    if std::str::from_utf8(&payload_bytes(p, true)).is_err() {
+                        err(format!(
+                            "step {n}: expects a text message that is not valid UTF-8, which no correct server sends"
+                        ));
+                    }
+                }
                 match &e.kind {
                     ExpectKind::Close(codes) | ExpectKind::Fail(codes) => {
                         for c in codes {
@@ -126,4 +149,51 @@ pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
         }
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::parse_scenario;
+
+    fn problems(yaml: &str) -> Vec<String> {
+        let s = parse_scenario("scenarios/01-x/a.yaml", yaml).unwrap();
+        check(&[s]).into_iter().map(|e| e.message).collect()
+    }
+
+    #[test]
+    fn a_clean_scenario_has_no_problems() {
+        assert!(
+            problems(
+                "id: a.b\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n"
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn finds_impossible_expectations() {
+        let p =
+            problems("id: a\ntitle: t\nsteps:\n  - expect: { message: { text: { hex: ff } } }\n");
+        assert!(p.iter().any(|m| m.contains("not valid UTF-8")), "{p:?}");
+        let p = problems("id: a\ntitle: t\nsteps:\n  - expect: { refused: { status: [101] } }\n");
+        assert!(p.iter().any(|m| m.contains("not a refusal")), "{p:?}");
+        let p = problems("id: a\ntitle: t\nsteps:\n  - expect: { pong: last }\n");
+        assert!(p.iter().any(|m| m.contains("no ping before")), "{p:?}");
+        let p =
+            problems("id: A B\ntitle: t\nsteps:\n  - send: { text: hi, between: [{ ping: x }] }\n");
+        assert!(p.iter().any(|m| m.contains("would never be sent")), "{p:?}");
+        assert!(
+            p.iter().any(|m| m.contains("should use only lowercase")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn any_profile_must_work_in_both() {
+        let p = problems(
+            "id: a\ntitle: t\nsteps:\n  - as: alice\n    send: { text: hi }\n  - as: bob\n    expect: { echo: alice }\n",
+        );
+        assert!(p.iter().any(|m| m.contains("set `profile:`")), "{p:?}");
+    }
 }
