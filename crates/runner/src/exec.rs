@@ -274,7 +274,7 @@ impl Run<'_> {
                         caret: Some(Caret { line, byte: 1 }),
                     })));
                 }
-                let total = header_len as u64 + header.payload_len;
+                let total = (header_len as u64).saturating_add(header.payload_len);
                 if let Err(e) = check_server_frame(&header) {
                     let line = self.record_received(client, header_len.min(available));
                     return Err(Stop::Broke(Box::new(frame_rule(&e, line))));

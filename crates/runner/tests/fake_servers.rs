@@ -329,3 +329,48 @@ async fn an_unmet_non_strict_expectation_is_non_strict_and_earns_the_points() {
     );
     assert!(r.outcome.is_ok());
 }
+
+#[tokio::test]
+async fn a_server_frame_claiming_2_to_the_64_bytes_is_a_clear_failure() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use wsconform_runner::exec::run_scenario;
+    use wsconform_runner::load::parse_scenario;
+    // Accepts the handshake, then sends a header whose 64-bit length is all ones.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                let request = loop {
+                    let n = stream.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    if let Ok(Some((req, _))) = wsconform_wire::parse_request(&got, 16 * 1024) {
+                        break req;
+                    }
+                };
+                let _ = stream
+                    .write_all(&wsconform_wire::accept_response(&request))
+                    .await;
+                let _ = stream
+                    .write_all(&[0x82, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
+                    .await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            });
+        }
+    });
+    let scenario = parse_scenario(
+        "scenarios/02-frames/x.yaml",
+        "id: x.huge\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n",
+    )
+    .unwrap();
+    let r = run_scenario(&scenario, &settings(addr, Profile::Echo)).await;
+    assert_eq!(r.outcome, Outcome::Fail);
+    let f = r.failure.unwrap();
+    assert!(f.rule.unwrap().contains("most significant bit MUST be 0"));
+    assert_eq!(f.caret.unwrap().byte, 2);
+}
