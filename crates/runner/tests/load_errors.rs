@@ -47,3 +47,35 @@ fn bad_hex_and_two_kinds() {
     println!("{e}");
     assert!(e.contains("unknown expectation 'closee'"), "{e}");
 }
+
+#[test]
+fn mutated_scenarios_never_panic_the_loader() {
+    use wsconform_runner::payload::SplitMix;
+    let mut rng = SplitMix::new(7);
+    let originals: Vec<String> = wsconform_runner::load::bundled()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.source)
+        .collect();
+    assert!(!originals.is_empty());
+    let alphabet = b"{}[]:,- \n\"'#&*!|>%@`0123456789abcdefxyz";
+    for round in 0..2000 {
+        let original = &originals[round % originals.len()];
+        let mut bytes = original.as_bytes().to_vec();
+        for _ in 0..1 + rng.next_u64() % 4 {
+            let at = (rng.next_u64() % bytes.len() as u64) as usize;
+            let c = alphabet[(rng.next_u64() % alphabet.len() as u64) as usize];
+            match rng.next_u64() % 3 {
+                0 => bytes[at] = c,
+                1 => bytes.insert(at, c),
+                _ => {
+                    bytes.remove(at);
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        if let Err(e) = parse_scenario("scenarios/01-x/m.yaml", &text) {
+            assert!(e.to_string().starts_with("scenarios/01-x/m.yaml"), "{e}");
+        }
+    }
+}
