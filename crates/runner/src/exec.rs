@@ -453,7 +453,7 @@ impl Run<'_> {
                             self.transcript.widen(line, &frame, byte);
                             return Err(broke(
                                 format!(
-                                    "a text message that is not valid UTF-8 (byte {} of the message)",
+                                    "a text message that is not valid UTF-8 from offset {} on: a server must never send one",
                                     e.position
                                 ),
                                 "RFC 6455 8.1: text messages MUST be valid UTF-8",

@@ -1,9 +1,48 @@
 //! wsconform-runner: replays YAML scenarios against a WebSocket server over
 //! raw TCP, judges what comes back, and reports.
 //!
-//! The data flow is one line:
-//! `scenario.yaml --load--> Scenario --plan(profile)--> Plan --execute(target)--> Transcript --judge--> Verdict --report--> text | json`.
-//! Each arrow is a module here.
+//! The data flow is one line, and each arrow is a module:
+//!
+//! ```text
+//! scenario.yaml --load--> Scenario --plan(profile)--> steps --execute--> Transcript --judge--> Verdict --report--> text | json
+//! ```
+//!
+//! | module | what it does |
+//! |---|---|
+//! | [`scenario`] | the YAML format as Rust types (documented in the book's appendix) |
+//! | [`load`] | reads files or the embedded suite; errors with file, line, column and field |
+//! | [`check`] | what loading cannot see: duplicate ids, impossible expectations |
+//! | [`plan`] | a scenario plus a profile (echo, chat) becomes concrete bytes |
+//! | [`exec`] | plays the plan over raw TCP with deadlines and bounded reads, and judges |
+//! | [`transcript`] | every byte each way, with times, and the annotated view |
+//! | [`verdict`] | outcomes and failures |
+//! | [`suite`] | selection, parallel runs, the shared cause when the handshake fails |
+//! | [`report`] | human and JSON renderings of a run |
+//! | [`decode`] | frame bytes annotated for people (`wsconform decode`) |
+//! | [`spawn`] | starting the target in its own process group and always stopping it |
+//! | [`bench`] | the load generator behind `wsconform bench` |
+//!
+//! Running the bundled suite against a server takes three calls:
+//!
+//! ```no_run
+//! # async fn example() {
+//! use std::time::Duration;
+//! use wsconform_runner::{load, plan, suite};
+//!
+//! let scenarios = load::bundled().expect("the bundled suite loads");
+//! let settings = plan::PlanSettings {
+//!     target: plan::Target::parse("ws://127.0.0.1:8080/echo").expect("a ws:// URL"),
+//!     profile: plan::Profile::Echo,
+//!     timeout: Duration::from_secs(2),
+//!     run_id: 1,
+//! };
+//! let report = suite::run_suite(&scenarios, &settings, 4, |_| {}).await;
+//! println!("{}", wsconform_runner::report::human::render(
+//!     &report,
+//!     wsconform_runner::report::human::HumanOptions { color: false, timings: true },
+//! ));
+//! # }
+//! ```
 
 pub mod bench;
 pub mod check;
