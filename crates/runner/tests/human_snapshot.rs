@@ -37,7 +37,7 @@ async fn human_output_of_a_failing_run() {
     let settings = PlanSettings {
         target: Target::parse(&format!("ws://{addr}/echo")).unwrap(),
         profile: Profile::Echo,
-        timeout: Duration::from_millis(500),
+        timeout: Duration::from_secs(2),
         run_id: 1,
     };
     let report = run_suite(&scenarios, &settings, 1, |_| {}).await;
