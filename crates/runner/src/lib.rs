@@ -20,7 +20,7 @@
 //! | [`report`] | human and JSON renderings of a run |
 //! | [`decode`] | frame bytes annotated for people (`wsconform decode`) |
 //! | [`spawn`] | starting the target in its own process group and always stopping it |
-//! | [`bench`] | the load generator behind `wsconform bench` |
+//! | [`bench`](mod@bench) | the load generator behind `wsconform bench` |
 //!
 //! Running the bundled suite against a server takes three calls:
 //!
