@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
 mod autobahn;
+mod bench;
 mod book;
 mod ci;
 
@@ -27,6 +28,8 @@ enum Task {
     Ci(ci::Args),
     /// Cross-check the reference server against the real Autobahn|Testsuite (needs Python 2.7).
     Autobahn(autobahn::Args),
+    /// Benchmarks: the reference server next to the baselines, pinned cores (writes target/bench/report.json).
+    Bench(bench::Args),
     /// Build the workbook (installs mdbook if missing) and check its includes, links and anchors.
     Book,
 }
@@ -36,6 +39,7 @@ fn main() -> Result<()> {
     match cli.command {
         Task::Ci(args) => ci::run(args),
         Task::Autobahn(args) => autobahn::run(args),
+        Task::Bench(args) => bench::run(args),
         Task::Book => book::run(),
     }
 }
