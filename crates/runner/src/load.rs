@@ -102,7 +102,11 @@ pub fn parse_scenario(path: &str, source: &str) -> Result<LoadedScenario, LoadEr
                 Some((head, tail)) if !head.contains(' ') && !head.is_empty() => tail.to_string(),
                 _ => message,
             };
-            let field = if field == "." { None } else { Some(field) };
+            let field = if field == "." || field == "?" {
+                None
+            } else {
+                Some(field)
+            };
             let message = friendly(&message, field.as_deref());
             Err(LoadError {
                 path: path.to_string(),
@@ -115,8 +119,13 @@ pub fn parse_scenario(path: &str, source: &str) -> Result<LoadedScenario, LoadEr
     }
 }
 
-/// Rewrites serde's generic "unknown field" message in scenario terms.
+/// Rewrites serde's and YAML's generic messages in scenario terms.
 fn friendly(message: &str, field: Option<&str>) -> String {
+    if message.starts_with("mapping values are not allowed") {
+        return format!(
+            "{message}: a text containing ': ' must be quoted, e.g. title: \"Connection: Upgrade is required\""
+        );
+    }
     let Some(rest) = message.strip_prefix("unknown field `") else {
         return message.to_string();
     };
@@ -200,6 +209,11 @@ fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
             out.push(p);
         }
     }
+}
+
+/// The embedded files as they are: (path under `scenarios/`, YAML text).
+pub fn bundled_sources() -> &'static [(&'static str, &'static str)] {
+    bundled::BUNDLED
 }
 
 /// The suite embedded into the binary at build time (`scenarios/`).

@@ -5,8 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Behaviour, Bugs, serve};
-use wsconform_runner::load::bundled;
+use support::{Behaviour, Bugs, serve, starter};
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::suite::{RunReport, Selection, run_suite};
 use wsconform_runner::verdict::Outcome;
@@ -22,7 +21,7 @@ fn settings(addr: std::net::SocketAddr, profile: Profile) -> PlanSettings {
 
 async fn run(behaviour: Behaviour, profile: Profile, selection: Selection) -> RunReport {
     let addr = serve(behaviour).await;
-    let all = bundled().unwrap();
+    let all = starter();
     let chosen: Vec<_> = all.into_iter().filter(|s| selection.selects(s)).collect();
     assert!(
         !chosen.is_empty(),
@@ -269,7 +268,7 @@ async fn an_unreachable_target_is_an_error_once() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let all = bundled().unwrap();
+    let all = starter();
     let report = run_suite(&all, &settings(addr, Profile::Echo), 4, |_| {}).await;
     assert!(report.results.iter().all(|r| r.outcome == Outcome::Error));
     assert!(report.cause.unwrap().message.contains("cannot connect"));
@@ -373,4 +372,14 @@ async fn a_server_frame_claiming_2_to_the_64_bytes_is_a_clear_failure() {
     let f = r.failure.unwrap();
     assert!(f.rule.unwrap().contains("most significant bit MUST be 0"));
     assert_eq!(f.caret.unwrap().byte, 2);
+}
+
+#[tokio::test]
+async fn unsolicited_pongs_are_heartbeats_not_failures() {
+    let bugs = Bugs {
+        heartbeat_pong: true,
+        ..Bugs::default()
+    };
+    let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
+    assert!(report.passed(), "failures: {:#?}", failing(&report));
 }

@@ -6,8 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Behaviour, Bugs, serve};
-use wsconform_runner::load::bundled;
+use support::{Behaviour, Bugs, serve, starter};
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::report::human::{HumanOptions, render};
 use wsconform_runner::report::json;
@@ -29,8 +28,7 @@ async fn human_output_of_a_failing_run() {
         ],
         ..Selection::default()
     };
-    let scenarios: Vec<_> = bundled()
-        .unwrap()
+    let scenarios: Vec<_> = starter()
         .into_iter()
         .filter(|s| selection.selects(s))
         .collect();

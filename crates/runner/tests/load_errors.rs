@@ -22,6 +22,14 @@ fn unknown_step_names_line_and_choices() {
 }
 
 #[test]
+fn an_unquoted_colon_gets_a_hint() {
+    let e = err("id: a\ntitle: needs \"Connection: Upgrade\" here\nsteps: []\n");
+    assert!(e.starts_with("scenarios/03-lengths/x.yaml:2:"), "{e}");
+    assert!(e.contains("must be quoted"), "{e}");
+    assert!(!e.contains("(in ?)"), "{e}");
+}
+
+#[test]
 fn unknown_top_level_field() {
     let e = err("id: a\ntitle: t\npoints: 1\ntagz: [x]\nsteps: []\n");
     println!("{e}");
@@ -52,15 +60,14 @@ fn bad_hex_and_two_kinds() {
 fn mutated_scenarios_never_panic_the_loader() {
     use wsconform_runner::payload::SplitMix;
     let mut rng = SplitMix::new(7);
-    let originals: Vec<String> = wsconform_runner::load::bundled()
-        .unwrap()
-        .into_iter()
-        .map(|s| s.source)
+    let originals: Vec<&str> = wsconform_runner::load::bundled_sources()
+        .iter()
+        .map(|(_, text)| *text)
         .collect();
     assert!(!originals.is_empty());
     let alphabet = b"{}[]:,- \n\"'#&*!|>%@`0123456789abcdefxyz";
     for round in 0..2000 {
-        let original = &originals[round % originals.len()];
+        let original = originals[round % originals.len()];
         let mut bytes = original.as_bytes().to_vec();
         for _ in 0..1 + rng.next_u64() % 4 {
             let at = (rng.next_u64() % bytes.len() as u64) as usize;

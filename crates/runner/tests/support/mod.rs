@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use wsconform_runner::load::{LoadedScenario, bundled_sources, parse_scenario};
 use wsconform_wire::{
     Decoder, Event, FrameHeader, LengthForm, Limits, Message, OpCode, Role, accept_response,
     apply_mask, close_payload, parse_request,
@@ -28,6 +29,8 @@ pub struct Bugs {
     pub truncate_long: bool,
     /// Sends a wrong Sec-WebSocket-Accept.
     pub wrong_accept: bool,
+    /// Not a bug: sends an unsolicited pong (a heartbeat) before each echo.
+    pub heartbeat_pong: bool,
 }
 
 /// What a scripted server does.
@@ -226,6 +229,9 @@ async fn connection(mut stream: TcpStream, behaviour: Behaviour, peers: Peers) {
                     }
                 }
                 Event::Message(Message::Text(t)) => {
+                    if bugs.heartbeat_pong {
+                        frame(&mut out, OpCode::Pong, b"heartbeat", bugs);
+                    }
                     let mut p = t.into_bytes();
                     if bugs.truncate_long && p.len() > 125 {
                         p.pop();
@@ -259,4 +265,51 @@ async fn connection(mut stream: TcpStream, behaviour: Behaviour, peers: Peers) {
             }
         }
     }
+}
+
+/// The starter scenarios these tests were written against. The suite grows
+/// independently (and is checked against the reference server and the
+/// testbed); the scripted servers here are only as complete as these need.
+pub const STARTER: &[&str] = &[
+    "01-handshake/accept-key.yaml",
+    "01-handshake/bad-version.yaml",
+    "01-handshake/header-case.yaml",
+    "01-handshake/missing-key.yaml",
+    "02-frames/binary.yaml",
+    "02-frames/reserved-opcode.yaml",
+    "02-frames/rsv-bits.yaml",
+    "02-frames/text-hello.yaml",
+    "03-lengths/16bit-126.yaml",
+    "03-lengths/16bit-65535.yaml",
+    "03-lengths/64bit-65536.yaml",
+    "03-lengths/7bit-125.yaml",
+    "04-masking/unmasked.yaml",
+    "05-text-utf8/fail-fast.yaml",
+    "05-text-utf8/invalid.yaml",
+    "05-text-utf8/valid-multibyte.yaml",
+    "06-fragmentation/orphan-continuation.yaml",
+    "06-fragmentation/ping-between.yaml",
+    "06-fragmentation/slow-client.yaml",
+    "06-fragmentation/three-fragments.yaml",
+    "07-ping-pong/ping-too-long.yaml",
+    "07-ping-pong/ping.yaml",
+    "08-closing/invalid-code.yaml",
+    "08-closing/normal.yaml",
+    "09-chat/broadcast.yaml",
+    "10-concurrency/independent-clients.yaml",
+    "11-hardening/length-top-bit.yaml",
+];
+
+/// The starter scenarios, loaded from the embedded suite.
+pub fn starter() -> Vec<LoadedScenario> {
+    STARTER
+        .iter()
+        .map(|rel| {
+            let (_, text) = bundled_sources()
+                .iter()
+                .find(|(path, _)| path == rel)
+                .unwrap_or_else(|| panic!("{rel} is not in the embedded suite"));
+            parse_scenario(&format!("scenarios/{rel}"), text).unwrap()
+        })
+        .collect()
 }
