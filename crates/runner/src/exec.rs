@@ -687,15 +687,6 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
             Op::Write { bytes, pause, .. } => {
                 settings.timeout + pause.unwrap_or_default() * (bytes.len().min(100_000) as u32)
             }
-            Op::Handshake {
-                request,
-                then,
-                pause,
-                ..
-            } => {
-                let len = request.len() + then.len();
-                settings.timeout * 2 + pause.unwrap_or_default() * (len.min(100_000) as u32)
-            }
             _ => settings.timeout,
         })
         .sum::<Duration>()
@@ -709,9 +700,6 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
             .iter()
             .filter_map(|s| match &s.op {
                 Op::Write {
-                    message: Some(m), ..
-                }
-                | Op::Handshake {
                     message: Some(m), ..
                 } => m.chat.as_ref().map(|c| c.nonce.clone()),
                 _ => None,
@@ -783,14 +771,7 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
     let client = planned.client.as_str();
     let step_timeout = run.settings.timeout;
     match &planned.op {
-        Op::Handshake {
-            request,
-            key,
-            then,
-            chunks,
-            pause,
-            ..
-        } => {
+        Op::Handshake { request, key } => {
             let addr = run.settings.target.authority();
             let deadline = Instant::now() + step_timeout;
             let stream = match timeout_at(deadline, TcpStream::connect(&addr)).await {
@@ -814,38 +795,12 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
             run.conns.insert(client.to_string(), conn);
             let at = run.now();
             run.transcript.http(at, client, LineKind::Sent, request);
-            if !then.is_empty() {
-                run.transcript.frames(at, client, LineKind::Sent, then);
-            }
-            // The request and any `then` frames go out as one stream of bytes,
-            // cut into pieces only when the scenario says so.
-            let bytes = [request.as_slice(), then.as_slice()].concat();
-            let pieces = split_chunks(&bytes, chunks.as_ref());
-            if pieces.len() > 1 {
-                let pause_text = pause
-                    .map(|p| format!(", {} ms apart", p.as_millis()))
-                    .unwrap_or_default();
-                run.transcript.note(
-                    at,
-                    client,
-                    format!("(written in {} pieces{pause_text})", pieces.len()),
-                );
-            }
-            for (i, piece) in pieces.iter().enumerate() {
-                if i > 0 {
-                    if let Some(p) = pause {
-                        tokio::time::sleep(*p).await;
-                    }
+            if let Err(e) = run.write(client, request, deadline).await {
+                if let Some(c) = run.conns.get_mut(client) {
+                    c.response = Some(Err(format!("could not send the request: {e}")));
                 }
-                let deadline = Instant::now() + step_timeout;
-                if let Err(e) = run.write(client, piece, deadline).await {
-                    if let Some(c) = run.conns.get_mut(client) {
-                        c.response = Some(Err(format!("could not send the request: {e}")));
-                    }
-                    return StepResult::Met;
-                }
+                return StepResult::Met;
             }
-            let deadline = Instant::now() + step_timeout;
             let response = read_response(run, client, deadline).await;
             if let Some(c) = run.conns.get_mut(client) {
                 c.response = Some(response);
