@@ -280,12 +280,11 @@ async fn discard_until_eof(stream: &mut TcpStream) -> std::io::Result<()> {
     Ok(())
 }
 
-/// `Instant::now() + after`, saturating far in the future instead of
-/// overflowing on an enormous configured duration.
-fn deadline_in(after: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(after)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+/// `from + after`, saturating far in the future instead of overflowing on
+/// an enormous configured duration.
+fn later(from: Instant, after: Duration) -> Instant {
+    from.checked_add(after)
+        .unwrap_or_else(|| from + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// An open WebSocket connection: the socket, the decoder, and the bytes in
@@ -320,22 +319,43 @@ impl<'c> WebSocket<'c> {
     // ANCHOR: read_loop
     /// The connection's event loop. Returns why it ended; the closing
     /// handshake is [`WebSocket::finish`]'s job.
+    ///
+    /// The futures that last as long as the connection — the shutdown
+    /// signal and the two timers — are made once, before the loop, and
+    /// polled again on every turn. Made anew on every turn, each would be
+    /// registered with the runtime and removed again for every message,
+    /// and for small messages that bookkeeping costs more than the echo.
     async fn run(&mut self, endpoint: &mut Endpoint, shutdown: &mut ShutdownSignal) -> Ending {
         let config = self.config;
         // A quiet peer is pinged after half the idle time and closed after
-        // the whole idle time; any byte from it starts the clock again.
-        let mut idle_deadline = deadline_in(config.idle_timeout / 2);
+        // the whole idle time. A read only notes the time; when the timer
+        // fires it checks that note and, if the peer spoke since, simply
+        // moves itself forward.
+        let quiet = config.idle_timeout / 2;
+        let mut heard_at = Instant::now();
         let mut pinged = false;
-        let mut write_deadline = deadline_in(config.write_timeout);
+        // The write clock runs only while there is something to write: it
+        // restarts whenever the outgoing buffer is empty or shrinks.
+        let mut wrote_at = Instant::now();
+        let idle_timer = sleep_until(later(heard_at, quiet));
+        let write_timer = sleep_until(later(wrote_at, config.write_timeout));
+        let stop = shutdown.recv();
+        tokio::pin!(idle_timer, write_timer, stop);
 
         // Frames that arrived in the same packet as the handshake.
         if let Some(ending) = self.process_input(endpoint) {
             return ending;
         }
         loop {
-            // The write clock runs only while there is something to write.
-            if self.out.is_empty() {
-                write_deadline = deadline_in(config.write_timeout);
+            // Whatever the last turn queued leaves now, without waiting:
+            // usually the socket takes all of it, and an echo goes out in
+            // the same turn that read its message.
+            let queued = self.out.len();
+            if let Err(error) = self.write_now() {
+                return Ending::Dropped(format!("write failed: {error}"));
+            }
+            if self.out.is_empty() || self.out.len() < queued {
+                wrote_at = Instant::now();
             }
             let caught_up = self.out.len() < OUT_HIGH_WATER;
             let (room_queue, evicted) = match endpoint {
@@ -349,7 +369,7 @@ impl<'c> WebSocket<'c> {
                 read = reader.read_buf(&mut self.input), if caught_up => match read {
                     Ok(0) => return Ending::Dropped("peer closed TCP without a close frame".into()),
                     Ok(_) => {
-                        idle_deadline = deadline_in(config.idle_timeout / 2);
+                        heard_at = Instant::now();
                         pinged = false;
                         if let Some(ending) = self.process_input(endpoint) {
                             return ending;
@@ -357,39 +377,49 @@ impl<'c> WebSocket<'c> {
                     }
                     Err(error) => return Ending::Dropped(format!("read failed: {error}")),
                 },
+                // The peer's receive window was full: wait until it has room.
                 written = writer.write(&self.out), if !self.out.is_empty() => match written {
                     Ok(0) => return Ending::Dropped("peer stopped accepting bytes".into()),
                     Ok(n) => {
-                        self.out.drain(..n.min(self.out.len()));
-                        // After echoing a big message, give the memory back.
-                        if self.out.is_empty() && self.out.capacity() > OUT_KEEP_CAPACITY {
-                            self.out = Vec::new();
-                        }
-                        write_deadline = deadline_in(config.write_timeout);
+                        self.sent(n);
+                        wrote_at = Instant::now();
                     }
                     Err(error) => return Ending::Dropped(format!("write failed: {error}")),
                 },
-                () = sleep_until(write_deadline), if !self.out.is_empty() => {
-                    return Ending::Dropped(format!(
-                        "peer read nothing for {:?} (write timeout)",
-                        config.write_timeout
-                    ));
+                () = &mut write_timer, if !self.out.is_empty() => {
+                    let due = later(wrote_at, config.write_timeout);
+                    if due > Instant::now() {
+                        write_timer.as_mut().reset(due);
+                    } else {
+                        return Ending::Dropped(format!(
+                            "peer read nothing for {:?} (write timeout)",
+                            config.write_timeout
+                        ));
+                    }
                 }
                 text = next_room_message(room_queue), if caught_up => match text {
-                    Some(text) => encode_frame(&mut self.out, true, OpCode::Text, None, text.as_bytes()),
+                    Some(text) => self.queue_room_messages(&text, endpoint),
                     None => return too_slow(),
                 },
                 () = evicted_from_room(evicted) => return too_slow(),
-                () = shutdown.recv() => {
+                () = &mut stop => {
                     return Ending::ServerCloses { code: 1001, reason: "server shutting down".into() };
                 }
-                () = sleep_until(idle_deadline) => {
+                () = &mut idle_timer => {
+                    let due = later(heard_at, quiet);
+                    let now = Instant::now();
+                    if due > now {
+                        // The peer spoke since the timer was set.
+                        idle_timer.as_mut().reset(due);
+                        continue;
+                    }
                     if pinged {
                         return Ending::ServerCloses { code: 1001, reason: "idle timeout".into() };
                     }
                     encode_frame(&mut self.out, true, OpCode::Ping, None, KEEPALIVE_PING);
                     pinged = true;
-                    idle_deadline = deadline_in(config.idle_timeout / 2);
+                    heard_at = now;
+                    idle_timer.as_mut().reset(later(now, quiet));
                 }
             }
         }
@@ -519,6 +549,47 @@ impl<'c> WebSocket<'c> {
         }
     }
     // ANCHOR_END: closing_handshake
+
+    /// Writes as much of the outgoing bytes as the socket takes right now,
+    /// without waiting for it. A full socket is not an error: the rest
+    /// waits in the buffer for the loop's write branch.
+    fn write_now(&mut self) -> std::io::Result<()> {
+        while !self.out.is_empty() {
+            match self.stream.try_write(&self.out) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent(n),
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets the first `n` outgoing bytes: the socket has taken them.
+    fn sent(&mut self, n: usize) {
+        self.out.drain(..n.min(self.out.len()));
+        // After a big message, give the memory back.
+        if self.out.is_empty() && self.out.capacity() > OUT_KEEP_CAPACITY {
+            self.out = Vec::new();
+        }
+    }
+
+    /// Queues a chat message for the peer, and every other one already
+    /// waiting in the room's queue (up to the high-water mark), so that a
+    /// busy room costs one write for many messages instead of one each.
+    fn queue_room_messages(&mut self, first: &str, endpoint: &mut Endpoint) {
+        encode_frame(&mut self.out, true, OpCode::Text, None, first.as_bytes());
+        let Endpoint::Chat { room, .. } = endpoint else {
+            return;
+        };
+        while self.out.len() < OUT_HIGH_WATER {
+            match room.queue.try_recv() {
+                Ok(text) => encode_frame(&mut self.out, true, OpCode::Text, None, text.as_bytes()),
+                // Empty, or closed: the loop's next `recv` will tell which.
+                Err(_) => break,
+            }
+        }
+    }
 
     /// Appends a close frame to the outgoing bytes.
     fn queue_close(&mut self, code: u16, reason: &str) {
