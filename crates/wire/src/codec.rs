@@ -21,6 +21,14 @@ use crate::frame::{FrameHeader, OpCode, check_client_frame, check_server_frame};
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
 
+/// The largest buffer [`Decoder::recycle`] keeps.
+pub const RECYCLE_MAX: usize = 64 * 1024;
+
+/// The most payload memory reserved ahead for a frame whose header
+/// announces a large payload; beyond it the buffer grows as bytes arrive,
+/// so a header alone cannot make the decoder reserve megabytes.
+const RESERVE_AHEAD_MAX: u64 = 1 << 20;
+
 /// Which end of the connection the decoder sits at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -233,6 +241,10 @@ impl Decoder {
                     limit: self.limits.max_message_size,
                 });
             }
+            // Room for the whole payload at once (up to a bound) instead of
+            // growing, and copying, the buffer read by read.
+            let ahead = header.payload_len.min(RESERVE_AHEAD_MAX) as usize;
+            self.message.reserve(ahead);
         } else {
             self.control.clear();
         }
@@ -270,6 +282,34 @@ impl Decoder {
         Ok(())
     }
     // ANCHOR_END: take_payload
+
+    /// Gives back the buffer of a message the caller is done with, so that
+    /// the next message is assembled in it instead of in newly allocated
+    /// memory. A connection that echoes message after message then
+    /// allocates nothing per message. Buffers larger than
+    /// [`RECYCLE_MAX`] are dropped, so one large message does not pin its
+    /// memory for the life of the connection.
+    ///
+    /// ```
+    /// use wsconform_wire::{Decoder, Event, Limits, Message, Role};
+    /// let mut decoder = Decoder::new(Role::Client, Limits::default());
+    /// let (_, event) = decoder.decode(&[0x82, 0x02, 7, 8]).unwrap();
+    /// let Some(Event::Message(Message::Binary(bytes))) = event else { panic!() };
+    /// assert_eq!(bytes, [7, 8]);
+    /// decoder.recycle(bytes); // the next message reuses this memory
+    /// let (_, event) = decoder.decode(&[0x82, 0x01, 9]).unwrap();
+    /// assert_eq!(event, Some(Event::Message(Message::Binary(vec![9]))));
+    /// ```
+    pub fn recycle(&mut self, mut buffer: Vec<u8>) {
+        // Only between messages: a message in progress keeps its buffer.
+        if self.message_kind.is_none()
+            && self.message.capacity() == 0
+            && buffer.capacity() <= RECYCLE_MAX
+        {
+            buffer.clear();
+            self.message = buffer;
+        }
+    }
 
     /// A frame's payload is complete: emit what it completes.
     // ANCHOR: finish_frame
