@@ -27,14 +27,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::io::IoSlice;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{debug, info};
+
 use wsconform_wire::{
-    CloseFrame, Decoder, Event, HandshakeError, Limits, Message, OpCode, Role, accept_response,
-    close_payload, encode_frame, parse_request,
+    CloseFrame, Decoder, Event, FrameHeader, HandshakeError, LengthForm, Limits, Message, OpCode,
+    Role, accept_response, close_payload, encode_frame, parse_request,
 };
 
 use crate::chat::{ChatError, ChatMessage};
@@ -62,8 +64,16 @@ const OUT_HIGH_WATER: usize = 64 * 1024;
 /// so one big message does not pin its memory for the connection's life.
 const OUT_KEEP_CAPACITY: usize = 256 * 1024;
 
-/// How many bytes one read asks the socket for.
-const READ_CHUNK: usize = 16 * 1024;
+/// How many bytes one read asks the socket for. Only the bytes that arrive
+/// are touched, so a large chunk costs address space, not memory, and it
+/// lets a 64 KiB message arrive in one read instead of four.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Payloads at least this large are echoed with one vectored write straight
+/// from the message, instead of being copied into the outgoing buffer first.
+/// Smaller ones are copied: a copy of a few bytes is cheaper than a system
+/// call, and several small frames then leave in one write.
+const VECTORED_WRITE_MIN: usize = 4 * 1024;
 
 /// The payload of the keepalive ping sent to a quiet peer.
 const KEEPALIVE_PING: &[u8] = b"wsconform keepalive";
@@ -362,30 +372,30 @@ impl<'c> WebSocket<'c> {
                 Endpoint::Chat { room, .. } => (Some(&mut room.queue), Some(&mut room.evicted)),
                 Endpoint::Echo => (None, None),
             };
-            self.input.reserve(READ_CHUNK);
-            let (mut reader, mut writer) = self.stream.split();
 
             tokio::select! {
-                read = reader.read_buf(&mut self.input), if caught_up => match read {
-                    Ok(0) => return Ending::Dropped("peer closed TCP without a close frame".into()),
-                    Ok(_) => {
+                // Wait until the socket has bytes, and only then give it a
+                // buffer: an idle connection holds no read buffer at all.
+                ready = self.stream.readable(), if caught_up => match ready.and_then(|()| self.read_now()) {
+                    Ok(Some(0)) => return Ending::Dropped("peer closed TCP without a close frame".into()),
+                    Ok(Some(_)) => {
                         heard_at = Instant::now();
                         pinged = false;
                         if let Some(ending) = self.process_input(endpoint) {
                             return ending;
                         }
                     }
+                    // The readiness was stale; wait again.
+                    Ok(None) => {}
                     Err(error) => return Ending::Dropped(format!("read failed: {error}")),
                 },
-                // The peer's receive window was full: wait until it has room.
-                written = writer.write(&self.out), if !self.out.is_empty() => match written {
-                    Ok(0) => return Ending::Dropped("peer stopped accepting bytes".into()),
-                    Ok(n) => {
-                        self.sent(n);
-                        wrote_at = Instant::now();
+                // The peer's receive window was full: wait until it has room
+                // (the top of the loop then writes).
+                ready = self.stream.writable(), if !self.out.is_empty() => {
+                    if let Err(error) = ready {
+                        return Ending::Dropped(format!("write failed: {error}"));
                     }
-                    Err(error) => return Ending::Dropped(format!("write failed: {error}")),
-                },
+                }
                 () = &mut write_timer, if !self.out.is_empty() => {
                     let due = later(wrote_at, config.write_timeout);
                     if due > Instant::now() {
@@ -472,11 +482,13 @@ impl<'c> WebSocket<'c> {
             Event::Close(frame) => Some(Ending::PeerClosed(frame)),
             Event::Message(message) => match endpoint {
                 Endpoint::Echo => {
-                    let (opcode, payload) = match &message {
-                        Message::Text(text) => (OpCode::Text, text.as_bytes()),
-                        Message::Binary(bytes) => (OpCode::Binary, bytes.as_slice()),
+                    let (opcode, payload) = match message {
+                        Message::Text(text) => (OpCode::Text, text.into_bytes()),
+                        Message::Binary(bytes) => (OpCode::Binary, bytes),
                     };
-                    encode_frame(&mut self.out, true, opcode, None, payload);
+                    self.send_frame(opcode, &payload);
+                    // The next message is assembled in the same memory.
+                    self.decoder.recycle(payload);
                     None
                 }
                 Endpoint::Chat { hub, .. } => match chat_message(message) {
@@ -549,6 +561,50 @@ impl<'c> WebSocket<'c> {
         }
     }
     // ANCHOR_END: closing_handshake
+
+    /// Reads what the socket has right now into the input buffer, without
+    /// waiting. `Ok(Some(0))` is the end of the stream; `Ok(None)` means
+    /// there was nothing after all.
+    fn read_now(&mut self) -> std::io::Result<Option<usize>> {
+        self.input.reserve(READ_CHUNK);
+        match self.stream.try_read_buf(&mut self.input) {
+            Ok(n) => Ok(Some(n)),
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Sends one whole data frame. Small payloads, or any payload while
+    /// other bytes are still queued, are copied into the outgoing buffer.
+    /// A large payload with nothing queued goes straight to the socket in
+    /// one vectored write, header and payload side by side: the socket
+    /// copies it once, into the kernel, and only what it does not take is
+    /// queued.
+    fn send_frame(&mut self, opcode: OpCode, payload: &[u8]) {
+        if payload.len() < VECTORED_WRITE_MIN || !self.out.is_empty() {
+            encode_frame(&mut self.out, true, opcode, None, payload);
+            return;
+        }
+        let header = FrameHeader::new(opcode, payload.len() as u64);
+        if header.encode(LengthForm::Minimal, &mut self.out).is_err() {
+            // Cannot happen with the minimal form; fall back to copying.
+            self.out.clear();
+            encode_frame(&mut self.out, true, opcode, None, payload);
+            return;
+        }
+        let header_len = self.out.len();
+        let parts = [IoSlice::new(&self.out), IoSlice::new(payload)];
+        // An error is not handled here: the loop's next write meets it.
+        let written = self.stream.try_write_vectored(&parts).unwrap_or(0);
+        if written < header_len {
+            self.out.drain(..written);
+            self.out.extend_from_slice(payload);
+        } else {
+            self.out.clear();
+            let rest = payload.get(written - header_len..).unwrap_or_default();
+            self.out.extend_from_slice(rest);
+        }
+    }
 
     /// Writes as much of the outgoing bytes as the socket takes right now,
     /// without waiting for it. A full socket is not an error: the rest
