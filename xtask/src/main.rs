@@ -13,6 +13,7 @@ mod autobahn;
 mod bench;
 mod book;
 mod ci;
+mod conformance;
 
 /// wsconform's project chores.
 #[derive(Parser)]
@@ -26,6 +27,8 @@ struct Cli {
 enum Task {
     /// Everything CI checks: formatting, clippy, all tests (the README's test command).
     Ci(ci::Args),
+    /// The main job: run the whole suite against the reference server (or --target, --peer, --mutants).
+    Conformance(conformance::Args),
     /// Cross-check the reference server against the real Autobahn|Testsuite (needs Python 2.7).
     Autobahn(autobahn::Args),
     /// Benchmarks: the reference server next to the baselines, pinned cores (writes target/bench/report.json).
@@ -38,6 +41,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Task::Ci(args) => ci::run(args),
+        Task::Conformance(args) => conformance::run(args),
         Task::Autobahn(args) => autobahn::run(args),
         Task::Bench(args) => bench::run(args),
         Task::Book => book::run(),

@@ -618,7 +618,8 @@ fn seconds(d: Duration) -> String {
     }
 }
 
-fn chat_matches(bytes: &[u8], m: &ChatMessage) -> Result<(), String> {
+/// Whether a chat broadcast carries `m` unchanged; else what differs.
+pub(crate) fn chat_matches(bytes: &[u8], m: &ChatMessage) -> Result<(), String> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| format!("a message carrying {} that is not JSON ({e})", m.nonce))?;
     let username = value.get("username").and_then(|v| v.as_str());
@@ -687,6 +688,16 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
             Op::Write { bytes, pause, .. } => {
                 settings.timeout + pause.unwrap_or_default() * (bytes.len().min(100_000) as u32)
             }
+            Op::Flood(flood) => flood.hang_guard(settings.timeout) + settings.timeout,
+            Op::Handshake {
+                request,
+                then,
+                pause,
+                ..
+            } => {
+                let len = request.len() + then.len();
+                settings.timeout * 2 + pause.unwrap_or_default() * (len.min(100_000) as u32)
+            }
             _ => settings.timeout,
         })
         .sum::<Duration>()
@@ -700,6 +711,9 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
             .iter()
             .filter_map(|s| match &s.op {
                 Op::Write {
+                    message: Some(m), ..
+                }
+                | Op::Handshake {
                     message: Some(m), ..
                 } => m.chat.as_ref().map(|c| c.nonce.clone()),
                 _ => None,
@@ -771,7 +785,14 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
     let client = planned.client.as_str();
     let step_timeout = run.settings.timeout;
     match &planned.op {
-        Op::Handshake { request, key } => {
+        Op::Handshake {
+            request,
+            key,
+            then,
+            chunks,
+            pause,
+            ..
+        } => {
             let addr = run.settings.target.authority();
             let deadline = Instant::now() + step_timeout;
             let stream = match timeout_at(deadline, TcpStream::connect(&addr)).await {
@@ -795,12 +816,38 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
             run.conns.insert(client.to_string(), conn);
             let at = run.now();
             run.transcript.http(at, client, LineKind::Sent, request);
-            if let Err(e) = run.write(client, request, deadline).await {
-                if let Some(c) = run.conns.get_mut(client) {
-                    c.response = Some(Err(format!("could not send the request: {e}")));
-                }
-                return StepResult::Met;
+            if !then.is_empty() {
+                run.transcript.frames(at, client, LineKind::Sent, then);
             }
+            // The request and any `then` frames go out as one stream of bytes,
+            // cut into pieces only when the scenario says so.
+            let bytes = [request.as_slice(), then.as_slice()].concat();
+            let pieces = split_chunks(&bytes, chunks.as_ref());
+            if pieces.len() > 1 {
+                let pause_text = pause
+                    .map(|p| format!(", {} ms apart", p.as_millis()))
+                    .unwrap_or_default();
+                run.transcript.note(
+                    at,
+                    client,
+                    format!("(written in {} pieces{pause_text})", pieces.len()),
+                );
+            }
+            for (i, piece) in pieces.iter().enumerate() {
+                if i > 0 {
+                    if let Some(p) = pause {
+                        tokio::time::sleep(*p).await;
+                    }
+                }
+                let deadline = Instant::now() + step_timeout;
+                if let Err(e) = run.write(client, piece, deadline).await {
+                    if let Some(c) = run.conns.get_mut(client) {
+                        c.response = Some(Err(format!("could not send the request: {e}")));
+                    }
+                    return StepResult::Met;
+                }
+            }
+            let deadline = Instant::now() + step_timeout;
             let response = read_response(run, client, deadline).await;
             if let Some(c) = run.conns.get_mut(client) {
                 c.response = Some(response);
@@ -858,6 +905,52 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
         Op::Pause(d) => {
             tokio::time::sleep(*d).await;
             StepResult::Met
+        }
+        Op::Flood(flood) => {
+            let at = run.now();
+            run.transcript.note(
+                at,
+                client,
+                format!(
+                    "flood: {} clients × {} messages, {} deliveries expected",
+                    flood.clients.len(),
+                    flood.clients.first().map_or(0, |c| c.messages.len()),
+                    flood.expected_per_client() * flood.clients.len()
+                ),
+            );
+            match crate::flood::play_flood(flood, run.settings, step_timeout).await {
+                Ok(report) => {
+                    let at = run.now();
+                    run.transcript.note(
+                        at,
+                        client,
+                        format!(
+                            "flood: {} messages sent, {} delivered in order in {} ms",
+                            report.sent,
+                            report.delivered,
+                            report.elapsed.as_millis()
+                        ),
+                    );
+                    StepResult::Met
+                }
+                Err(failed) => {
+                    let at = run.now();
+                    run.transcript
+                        .note(at, &failed.client, format!("flood: {}", failed.actual));
+                    StepResult::Unmet(Failure {
+                        step: planned.step,
+                        client: failed.client,
+                        expected: match flood.profile {
+                            crate::plan::Profile::Chat => "every client to receive every client's messages once each, in the order each sender sent them".into(),
+                            crate::plan::Profile::Echo => "every client to get each of its messages back once, in order".into(),
+                        },
+                        actual: failed.actual,
+                        rule: None,
+                        caret: None,
+                        prerequisite: false,
+                    })
+                }
+            }
         }
         Op::Disconnect => {
             if let Some(c) = run.conns.get_mut(client) {

@@ -46,8 +46,10 @@
 
 pub mod bench;
 pub mod check;
+pub mod conformance;
 pub mod decode;
 pub mod exec;
+pub mod flood;
 pub mod hex;
 pub mod load;
 pub mod payload;

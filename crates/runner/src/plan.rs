@@ -173,6 +173,15 @@ pub enum Op {
         request: Vec<u8>,
         /// The `Sec-WebSocket-Key` sent (for validating the answer).
         key: String,
+        /// Frames written right behind the request, in the same write
+        /// (`handshake: { then: … }`); empty for a normal client.
+        then: Vec<u8>,
+        /// How to cut request and `then` bytes into writes.
+        chunks: Option<Chunks>,
+        /// Pause between pieces.
+        pause: Option<Duration>,
+        /// The data message `then` sends, if any.
+        message: Option<SentMessage>,
     },
     /// Write bytes.
     Write {
@@ -201,6 +210,8 @@ pub enum Op {
     Pause(Duration),
     /// Drop the connection.
     Disconnect,
+    /// Many clients at once (`flood`), played by [`crate::flood`].
+    Flood(crate::flood::FloodPlan),
 }
 
 /// An operation, the client playing it and the scenario step it comes from.
@@ -273,6 +284,22 @@ pub fn plan(
     let mut nonce_counter = 0u32;
     let steps = &scenario.steps;
     for (index, step) in steps.iter().enumerate() {
+        // A flood brings its own clients: it opens no connection for `as:`.
+        if let Action::Flood(spec) = &step.action {
+            let prefix = step.client.as_deref().unwrap_or("flood");
+            let flood = crate::flood::plan_flood(&scenario.id, prefix, spec, settings).map_err(
+                |message| PlanError::Invalid {
+                    step: index,
+                    message,
+                },
+            )?;
+            out.push(PlannedStep {
+                step: Some(index),
+                client: prefix.to_string(),
+                op: Op::Flood(flood),
+            });
+            continue;
+        }
         let name = step
             .client
             .clone()
@@ -303,6 +330,10 @@ pub fn plan(
                             &key,
                         ),
                         key,
+                        then: Vec::new(),
+                        chunks: None,
+                        pause: None,
+                        message: None,
                     },
                 });
                 out.push(PlannedStep {
@@ -323,12 +354,42 @@ pub fn plan(
         }
         let op = match &step.action {
             Action::Handshake(spec) => {
-                let key = generate_key(seed);
-                let request = handshake_request(spec, &settings.target, &key);
+                let generated = generate_key(seed);
+                let request = handshake_request(spec, &settings.target, &generated);
+                // A key written in `headers` is the one the answer must match.
+                let key = spec
+                    .headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case("Sec-WebSocket-Key"))
+                    .and_then(|(_, value)| value.clone())
+                    .unwrap_or(generated);
+                let (then, message) = match &spec.then {
+                    Some(send) => match send_op(
+                        &scenario.id,
+                        send,
+                        state,
+                        &name,
+                        settings,
+                        &mut nonce_counter,
+                    )
+                    .map_err(invalid)?
+                    {
+                        Op::Write { bytes, message, .. } => (bytes, message),
+                        _ => (Vec::new(), None),
+                    },
+                    None => (Vec::new(), None),
+                };
                 out.push(PlannedStep {
                     step: Some(index),
                     client: name.clone(),
-                    op: Op::Handshake { request, key },
+                    op: Op::Handshake {
+                        request,
+                        key,
+                        then,
+                        chunks: spec.chunks.clone(),
+                        pause: spec.pause.map(|d| d.0),
+                        message,
+                    },
                 });
                 let next_is_handshake_expectation = steps[index + 1..]
                     .iter()
@@ -344,7 +405,9 @@ pub fn plan(
                         && spec.headers.is_empty()
                         && spec.method.is_none()
                         && spec.http.is_none()
-                        && spec.path.is_none();
+                        && spec.path.is_none()
+                        && spec.chunks.is_none()
+                        && spec.then.is_none();
                     out.push(PlannedStep {
                         step: None,
                         client: name.clone(),
@@ -376,6 +439,8 @@ pub fn plan(
             },
             Action::Pause(d) => Op::Pause(d.0),
             Action::Disconnect => Op::Disconnect,
+            // Planned before the client is looked at, above.
+            Action::Flood(_) => continue,
             Action::Expect(e) => {
                 let last_len = state
                     .last_message
@@ -483,7 +548,12 @@ pub fn scaled_for(len: usize) -> Duration {
 /// The request bytes of a (possibly edited) handshake.
 pub fn handshake_request(spec: &HandshakeSpec, target: &Target, key: &str) -> Vec<u8> {
     let host = target.authority();
-    let path = spec.path.clone().unwrap_or_else(|| target.path.clone());
+    // `path: "{path}?room=1"` adds to the target's path.
+    let path = spec
+        .path
+        .as_ref()
+        .map(|p| p.replace("{path}", &target.path))
+        .unwrap_or_else(|| target.path.clone());
     if let Some(raw) = &spec.raw {
         let text = raw
             .replace("{host}", &host)

@@ -140,6 +140,7 @@ pub const STEP_NAMES: &[&str] = &[
     "expect",
     "pause",
     "disconnect",
+    "flood",
 ];
 
 /// What a step does.
@@ -159,7 +160,39 @@ pub enum Action {
     Pause(Dur),
     /// Drop the TCP connection without a closing handshake.
     Disconnect,
+    /// Many new clients sending many messages at once, every delivery checked.
+    Flood(FloodSpec),
 }
+
+/// `flood`: `clients` new connections each send `messages` text messages at
+/// the same time; every message must arrive exactly once, in the order its
+/// sender sent it.
+///
+/// In the chat profile every client must receive every client's messages
+/// (its own included); in the echo profile each client gets its own back.
+/// This is the step for load that a list of single steps cannot describe
+/// (20 clients × 50 messages are 20 000 deliveries).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FloodSpec {
+    /// How many clients connect (named `flood-1`, `flood-2`, …).
+    pub clients: usize,
+    /// How many text messages each client sends.
+    pub messages: usize,
+    /// Size of each message in bytes (default 64), reached by padding; a
+    /// message that needs more for its nonce and sender is left longer.
+    #[serde(default = "flood_size")]
+    pub size: usize,
+}
+
+fn flood_size() -> usize {
+    64
+}
+
+/// The most clients one `flood` step may open.
+pub const MAX_FLOOD_CLIENTS: usize = 200;
+/// The most deliveries (messages × receivers) one `flood` step may ask for.
+pub const MAX_FLOOD_DELIVERIES: usize = 200_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,6 +208,7 @@ struct StepFields {
     pause: Option<Dur>,
     #[serde(default, deserialize_with = "present")]
     disconnect: Option<Option<Empty>>,
+    flood: Option<FloodSpec>,
 }
 
 /// Deserializes a field that may be written with no value (`handshake:`):
@@ -241,6 +275,9 @@ impl<'de> Deserialize<'de> for Step {
                 if f.disconnect.is_some() {
                     actions.push(("disconnect", Action::Disconnect));
                 }
+                if let Some(s) = f.flood {
+                    actions.push(("flood", Action::Flood(s)));
+                }
                 match actions.len() {
                     1 => {
                         let (_, action) = actions.remove(0);
@@ -293,6 +330,21 @@ pub struct HandshakeSpec {
     /// substituted; lines ending in a bare newline are sent with CRLF.
     #[serde(default)]
     pub raw: Option<String>,
+    /// Cut the request into separate writes, as a slow client does
+    /// (`chunks: 1` is one byte at a time): a server must not take one
+    /// `read` for the whole request.
+    #[serde(default)]
+    pub chunks: Option<Chunks>,
+    /// Wait this long between the chunks.
+    #[serde(default)]
+    pub pause: Option<Dur>,
+    /// A message or control frame sent right behind the request, in the same
+    /// write, before the response is read: the eager client. RFC 6455 4.1
+    /// asks a client to wait for the 101 first, but a server that reads the
+    /// request with a large buffer must still not throw away what followed
+    /// its blank line.
+    #[serde(default)]
+    pub then: Option<SendSpec>,
 }
 
 fn ordered_headers<'de, D: Deserializer<'de>>(

@@ -15,6 +15,7 @@ use tokio::task::JoinSet;
 use crate::exec::run_scenario;
 use crate::load::{LoadedScenario, parse_scenario};
 use crate::plan::{Op, PlanSettings, plan};
+use crate::scenario::Action;
 use crate::verdict::{Failure, Outcome, ScenarioResult};
 
 /// Which scenarios to run.
@@ -92,13 +93,22 @@ fn needs_connection(s: &LoadedScenario, settings: &PlanSettings) -> bool {
                 Op::Expect {
                     prerequisite: true,
                     ..
-                }
+                } | Op::Flood(_)
             )
         })
     })
 }
 
-/// Runs `scenarios` against the target, `jobs` at a time. `on_result` is
+/// Whether a scenario has a `flood` step (and so runs alone).
+fn floods(s: &LoadedScenario) -> bool {
+    s.scenario
+        .steps
+        .iter()
+        .any(|step| matches!(step.action, Action::Flood(_)))
+}
+
+/// Runs `scenarios` against the target, `jobs` at a time (scenarios with a
+/// `flood` step run last, one at a time). `on_result` is
 /// called as each scenario finishes (for progress display).
 pub async fn run_suite(
     scenarios: &[LoadedScenario],
@@ -158,30 +168,35 @@ pub async fn run_suite(
             _ => to_run = scenarios.iter().cloned().enumerate().collect(),
         }
     }
-    let limit = Arc::new(Semaphore::new(jobs.max(1)));
-    let mut set = JoinSet::new();
-    for (i, s) in to_run {
-        let limit = Arc::clone(&limit);
-        let settings = settings.clone();
-        set.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            (i, run_scenario(&s, &settings).await)
-        });
-    }
-    while let Some(done) = set.join_next().await {
-        match done {
-            Ok((i, r)) => {
-                on_result(&r);
-                if let Some(slot) = slots.get_mut(i) {
-                    *slot = Some(r);
+    // A flood is a load test: it gets the server to itself, after the rest,
+    // so its thousands of chat broadcasts never reach other scenarios' clients.
+    let (alone, together): (Vec<_>, Vec<_>) = to_run.into_iter().partition(|(_, s)| floods(s));
+    for (batch, batch_jobs) in [(together, jobs.max(1)), (alone, 1)] {
+        let limit = Arc::new(Semaphore::new(batch_jobs));
+        let mut set = JoinSet::new();
+        for (i, s) in batch {
+            let limit = Arc::clone(&limit);
+            let settings = settings.clone();
+            set.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (i, run_scenario(&s, &settings).await)
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok((i, r)) => {
+                    on_result(&r);
+                    if let Some(slot) = slots.get_mut(i) {
+                        *slot = Some(r);
+                    }
                 }
-            }
-            Err(e) => {
-                // A panicking scenario task is a runner bug; report it rather than hide it.
-                report.cause.get_or_insert_with(|| Cause {
-                    message: format!("internal error in a scenario task: {e}"),
-                    preflight: run_scenario_blank(&scenarios[0]),
-                });
+                Err(e) => {
+                    // A panicking scenario task is a runner bug; report it rather than hide it.
+                    report.cause.get_or_insert_with(|| Cause {
+                        message: format!("internal error in a scenario task: {e}"),
+                        preflight: run_scenario_blank(&scenarios[0]),
+                    });
+                }
             }
         }
     }

@@ -26,10 +26,7 @@ use wsconform_testbed::{Bug, Server, start};
 /// Bugs the suite cannot yet catch *in their own chapter*, with what is
 /// missing. They must still fail some scenario; the snapshot shows when a
 /// new scenario catches them (then they belong off this list).
-const AWAITING_SCENARIOS: [(Bug, &str); 1] = [(
-    Bug::OneReadOneFrame,
-    "02-frames needs a frame written in pieces with a pause (split header, split payload)",
-)];
+const AWAITING_SCENARIOS: [(Bug, &str); 0] = [];
 
 /// Bugs whose effect on some scenarios depends on TCP timing: whether two
 /// writes of the runner reach the server in one `read` or two is up to the
