@@ -127,16 +127,20 @@ fn summary(name: &str, reports: &[RunReport], suite: Duration, setup: Duration) 
         setup.as_secs_f64()
     )];
     for r in reports {
-        let passed = r
-            .results
-            .iter()
-            .filter(|x| x.outcome.is_ok() && x.outcome.word() != "skip")
-            .count();
+        let count = |word: &str| {
+            r.results
+                .iter()
+                .filter(|x| x.outcome.word() == word)
+                .count()
+        };
         let failed = r.results.iter().filter(|x| !x.outcome.is_ok()).count();
         lines.push(format!(
-            "  {} ({}): {passed} passed, {failed} failed, {:.2} s",
+            "  {} ({}): {} passed, {} non-strict, {failed} failed, {} skipped, {:.2} s",
             r.target,
             r.profile,
+            count("pass"),
+            count("non-strict"),
+            count("skip"),
             r.duration.as_secs_f64()
         ));
     }

@@ -1,0 +1,147 @@
+//! The `flood` step and the handshake's `chunks`, `pause` and `then`,
+//! played against the reference server in-process: what passes against a
+//! correct server, and what a flood says when messages go missing.
+
+use std::time::Duration;
+
+use wsconform_runner::exec::run_scenario;
+use wsconform_runner::load::parse_scenario;
+use wsconform_runner::plan::{PlanSettings, Profile, Target};
+use wsconform_runner::transcript::Direction;
+use wsconform_runner::verdict::{Outcome, ScenarioResult};
+use wsconform_server::{Config, bind};
+
+/// Starts the reference server on a free port; it stops with the test's runtime.
+async fn reference_server() -> std::net::SocketAddr {
+    let server = bind(Config::ephemeral()).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run(std::future::pending::<()>()));
+    addr
+}
+
+async fn play(
+    addr: std::net::SocketAddr,
+    path: &str,
+    profile: Profile,
+    timeout: Duration,
+    yaml: &str,
+) -> ScenarioResult {
+    let scenario = parse_scenario("scenarios/10-concurrency/t.yaml", yaml).unwrap();
+    let settings = PlanSettings {
+        target: Target::parse(&format!("ws://{addr}{path}")).unwrap(),
+        profile,
+        timeout,
+        run_id: 11,
+    };
+    run_scenario(&scenario, &settings).await
+}
+
+/// The transcript's lines (frames, HTTP heads, notes) as one text.
+fn lines(r: &ScenarioResult) -> String {
+    let texts: Vec<&str> = r.transcript.lines.iter().map(|l| l.text.as_str()).collect();
+    texts.join("\n")
+}
+
+/// Everything the server sent, as text.
+fn received(r: &ScenarioResult) -> String {
+    let bytes: Vec<u8> = r
+        .transcript
+        .io
+        .iter()
+        .filter(|c| c.direction == Direction::Received)
+        .flat_map(|c| c.bytes.iter().copied())
+        .collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn a_flood_passes_a_correct_server_in_both_profiles() {
+    let addr = reference_server().await;
+    let yaml = "id: t\ntitle: t\nsteps:\n  - flood: { clients: 4, messages: 25, size: 100 }\n";
+    for (path, profile) in [("/socket", Profile::Chat), ("/echo", Profile::Echo)] {
+        let r = play(addr, path, profile, Duration::from_secs(2), yaml).await;
+        assert_eq!(r.outcome, Outcome::Pass, "{profile:?}: {}", r.message);
+        let text = lines(&r);
+        let delivered = match profile {
+            Profile::Chat => "400 delivered",
+            Profile::Echo => "100 delivered",
+        };
+        assert!(text.contains(delivered), "{profile:?}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn a_flood_names_the_first_message_that_never_arrived() {
+    let addr = reference_server().await;
+    // Chat messages sent to an echo endpoint only come back to their sender:
+    // every other sender's messages are missing.
+    let yaml = "id: t\ntitle: t\nsteps:\n  - flood: { clients: 2, messages: 3 }\n";
+    let r = play(
+        addr,
+        "/echo",
+        Profile::Chat,
+        Duration::from_millis(300),
+        yaml,
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Fail, "{}", r.message);
+    let failure = r.failure.expect("a failure");
+    assert!(failure.client.starts_with("flood-"), "{failure:?}");
+    assert!(
+        failure.actual.contains("received 3 of 6 messages")
+            && failure
+                .actual
+                .contains("first missing: message 1 of flood-"),
+        "{}",
+        failure.actual
+    );
+    assert!(
+        failure.expected.contains("every client"),
+        "{}",
+        failure.expected
+    );
+}
+
+#[tokio::test]
+async fn a_handshake_can_trickle_or_carry_the_first_message() {
+    let addr = reference_server().await;
+    let yaml = r#"id: t
+title: t
+steps:
+  - as: slow
+    handshake: { chunks: 7, pause: 1ms }
+  - as: slow
+    send: { text: after a slow request }
+  - as: slow
+    expect: { echo: last }
+  - as: eager
+    handshake: { then: { text: "with the request" } }
+  - as: eager
+    expect: { echo: last }
+  - as: sample
+    handshake:
+      headers: { Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ== }
+  - as: sample
+    expect: accepted
+"#;
+    for (path, profile) in [("/echo", Profile::Echo), ("/socket", Profile::Chat)] {
+        let r = play(addr, path, profile, Duration::from_secs(2), yaml).await;
+        assert_eq!(r.outcome, Outcome::Pass, "{profile:?}: {}", r.message);
+        let text = lines(&r);
+        assert!(text.contains("pieces"), "{text}");
+        let answers = received(&r);
+        assert!(
+            answers.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+            "{answers}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn floods_beyond_the_limits_are_invalid_scenarios() {
+    let addr = reference_server().await;
+    let yaml = "id: t\ntitle: t\nsteps:\n  - flood: { clients: 500, messages: 1 }\n";
+    let r = play(addr, "/socket", Profile::Chat, Duration::from_secs(1), yaml).await;
+    assert_eq!(r.outcome, Outcome::Error);
+    assert!(r.message.contains("at most 200 clients"), "{}", r.message);
+}
