@@ -373,29 +373,35 @@ impl<'c> WebSocket<'c> {
                 Endpoint::Echo => (None, None),
             };
 
+            // Room to read into, but only once the peer has sent something:
+            // until then an idle connection holds no read buffer at all
+            // (`read_buf` makes a little room by itself for the first bytes).
+            if self.input.capacity() > 0 {
+                self.input.reserve(READ_CHUNK);
+            }
+            let (mut reader, mut writer) = self.stream.split();
+
             tokio::select! {
-                // Wait until the socket has bytes, and only then give it a
-                // buffer: an idle connection holds no read buffer at all.
-                ready = self.stream.readable(), if caught_up => match ready.and_then(|()| self.read_now()) {
-                    Ok(Some(0)) => return Ending::Dropped("peer closed TCP without a close frame".into()),
-                    Ok(Some(_)) => {
+                read = reader.read_buf(&mut self.input), if caught_up => match read {
+                    Ok(0) => return Ending::Dropped("peer closed TCP without a close frame".into()),
+                    Ok(_) => {
                         heard_at = Instant::now();
                         pinged = false;
                         if let Some(ending) = self.process_input(endpoint) {
                             return ending;
                         }
                     }
-                    // The readiness was stale; wait again.
-                    Ok(None) => {}
                     Err(error) => return Ending::Dropped(format!("read failed: {error}")),
                 },
-                // The peer's receive window was full: wait until it has room
-                // (the top of the loop then writes).
-                ready = self.stream.writable(), if !self.out.is_empty() => {
-                    if let Err(error) = ready {
-                        return Ending::Dropped(format!("write failed: {error}"));
+                // The peer's receive window was full: wait until it has room.
+                written = writer.write(&self.out), if !self.out.is_empty() => match written {
+                    Ok(0) => return Ending::Dropped("peer stopped accepting bytes".into()),
+                    Ok(n) => {
+                        self.sent(n);
+                        wrote_at = Instant::now();
                     }
-                }
+                    Err(error) => return Ending::Dropped(format!("write failed: {error}")),
+                },
                 () = &mut write_timer, if !self.out.is_empty() => {
                     let due = later(wrote_at, config.write_timeout);
                     if due > Instant::now() {
@@ -561,18 +567,6 @@ impl<'c> WebSocket<'c> {
         }
     }
     // ANCHOR_END: closing_handshake
-
-    /// Reads what the socket has right now into the input buffer, without
-    /// waiting. `Ok(Some(0))` is the end of the stream; `Ok(None)` means
-    /// there was nothing after all.
-    fn read_now(&mut self) -> std::io::Result<Option<usize>> {
-        self.input.reserve(READ_CHUNK);
-        match self.stream.try_read_buf(&mut self.input) {
-            Ok(n) => Ok(Some(n)),
-            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
-            Err(error) => Err(error),
-        }
-    }
 
     /// Sends one whole data frame. Small payloads, or any payload while
     /// other bytes are still queued, are copied into the outgoing buffer.
