@@ -295,6 +295,11 @@ pub struct BenchReport {
     pub mb_per_sec: f64,
     /// Latency of the completed messages.
     pub latency: Latency,
+    /// CPU seconds (user + system) the load generator itself used during
+    /// the load phase. Close to `seconds` means its one thread was busy all
+    /// the time: then it, not the server, may be what limits the rate.
+    #[serde(default)]
+    pub cpu_seconds: f64,
     /// Connections that failed during the load phase.
     pub failed_connections: usize,
     /// What went wrong first, when something did.
@@ -336,6 +341,12 @@ impl fmt::Display for BenchReport {
                 f,
                 "  latency p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
                 self.latency.p50_us, self.latency.p99_us, self.latency.max_us
+            )?;
+            writeln!(
+                f,
+                "  load generator CPU {:.2} s ({:.0} % of one core)",
+                self.cpu_seconds,
+                100.0 * self.cpu_seconds / self.seconds.max(1e-9)
             )?;
         }
         if let Some(error) = &self.first_error {
@@ -431,7 +442,8 @@ pub async fn run(
     let connections = open_all(settings).await?;
     let connect_seconds = opening.elapsed().as_secs_f64();
     progress(Progress::Connected(connections.len()));
-    let outcome = match settings.mode {
+    let cpu_before = cpu_seconds();
+    let mut outcome = match settings.mode {
         Mode::Echo => echo_load(settings, connections).await,
         Mode::Chat => chat_load(settings, connections).await,
         Mode::Idle => {
@@ -442,7 +454,18 @@ pub async fn run(
             Outcome::default()
         }
     };
+    outcome.cpu_seconds = cpu_seconds() - cpu_before;
     Ok(outcome.report(settings, connect_seconds))
+}
+
+/// CPU time this process has used so far, user and system, in seconds.
+fn cpu_seconds() -> f64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let Ok(usage) = getrusage(UsageWho::RUSAGE_SELF) else {
+        return 0.0;
+    };
+    let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
+    seconds(usage.user_time()) + seconds(usage.system_time())
 }
 
 /// Raises this process's limit on open files (the soft limit, up to the
@@ -579,6 +602,7 @@ struct Outcome {
     failed: usize,
     first_error: Option<String>,
     cut_short: bool,
+    cpu_seconds: f64,
 }
 
 impl Outcome {
@@ -626,6 +650,7 @@ impl Outcome {
                 p99_us: self.latency.quantile(0.99) / 1e3,
                 max_us: self.latency.max as f64 / 1e3,
             },
+            cpu_seconds: self.cpu_seconds,
             failed_connections: self.failed,
             complete: !self.cut_short && self.failed == 0,
             first_error: self.first_error,
@@ -639,6 +664,8 @@ struct Shared {
     stop: AtomicBool,
     /// Messages still to send (count mode); `u64::MAX` in duration mode.
     tickets: AtomicU64,
+    /// Chat deliveries so far, over all clients: the sender's window.
+    delivered: AtomicU64,
 }
 
 impl Shared {
@@ -650,6 +677,7 @@ impl Shared {
         Shared {
             stop: AtomicBool::new(false),
             tickets: AtomicU64::new(tickets),
+            delivered: AtomicU64::new(0),
         }
     }
 
@@ -770,7 +798,12 @@ async fn echo_loop(
 async fn receive_echo(connection: &mut Connection, payload: &[u8]) -> Result<(), String> {
     loop {
         match next_event(connection).await? {
-            Event::Message(Message::Binary(bytes)) if bytes == payload => return Ok(()),
+            Event::Message(Message::Binary(bytes)) if bytes == payload => {
+                if let Some(decoder) = connection.decoder.as_mut() {
+                    decoder.recycle(bytes);
+                }
+                return Ok(());
+            }
             Event::Message(_) => return Err("the echo differs from the message sent".into()),
             Event::Ping(data) => send_pong(connection, &data).await?,
             Event::Pong(_) => {}
@@ -896,11 +929,18 @@ async fn chat_load(settings: &Settings, connections: Vec<Connection>) -> Outcome
     };
     for connection in connections {
         let stop = receivers_stop.clone();
-        tasks.spawn(chat_receiver(connection, stop, expected, start));
+        tasks.spawn(chat_receiver(
+            connection,
+            Arc::clone(&shared),
+            stop,
+            expected,
+            start,
+        ));
     }
     let sending = {
         let shared = Arc::clone(&shared);
-        tokio::spawn(async move { chat_sender(sender, &shared, size, start).await })
+        let clients = settings.connections as u64;
+        tokio::spawn(async move { chat_sender(sender, &shared, clients, size, start).await })
     };
     // The sender's budget ends first; receivers then get a moment to take
     // the last deliveries before they are told to stop.
@@ -939,21 +979,28 @@ async fn chat_load(settings: &Settings, connections: Vec<Connection>) -> Outcome
     total
 }
 
-/// The sending chat client: keeps [`CHAT_WINDOW`] messages in flight (a
-/// message is in flight until its own copy comes back) and counts its own
+/// The sending chat client: keeps at most [`CHAT_WINDOW`] messages in
+/// flight, a message being in flight until *every* client has it (so no
+/// client's queue on the server can overflow), and counts its own
 /// deliveries too.
 async fn chat_sender(
     mut connection: Connection,
     shared: &Shared,
+    clients: u64,
     size: usize,
     start: Instant,
 ) -> Outcome {
     let mut outcome = Outcome::default();
+    // Own copies not yet back.
     let mut in_flight = 0usize;
+    let mut sent = 0u64;
+    let window = CHAT_WINDOW as u64 * clients;
+    let undelivered =
+        |sent: u64| (sent * clients).saturating_sub(shared.delivered.load(Ordering::Relaxed));
     let mut frame = Vec::with_capacity(size + 14);
     let result: Result<(), String> = async {
         loop {
-            while in_flight < CHAT_WINDOW && shared.take_ticket() {
+            while undelivered(sent) < window && shared.take_ticket() {
                 let stamp = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
                 frame.clear();
                 let text = chat_text(stamp, size);
@@ -970,12 +1017,21 @@ async fn chat_sender(
                     .await
                     .map_err(|e| format!("write failed: {e}"))?;
                 in_flight += 1;
+                sent += 1;
             }
             if in_flight == 0 {
-                return Ok(());
+                let done = shared.stop.load(Ordering::Relaxed)
+                    || shared.tickets.load(Ordering::Relaxed) == 0;
+                if done {
+                    return Ok(());
+                }
+                // Own copies are all back but others are behind: let the
+                // receivers run.
+                tokio::task::yield_now().await;
+                continue;
             }
             let event = next_event(&mut connection).await?;
-            if chat_delivery(&mut connection, event, start, &mut outcome).await? {
+            if chat_delivery(&mut connection, event, shared, start, &mut outcome).await? {
                 in_flight -= 1;
             }
         }
@@ -992,6 +1048,7 @@ async fn chat_sender(
 /// number or is told to stop.
 async fn chat_receiver(
     mut connection: Connection,
+    shared: Arc<Shared>,
     mut stop: watch::Receiver<bool>,
     expected: Option<u64>,
     start: Instant,
@@ -1007,7 +1064,7 @@ async fn chat_receiver(
             event = next_event(&mut connection) => event,
         };
         let delivered = match event {
-            Ok(event) => chat_delivery(&mut connection, event, start, &mut outcome).await,
+            Ok(event) => chat_delivery(&mut connection, event, &shared, start, &mut outcome).await,
             Err(error) => Err(error),
         };
         if let Err(error) = delivered {
@@ -1022,6 +1079,7 @@ async fn chat_receiver(
 async fn chat_delivery(
     connection: &mut Connection,
     event: Event,
+    shared: &Shared,
     start: Instant,
     outcome: &mut Outcome,
 ) -> Result<bool, String> {
@@ -1034,6 +1092,7 @@ async fn chat_delivery(
                 .latency
                 .record(Duration::from_nanos(now.saturating_sub(stamp)));
             outcome.messages += 1;
+            shared.delivered.fetch_add(1, Ordering::Relaxed);
             Ok(true)
         }
         Event::Message(Message::Binary(_)) => Err("a binary message in the chat".into()),
