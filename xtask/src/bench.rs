@@ -51,6 +51,10 @@ pub struct Args {
     /// Milliseconds of load per round.
     #[arg(long, default_value_t = 1000)]
     pub millis: u64,
+    /// Run only these parts (comma-separated: echo, chat, idle, suite,
+    /// masking); the chart is drawn only from a full run.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 /// The servers compared.
@@ -184,11 +188,33 @@ pub fn run(args: Args) -> Result<()> {
         pinning.describe(1)
     );
 
-    let echo = echo_rounds(&plan, &bins, &pinning)?;
-    let chat = chat_rounds(&plan, &bins, &pinning)?;
-    let idle = idle_memory(&plan, &bins, &pinning)?;
-    let suite = suite_time(&plan, &bins, &pinning)?;
-    let masking = if plan.masking {
+    let wanted = |part: &str| args.only.is_empty() || args.only.iter().any(|p| p == part);
+    for part in &args.only {
+        if !["echo", "chat", "idle", "suite", "masking"].contains(&part.as_str()) {
+            bail!("--only {part}: use echo, chat, idle, suite or masking");
+        }
+    }
+    let echo = if wanted("echo") {
+        echo_rounds(&plan, &bins, &pinning)?
+    } else {
+        Value::Null
+    };
+    let chat = if wanted("chat") {
+        chat_rounds(&plan, &bins, &pinning)?
+    } else {
+        Value::Null
+    };
+    let idle = if wanted("idle") {
+        idle_memory(&plan, &bins, &pinning)?
+    } else {
+        Value::Null
+    };
+    let suite = if wanted("suite") {
+        suite_time(&plan, &bins, &pinning)?
+    } else {
+        Value::Null
+    };
+    let masking = if plan.masking && wanted("masking") {
         masking_ratios(&pinning)?
     } else {
         Value::Null
@@ -218,8 +244,11 @@ pub fn run(args: Args) -> Result<()> {
     let out_dir = target_dir().join("bench");
     std::fs::create_dir_all(&out_dir)
         .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let partial = !args.only.is_empty();
     let name = if args.smoke {
         "smoke.json"
+    } else if partial {
+        "partial.json"
     } else {
         "report.json"
     };
@@ -227,7 +256,7 @@ pub fn run(args: Args) -> Result<()> {
     std::fs::write(&path, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!("wrote {}", path.display());
-    if !args.smoke {
+    if !args.smoke && !partial {
         let svg = project_root().join("book/src/generated/bench.svg");
         std::fs::write(&svg, chart(&report))
             .with_context(|| format!("cannot write {}", svg.display()))?;
@@ -558,6 +587,9 @@ fn echo_rounds(plan: &Plan, bins: &Binaries, pinning: &Pinning) -> Result<Value>
                     "max_us": pick(&|m| m.report.latency.max_us),
                     "server_cpu_share": pick(&|m| m.server_cpu / m.report.seconds.max(1e-9)),
                     "load_cpu_share": pick(&|m| m.report.cpu_seconds / m.report.seconds.max(1e-9)),
+                    // CPU per echo is steadier than the rate on a busy
+                    // machine: time other processes take is not counted.
+                    "server_cpu_us_per_message": pick(&|m| m.server_cpu * 1e6 / (m.report.messages.max(1) as f64)),
                     "rounds": runs.iter().map(|m| m.report.messages_per_sec).collect::<Vec<_>>(),
                     "complete": runs.iter().all(|m| m.report.complete),
                 }),
@@ -897,6 +929,25 @@ fn print_table(report: &Value) {
             ratio("tcp-echo"),
             ratio("tokio-tungstenite"),
             ratio("fastwebsockets"),
+        );
+    }
+    println!(
+        "\n{:<14} {:>11} {:>11} {:>11} {:>11}",
+        "server CPU µs/msg", "reference", "tcp-echo", "tungstenite", "fastws"
+    );
+    for case in report["echo"].as_array().into_iter().flatten() {
+        let cpu = |s: &str| {
+            case["servers"][s]["server_cpu_us_per_message"]
+                .as_f64()
+                .unwrap_or(0.0)
+        };
+        println!(
+            "{:<17} {:>8.2} {:>11.2} {:>11.2} {:>11.2}",
+            case["case"].as_str().unwrap_or("?"),
+            cpu("reference"),
+            cpu("tcp-echo"),
+            cpu("tokio-tungstenite"),
+            cpu("fastwebsockets"),
         );
     }
     if let Some(servers) = report["chat"]["servers"].as_object() {
