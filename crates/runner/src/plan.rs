@@ -953,4 +953,51 @@ mod tests {
         assert!(!text.contains("Sec-WebSocket-Key"), "{text}");
         assert!(text.ends_with("X-Extra: 1\r\n\r\n"), "{text}");
     }
+
+    #[test]
+    fn a_path_can_extend_the_targets_and_a_written_key_is_the_one_checked() {
+        let s = parse_scenario(
+            "scenarios/01-handshake/a.yaml",
+            "id: a\ntitle: t\nsteps:\n  - handshake: { path: \"{path}?room=1\", headers: { Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ== }, chunks: 1, then: { text: hi } }\n  - expect: { echo: last }\n",
+        )
+        .unwrap();
+        let plan = plan(&s, &settings(Profile::Echo)).unwrap();
+        let Op::Handshake {
+            request,
+            key,
+            then,
+            chunks,
+            message,
+            ..
+        } = &plan[0].op
+        else {
+            panic!("expected a handshake");
+        };
+        let text = String::from_utf8_lossy(request);
+        assert!(text.starts_with("GET /echo?room=1 HTTP/1.1\r\n"), "{text}");
+        assert_eq!(key, "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(chunks, &Some(Chunks::Every(1)));
+        let frames: Vec<String> = crate::decode::frames(then)
+            .iter()
+            .map(crate::decode::summary)
+            .collect();
+        assert_eq!(frames.len(), 1);
+        assert!(frames[0].starts_with("FIN text MASK len=2"), "{frames:?}");
+        assert_eq!(
+            message.as_ref().map(|m| m.bytes.as_slice()),
+            Some(&b"hi"[..])
+        );
+        // The edited handshake is no prerequisite, and `echo: last` finds `then`'s message.
+        assert!(matches!(
+            plan[1].op,
+            Op::Expect {
+                prerequisite: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            &plan[2].op,
+            Op::Expect { expected: Expected::Message { bytes: Some(b), .. }, .. } if b == b"hi"
+        ));
+    }
 }
