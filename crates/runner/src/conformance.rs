@@ -154,8 +154,9 @@ impl Caught {
     }
 }
 
-/// The matrix as text: one block per server, its own-chapter failures by
-/// id, and how many scenarios of other chapters it failed.
+/// The matrix as text: one block per server, every failed scenario of its
+/// own chapter by id, and how many of other chapters it failed (the first
+/// few named).
 pub fn render_matrix(rows: &[Caught]) -> String {
     let mut out = String::new();
     for row in rows {
@@ -174,7 +175,12 @@ pub fn render_matrix(rows: &[Caught]) -> String {
             "caught"
         };
         let _ = writeln!(out, "{} ({}): {verdict}", row.server, row.chapter);
-        let _ = writeln!(out, "  {}: {}", row.chapter, list(&own));
+        let own_text = if own.is_empty() {
+            "none".to_owned()
+        } else {
+            own.join(", ")
+        };
+        let _ = writeln!(out, "  {}: {own_text}", row.chapter);
         if !others.is_empty() {
             let _ = writeln!(
                 out,
