@@ -3,7 +3,7 @@
 //!
 //! | command | what it runs the suite against |
 //! |---|---|
-//! | `cargo xtask conformance` | the reference server, started in this process: `/echo` with the echo profile, `/socket` with chat |
+//! | `cargo xtask conformance` | the reference server, started in this process: `/echo` with the echo profile, `/socket` with chat, side by side |
 //! | `--target ws://HOST:PORT/PATH --profile P` | any running server, one endpoint |
 //! | `--peer` | the testbed's tokio-tungstenite peer, both endpoints |
 //! | `--mutants` | every testbed mutant, both endpoints; prints the matrix mutant → failed scenarios and checks each fails in its own chapter |
@@ -147,9 +147,9 @@ fn summary(name: &str, reports: &[RunReport], suite: Duration, setup: Duration) 
     lines.join("\n")
 }
 
-/// Runs every mutant, both endpoints, all at once (each one scenario at a
-/// time, so a mutant serving one client at a time fails the same scenarios
-/// from run to run), and prints the matrix.
+/// Runs every mutant at once, each with its endpoints one after the other
+/// and one scenario at a time (so a mutant serving one client at a time
+/// fails the same scenarios from run to run), and prints the matrix.
 async fn mutants(scenarios: &[LoadedScenario], started: Instant) -> Result<()> {
     let shared = std::sync::Arc::new(scenarios.to_vec());
     let mut runs = JoinSet::new();
@@ -157,8 +157,14 @@ async fn mutants(scenarios: &[LoadedScenario], started: Instant) -> Result<()> {
         let scenarios = std::sync::Arc::clone(&shared);
         runs.spawn(async move {
             let (addr, handle) = start(Server::Mutant(Some(bug)), loopback()).await?;
-            let reports =
-                run_endpoints(&scenarios, &Endpoint::both(addr), 1, STEP_TIMEOUT, run_id()).await;
+            // One endpoint after the other: a mutant that serves one client
+            // at a time would otherwise fail whatever happens to overlap.
+            let mut reports = Vec::new();
+            for endpoint in Endpoint::both(addr) {
+                reports.extend(
+                    run_endpoints(&scenarios, &[endpoint], 1, STEP_TIMEOUT, run_id()).await,
+                );
+            }
             handle.shutdown().await;
             std::io::Result::Ok((bug, reports))
         });

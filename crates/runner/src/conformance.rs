@@ -16,7 +16,10 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::task::JoinSet;
 
 use crate::load::LoadedScenario;
 use crate::plan::{PlanSettings, Profile, Target};
@@ -54,8 +57,14 @@ impl Endpoint {
     }
 }
 
-/// Plays `scenarios` against each endpoint in turn, `jobs` scenarios at a
-/// time, with `timeout` per step; one report per endpoint, in order.
+/// Plays `scenarios` against every endpoint at once, `jobs` scenarios at a
+/// time per endpoint, with `timeout` per step; one report per endpoint, in
+/// the order given.
+///
+/// The endpoints run side by side: an echo client never joins the chat
+/// room, so the two runs cannot see each other's messages, and a suite that
+/// waits on the network more than on the CPU finishes in the time of the
+/// longer run instead of the sum.
 pub async fn run_endpoints(
     scenarios: &[LoadedScenario],
     endpoints: &[Endpoint],
@@ -63,17 +72,34 @@ pub async fn run_endpoints(
     timeout: Duration,
     run_id: u64,
 ) -> Vec<RunReport> {
-    let mut reports = Vec::with_capacity(endpoints.len());
-    for endpoint in endpoints {
+    let shared = Arc::new(scenarios.to_vec());
+    let mut runs = JoinSet::new();
+    for (position, endpoint) in endpoints.iter().enumerate() {
         let settings = PlanSettings {
             target: endpoint.target.clone(),
             profile: endpoint.profile,
             timeout,
             run_id,
         };
-        reports.push(run_suite(scenarios, &settings, jobs, |_| {}).await);
+        let scenarios = Arc::clone(&shared);
+        runs.spawn(async move {
+            let report = run_suite(&scenarios, &settings, jobs, |_| {}).await;
+            (position, report)
+        });
     }
-    reports
+    let mut reports: Vec<Option<RunReport>> = vec![None; endpoints.len()];
+    while let Some(done) = runs.join_next().await {
+        match done {
+            Ok((position, report)) => {
+                if let Some(slot) = reports.get_mut(position) {
+                    *slot = Some(report);
+                }
+            }
+            // A panicking run is a runner bug: let it surface.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    reports.into_iter().flatten().collect()
 }
 
 /// The chapter name without its number: `lengths` for `03-lengths`.
