@@ -609,12 +609,25 @@ fn echo_rounds(plan: &Plan, bins: &Binaries, pinning: &Pinning) -> Result<Value>
                 .collect();
             ratios.insert(kind.name().into(), json!(median(&mut per_round)));
         }
+        // Every server against the raw TCP echo, the same way (the chart).
+        let tcp = SERVERS
+            .iter()
+            .position(|&k| k == Kind::TcpEcho)
+            .unwrap_or(1);
+        let mut over_tcp = serde_json::Map::new();
+        for (index, kind) in SERVERS.iter().enumerate() {
+            let mut per_round: Vec<f64> = (0..plan.rounds)
+                .map(|r| rate(index, r) / rate(tcp, r).max(1e-9))
+                .collect();
+            over_tcp.insert(kind.name().into(), json!(median(&mut per_round)));
+        }
         cases.push(json!({
             "case": case_name(connections, size),
             "connections": connections,
             "size": size,
             "servers": per_server,
             "reference_over": ratios,
+            "over_tcp_echo": over_tcp,
         }));
     }
     Ok(Value::Array(cases))
@@ -1041,16 +1054,12 @@ pub fn chart(report: &Value) -> String {
         ));
     }
     for (i, case) in cases.iter().enumerate() {
-        let tcp = case["servers"]["tcp-echo"]["messages_per_sec"]
-            .as_f64()
-            .unwrap_or(0.0)
-            .max(1e-9);
         let x0 = left + group_w * i as f64 + bar_w / 2.0;
         for (j, kind) in SERVERS.iter().enumerate() {
             let rate = case["servers"][kind.name()]["messages_per_sec"]
                 .as_f64()
                 .unwrap_or(0.0);
-            let ratio = rate / tcp;
+            let ratio = case["over_tcp_echo"][kind.name()].as_f64().unwrap_or(0.0);
             let (x, y) = (x0 + bar_w * j as f64, y_of(ratio));
             svg.push_str(&format!(
                 r#"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="{}"><title>{}: {rate:.0} msg/s ({ratio:.2}×)</title></rect>
