@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod autobahn;
 mod bench;
 mod book;
+mod browser;
 mod ci;
 mod conformance;
 
@@ -35,6 +36,8 @@ enum Task {
     Bench(bench::Args),
     /// Build the workbook (installs mdbook if missing) and check its includes, links and anchors.
     Book,
+    /// Headless Chromium: the chat page in two tabs, and an HTML report (screenshots in target/browser/).
+    Browser,
 }
 
 fn main() -> Result<()> {
@@ -45,6 +48,7 @@ fn main() -> Result<()> {
         Task::Autobahn(args) => autobahn::run(args),
         Task::Bench(args) => bench::run(args),
         Task::Book => book::run(),
+        Task::Browser => browser::run(),
     }
 }
 

@@ -16,10 +16,12 @@ use wsconform_runner::hex::parse_hex;
 use wsconform_runner::load::{LoadError, LoadedScenario, bundled, load_path};
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::report::ReportFormat;
-use wsconform_runner::report::human::{HumanOptions, render, result_line};
+use wsconform_runner::report::human::{HumanOptions, render};
 use wsconform_runner::scenario::Dur;
 use wsconform_runner::spawn::SpawnedTarget;
 use wsconform_runner::suite::{Selection, run_suite};
+
+mod progress;
 
 /// Grades WebSocket servers against RFC 6455 with readable YAML scenarios.
 #[derive(Parser, Debug)]
@@ -111,9 +113,15 @@ struct RunArgs {
     /// Deadline for each step.
     #[arg(long, value_name = "DUR", default_value = "2s", value_parser = parse_dur)]
     timeout: Dur,
-    /// Write a machine report: FORMAT=FILE (FILE '-' is stdout). Formats: json.
+    /// Write a report: FORMAT=FILE (FILE '-' is stdout); repeat for several.
+    /// Formats: json, gradescope (results.json), junit (XML), tap (TAP 14),
+    /// html (one self-contained page).
     #[arg(long, value_name = "FORMAT=FILE")]
     report: Vec<String>,
+    /// No progress bar (it is also left out when standard error is not a
+    /// terminal or CI is set).
+    #[arg(long)]
+    no_progress: bool,
 }
 
 fn parse_dur(text: &str) -> Result<Dur, String> {
@@ -543,25 +551,17 @@ async fn run(args: RunArgs) -> ExitCode {
         timings: true,
     };
     let human_to_stderr = reports.iter().any(|(_, f)| f == "-");
-    let progress = std::io::stderr().is_terminal();
-    let total = selected.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let on_result = |r: &wsconform_runner::verdict::ScenarioResult| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if progress {
-            eprint!(
-                "\r\x1b[2K[{n}/{total}] {}",
-                result_line(r, opts).trim_start()
-            );
-        }
-    };
+    let bar = progress::bar(
+        selected.len(),
+        progress::wanted(args.no_progress),
+        opts.color,
+    );
+    let on_result = |r: &wsconform_runner::verdict::ScenarioResult| progress::advance(&bar, r);
     let outcome = tokio::select! {
         report = run_suite(&selected, &settings, jobs, on_result) => Some(report),
         _ = tokio::signal::ctrl_c() => None,
     };
-    if progress {
-        eprint!("\r\x1b[2K");
-    }
+    bar.finish_and_clear();
     if let Some(mut t) = spawned.take() {
         t.stop().await;
     }

@@ -1,11 +1,17 @@
 //! Reports: the same [`RunReport`] rendered for people or for machines.
 //!
 //! Each format is one module with one `render` function from the report to
-//! text; adding JUnit, TAP, Gradescope or HTML means adding a module and a
-//! [`ReportFormat`] variant, nothing else.
+//! text: [`human`] for the terminal, [`json`], [`gradescope`], [`junit`],
+//! [`tap`] and [`html`] for `--report FORMAT=FILE`. Adding a format means
+//! adding a module and a [`ReportFormat`] variant, nothing else.
 
+pub mod detail;
+pub mod gradescope;
+pub mod html;
 pub mod human;
 pub mod json;
+pub mod junit;
+pub mod tap;
 
 use serde::Serialize;
 
@@ -62,6 +68,14 @@ impl Summary {
 pub enum ReportFormat {
     /// The stable JSON schema of [`json`].
     Json,
+    /// Gradescope's autograder `results.json` ([`gradescope`]).
+    Gradescope,
+    /// JUnit XML for CI test reports ([`junit`]).
+    Junit,
+    /// TAP version 14 ([`tap`]).
+    Tap,
+    /// One self-contained HTML page ([`html`]).
+    Html,
 }
 
 impl ReportFormat {
@@ -69,7 +83,13 @@ impl ReportFormat {
     pub fn parse(name: &str) -> Result<ReportFormat, String> {
         match name {
             "json" => Ok(ReportFormat::Json),
-            other => Err(format!("unknown report format '{other}': available: json")),
+            "gradescope" => Ok(ReportFormat::Gradescope),
+            "junit" => Ok(ReportFormat::Junit),
+            "tap" => Ok(ReportFormat::Tap),
+            "html" => Ok(ReportFormat::Html),
+            other => Err(format!(
+                "unknown report format '{other}': available: json, gradescope, junit, tap, html"
+            )),
         }
     }
 
@@ -77,6 +97,10 @@ impl ReportFormat {
     pub fn render(self, report: &RunReport) -> String {
         match self {
             ReportFormat::Json => json::render(report),
+            ReportFormat::Gradescope => gradescope::render(report),
+            ReportFormat::Junit => junit::render(report),
+            ReportFormat::Tap => tap::render(report),
+            ReportFormat::Html => html::render(report),
         }
     }
 }

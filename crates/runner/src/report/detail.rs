@@ -1,0 +1,116 @@
+//! The plain-text story of one scenario, shared by the machine reports.
+//!
+//! Gradescope shows it to the student, JUnit puts it in a `<failure>`, TAP
+//! in its diagnostic block. Each wants the same facts a learner reads in the
+//! terminal — the RFC rule, `Expected:` / `Actual:`, the annotated transcript
+//! with its caret, and the hint — without colours or timings, which would
+//! make a report differ from run to run for no reason.
+
+use std::fmt::Write;
+
+use super::human::{HumanOptions, transcript};
+use crate::verdict::{Outcome, ScenarioResult};
+
+/// The RFC 6455 link for a section, as every report prints it.
+pub fn rfc_link(section: &str) -> String {
+    format!("https://www.rfc-editor.org/rfc/rfc6455#section-{section}")
+}
+
+/// A stable chapter number: `03-lengths` is 3. Chapters without a number
+/// (a course's own folder) get `fallback`, their position in the run.
+pub fn chapter_number(chapter: &str, fallback: usize) -> usize {
+    chapter
+        .split_once('-')
+        .map_or(chapter, |(number, _)| number)
+        .parse()
+        .unwrap_or(fallback)
+}
+
+/// The chapters of a run in order of first appearance, each with its
+/// results. Scenarios arrive in file order, so a chapter's results are
+/// already together; grouping by first appearance keeps that order.
+pub fn by_chapter(results: &[ScenarioResult]) -> Vec<(&str, Vec<&ScenarioResult>)> {
+    let mut chapters: Vec<(&str, Vec<&ScenarioResult>)> = Vec::new();
+    for r in results {
+        match chapters.iter_mut().find(|(name, _)| *name == r.chapter) {
+            Some((_, list)) => list.push(r),
+            None => chapters.push((&r.chapter, vec![r])),
+        }
+    }
+    chapters
+}
+
+/// The annotated transcript as plain text (no colours, no timings).
+pub fn plain_transcript(r: &ScenarioResult) -> String {
+    let opts = HumanOptions {
+        color: false,
+        timings: false,
+    };
+    transcript(
+        &r.transcript,
+        r.failure.as_ref().and_then(|f| f.caret),
+        opts,
+        "  ",
+    )
+}
+
+/// Everything a grader or a student needs to understand a result that was
+/// not a plain pass: what happened, the rule, expected versus actual, the
+/// transcript and the hint. A pass gives an empty string.
+pub fn plain_detail(r: &ScenarioResult) -> String {
+    let mut out = String::new();
+    if r.outcome == Outcome::Pass {
+        return out;
+    }
+    // A failure's one-line message is "expected X; got Y": the Expected and
+    // Actual lines below say it better, so it is only printed without them.
+    if !r.message.is_empty() && r.failure.is_none() {
+        let _ = writeln!(out, "{}", r.message);
+    }
+    for note in &r.non_strict {
+        let _ = writeln!(out, "Non-strict: {note}");
+    }
+    if let Some(section) = &r.rfc {
+        let _ = writeln!(out, "RFC 6455 §{section}: {}", rfc_link(section));
+    }
+    if let Some(f) = &r.failure {
+        if f.prerequisite {
+            let _ = writeln!(
+                out,
+                "The opening handshake failed, so this scenario never reached its point."
+            );
+        }
+        if let Some(rule) = f.rule.as_ref().or(r.requirement.as_ref()) {
+            let _ = writeln!(out, "{}", rule.trim());
+        }
+        let step = f
+            .step
+            .map(|s| format!(" (step {})", s + 1))
+            .unwrap_or_default();
+        let _ = writeln!(out, "Expected{step}: {}", f.expected);
+        let _ = writeln!(out, "Actual:   {}", f.actual);
+    }
+    if r.outcome == Outcome::Fail && !r.transcript.lines.is_empty() {
+        let _ = writeln!(out, "Transcript:");
+        out.push_str(&plain_transcript(r));
+    }
+    if let Some(hint) = &r.hint
+        && r.outcome != Outcome::Skip
+    {
+        let _ = writeln!(out, "Hint: {}", hint.trim());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chapter_numbers_come_from_the_folder_name() {
+        assert_eq!(chapter_number("03-lengths", 9), 3);
+        assert_eq!(chapter_number("11-hardening", 9), 11);
+        assert_eq!(chapter_number("extra", 9), 9);
+        assert_eq!(chapter_number("x-y", 4), 4);
+    }
+}

@@ -1,0 +1,390 @@
+//! The HTML report: one page a person can read, on a laptop or a phone.
+//!
+//! The page is self-contained — styles inline, no fonts, scripts or images
+//! from anywhere — so it can be mailed, attached to a CI run or opened from
+//! a grader's download folder offline. It has three parts:
+//!
+//! 1. a summary: target, profile, counts and points, and the shared cause
+//!    when something stopped the whole run;
+//! 2. a grid of chapters × scenarios, one coloured cell per scenario (like
+//!    Autobahn's matrix, but with a mark in each cell, not only a colour, and
+//!    the id on hover), each cell a link to its detail;
+//! 3. one expandable `<details>` per scenario with the verdict, the RFC rule
+//!    and link, `Expected:` / `Actual:`, the annotated transcript and the
+//!    hint. Failures start open.
+//!
+//! Everything that came from a scenario file or from the server under test
+//! is escaped: transcripts hold whatever bytes a hostile server sent, and a
+//! report must never run them. Control characters are shown as `\xNN`.
+
+use std::fmt::Write;
+
+use super::Summary;
+use super::detail::{by_chapter, plain_transcript, rfc_link};
+use super::human::mark;
+use crate::suite::RunReport;
+use crate::verdict::{Outcome, ScenarioResult};
+
+/// Escapes text for HTML element content and quoted attribute values, and
+/// makes control characters visible (they are invisible, or parse errors).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An element id for a scenario: `s-` and the id with anything outside
+/// `[A-Za-z0-9._-]` replaced, so it is safe in `id=""` and in `href="#…"`.
+pub fn anchor(id: &str) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("s-{safe}")
+}
+
+fn class(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "pass",
+        Outcome::Fail => "fail",
+        Outcome::NonStrict => "nonstrict",
+        Outcome::Skip => "skip",
+        Outcome::Error => "error",
+    }
+}
+
+const STYLE: &str = r#"
+:root { --pass:#1b7f3b; --pass-bg:#d5f0dc; --fail:#b3261e; --fail-bg:#fbd9d5;
+  --nonstrict:#8a5a00; --nonstrict-bg:#ffecb3; --skip:#5f6368; --skip-bg:#e8eaed;
+  --error:#6a1b9a; --error-bg:#ead7f5; }
+* { box-sizing: border-box; }
+body { font: 16px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto;
+  max-width: 64rem; padding: 1rem; color: #202124; background: #fff; }
+h1 { font-size: 1.4rem; margin: 0 0 .25rem; }
+h2 { font-size: 1.15rem; margin: 1.5rem 0 .5rem; }
+code, pre { font: 13px/1.4 ui-monospace, "DejaVu Sans Mono", Menlo, monospace; }
+.meta { color: #5f6368; margin: 0 0 1rem; overflow-wrap: anywhere; }
+.summary { display: flex; flex-wrap: wrap; gap: .5rem; margin: 0 0 1rem; padding: 0; list-style: none; }
+.summary li { padding: .35rem .7rem; border-radius: .4rem; background: #f1f3f4; }
+.summary .points { font-weight: 700; }
+.cause { border-left: 4px solid var(--fail); background: var(--fail-bg); padding: .5rem .75rem; }
+.grid { display: grid; grid-template-columns: minmax(7rem, max-content) 1fr; gap: .35rem .75rem; align-items: start; }
+.grid .chapter { font-weight: 600; padding-top: .2rem; overflow-wrap: anywhere; }
+.cells { display: flex; flex-wrap: wrap; gap: 3px; }
+.cell { display: inline-flex; width: 1.9rem; height: 1.9rem; align-items: center; justify-content: center;
+  border-radius: .3rem; text-decoration: none; font-weight: 700; }
+.cell:focus, .cell:hover { outline: 2px solid #202124; }
+.pass { color: var(--pass); background: var(--pass-bg); }
+.fail { color: var(--fail); background: var(--fail-bg); }
+.nonstrict { color: var(--nonstrict); background: var(--nonstrict-bg); }
+.skip { color: var(--skip); background: var(--skip-bg); }
+.error { color: var(--error); background: var(--error-bg); }
+.legend { display: flex; flex-wrap: wrap; gap: .75rem; margin: .75rem 0; font-size: .9rem; }
+.legend span.cell { width: 1.4rem; height: 1.4rem; margin-right: .3rem; }
+details { border: 1px solid #dadce0; border-radius: .4rem; margin: .35rem 0; }
+details > summary { cursor: pointer; padding: .45rem .6rem; display: flex; flex-wrap: wrap; gap: .25rem .5rem; align-items: baseline; }
+details > summary .cell { width: 1.5rem; height: 1.5rem; flex: none; }
+details > summary .id { min-width: 0; font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: .85rem; overflow-wrap: anywhere; }
+details > summary .title { flex: 1 1 12rem; min-width: 0; }
+details > summary .pts { color: #5f6368; white-space: nowrap; }
+details:target { outline: 2px solid #1a73e8; }
+.body { padding: 0 .75rem .75rem; overflow-wrap: anywhere; }
+.body dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem .75rem; margin: .5rem 0; }
+.body dt { font-weight: 600; }
+.body dd { margin: 0; }
+.rule { border-left: 3px solid #dadce0; margin: .5rem 0; padding-left: .6rem; color: #3c4043; white-space: pre-wrap; }
+pre.transcript { background: #f8f9fa; border: 1px solid #e8eaed; border-radius: .3rem; padding: .5rem;
+  overflow-x: auto; margin: .5rem 0; }
+pre.transcript .sent { color: #174ea6; }
+pre.transcript .received { color: #0d652d; }
+pre.transcript .caret { color: var(--fail); font-weight: 700; }
+.hint { background: #e8f0fe; border-radius: .3rem; padding: .5rem .7rem; }
+@media (max-width: 40rem) {
+  body { padding: .6rem; }
+  .grid { grid-template-columns: 1fr; }
+  .grid .chapter { padding-top: .5rem; }
+  .cell { width: 2.2rem; height: 2.2rem; }
+}
+"#;
+
+/// Opens the `<details>` a grid link points at (a link to a closed details
+/// element scrolls to it but leaves it shut). Inline, so the page needs
+/// nothing from the network; the report works without it too.
+const SCRIPT: &str = r#"
+function openTarget() {
+  var id = decodeURIComponent(location.hash.slice(1));
+  var el = id && document.getElementById(id);
+  if (el && el.tagName === 'DETAILS') { el.open = true; }
+}
+window.addEventListener('hashchange', openTarget);
+openTarget();
+"#;
+
+fn transcript_html(r: &ScenarioResult) -> String {
+    let mut out = String::from("<pre class=\"transcript\">");
+    for line in plain_transcript(r).lines() {
+        let trimmed = line.trim_start();
+        let kind = if trimmed.starts_with('→') {
+            Some("sent")
+        } else if trimmed.starts_with('←') {
+            Some("received")
+        } else if !trimmed.is_empty() && trimmed.chars().all(|c| c == '^') {
+            Some("caret")
+        } else {
+            None
+        };
+        match kind {
+            Some(kind) => {
+                let _ = writeln!(out, "<span class=\"{kind}\">{}</span>", escape(line));
+            }
+            None => {
+                let _ = writeln!(out, "{}", escape(line));
+            }
+        }
+    }
+    out.push_str("</pre>");
+    out
+}
+
+fn scenario_detail(r: &ScenarioResult) -> String {
+    let mut out = String::new();
+    let open = if matches!(r.outcome, Outcome::Fail | Outcome::Error) {
+        " open"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "<details id=\"{}\" class=\"scenario\" data-id=\"{}\" data-outcome=\"{}\"{open}>",
+        anchor(&r.id),
+        escape(&r.id),
+        r.outcome.word()
+    );
+    let _ = writeln!(
+        out,
+        "<summary><span class=\"cell {}\" aria-label=\"{}\">{}</span><span class=\"id\">{}</span><span class=\"title\">{}</span><span class=\"pts\">{}/{} pt</span></summary>",
+        class(r.outcome),
+        r.outcome.word(),
+        mark(r.outcome),
+        escape(&r.id),
+        escape(&r.title),
+        r.points,
+        r.max_points
+    );
+    out.push_str("<div class=\"body\">\n<dl>\n");
+    let _ = writeln!(out, "<dt>Outcome</dt><dd>{}</dd>", r.outcome.word());
+    // A failure's message is "expected X; got Y", said better by the
+    // Expected and Actual rows below; other outcomes need their message.
+    if !r.message.is_empty() && r.failure.is_none() {
+        let _ = writeln!(out, "<dt>Verdict</dt><dd>{}</dd>", escape(&r.message));
+    }
+    if let Some(section) = &r.rfc {
+        let _ = writeln!(
+            out,
+            "<dt>RFC 6455</dt><dd><a href=\"{}\">§{}</a></dd>",
+            escape(&rfc_link(section)),
+            escape(section)
+        );
+    }
+    if let Some(case) = &r.autobahn {
+        let _ = writeln!(out, "<dt>Autobahn</dt><dd>case {}</dd>", escape(case));
+    }
+    if !r.tags.is_empty() {
+        let _ = writeln!(out, "<dt>Tags</dt><dd>{}</dd>", escape(&r.tags.join(", ")));
+    }
+    let failure = r.failure.as_ref();
+    if let Some(f) = failure {
+        let step = f
+            .step
+            .map(|s| format!(" (step {})", s + 1))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<dt>Expected{step}</dt><dd>{}</dd>",
+            escape(&f.expected)
+        );
+        let _ = writeln!(out, "<dt>Actual</dt><dd>{}</dd>", escape(&f.actual));
+    }
+    for note in &r.non_strict {
+        let _ = writeln!(out, "<dt>Non-strict</dt><dd>{}</dd>", escape(note));
+    }
+    out.push_str("</dl>\n");
+    if failure.is_some_and(|f| f.prerequisite) {
+        out.push_str(
+            "<p>The opening handshake failed, so this scenario never reached its point.</p>\n",
+        );
+    }
+    if let Some(rule) = failure
+        .and_then(|f| f.rule.as_deref())
+        .or(r.requirement.as_deref())
+    {
+        let _ = writeln!(out, "<p class=\"rule\">{}</p>", escape(rule.trim()));
+    }
+    if !r.transcript.lines.is_empty() {
+        out.push_str(&transcript_html(r));
+        out.push('\n');
+    }
+    if let Some(hint) = &r.hint {
+        let _ = writeln!(
+            out,
+            "<p class=\"hint\"><strong>Hint:</strong> {}</p>",
+            escape(hint.trim())
+        );
+    }
+    out.push_str("</div>\n</details>\n");
+    out
+}
+
+/// Renders the report as one self-contained HTML page.
+pub fn render(report: &RunReport) -> String {
+    let s = Summary::of(report);
+    let mut out = String::new();
+    out.push_str("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    out.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n");
+    let _ = writeln!(
+        out,
+        "<title>wsconform: {}/{} points — {}</title>",
+        s.points,
+        s.max_points,
+        escape(&report.target)
+    );
+    let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
+    out.push_str("<header>\n<h1>wsconform report</h1>\n");
+    let _ = writeln!(
+        out,
+        "<p class=\"meta\">Target <code>{}</code>, profile <code>{}</code>, {} scenarios in {:.1} s</p>",
+        escape(&report.target),
+        escape(&report.profile),
+        s.total,
+        report.duration.as_secs_f64()
+    );
+    out.push_str("<ul class=\"summary\" id=\"summary\">\n");
+    let _ = writeln!(
+        out,
+        "<li class=\"points\">{}/{} points</li>",
+        s.points, s.max_points
+    );
+    for (count, outcome) in [
+        (s.passed, Outcome::Pass),
+        (s.failed, Outcome::Fail),
+        (s.non_strict, Outcome::NonStrict),
+        (s.skipped, Outcome::Skip),
+        (s.errors, Outcome::Error),
+    ] {
+        let _ = writeln!(
+            out,
+            "<li class=\"{}\">{count} {}</li>",
+            class(outcome),
+            outcome.word()
+        );
+    }
+    out.push_str("</ul>\n</header>\n");
+    if let Some(cause) = &report.cause {
+        let _ = writeln!(
+            out,
+            "<div class=\"cause\"><strong>Every failing scenario depends on this:</strong> {}",
+            escape(&cause.message)
+        );
+        if let Some(f) = &cause.preflight.failure {
+            let _ = writeln!(
+                out,
+                "<br>Expected: {}<br>Actual: {}",
+                escape(&f.expected),
+                escape(&f.actual)
+            );
+        }
+        if !cause.preflight.transcript.lines.is_empty() {
+            out.push_str(&transcript_html(&cause.preflight));
+        }
+        out.push_str("</div>\n");
+    }
+
+    let chapters = by_chapter(&report.results);
+    out.push_str("<main>\n<h2>Chapters × scenarios</h2>\n<div class=\"grid\" id=\"grid\">\n");
+    for (chapter, results) in &chapters {
+        let _ = writeln!(out, "<div class=\"chapter\">{}</div>", escape(chapter));
+        out.push_str("<div class=\"cells\">");
+        for r in results {
+            let _ = write!(
+                out,
+                "<a class=\"cell {}\" href=\"#{}\" title=\"{}: {} ({})\">{}</a>",
+                class(r.outcome),
+                anchor(&r.id),
+                escape(&r.id),
+                escape(&r.title),
+                r.outcome.word(),
+                mark(r.outcome)
+            );
+        }
+        out.push_str("</div>\n");
+    }
+    out.push_str("</div>\n<div class=\"legend\">");
+    for outcome in [
+        Outcome::Pass,
+        Outcome::Fail,
+        Outcome::NonStrict,
+        Outcome::Skip,
+        Outcome::Error,
+    ] {
+        let _ = write!(
+            out,
+            "<span><span class=\"cell {}\">{}</span>{}</span>",
+            class(outcome),
+            mark(outcome),
+            outcome.word()
+        );
+    }
+    out.push_str("</div>\n");
+    for (chapter, results) in &chapters {
+        let _ = writeln!(out, "<section>\n<h2>{}</h2>", escape(chapter));
+        for r in results {
+            out.push_str(&scenario_detail(r));
+        }
+        out.push_str("</section>\n");
+    }
+    let _ = writeln!(out, "</main>\n<script>{SCRIPT}</script>\n</body>\n</html>");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_leaves_no_markup_and_shows_control_bytes() {
+        let hostile = "<script>alert('x')</script>&\"\u{1b}[31m\u{0}";
+        let escaped = escape(hostile);
+        assert!(!escaped.contains('<'));
+        assert!(!escaped.contains('"'));
+        assert!(!escaped.contains('\''));
+        assert!(!escaped.contains('\u{1b}'));
+        assert!(escaped.contains("\\x1b[31m\\x00"));
+        assert!(escaped.starts_with("&lt;script&gt;alert(&#39;x&#39;)"));
+    }
+
+    #[test]
+    fn anchors_are_safe_in_attributes_and_urls() {
+        assert_eq!(anchor("lengths.16bit-126"), "s-lengths.16bit-126");
+        assert_eq!(anchor("a\"b c#d"), "s-a_b_c_d");
+    }
+}
