@@ -95,6 +95,11 @@ fn chromium_path() -> Result<PathBuf> {
     let path = std::env::var_os("CHROMIUM")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CHROMIUM));
+    existing_browser(path)
+}
+
+/// `path` if it is a file; otherwise an error that says how to install one.
+fn existing_browser(path: PathBuf) -> Result<PathBuf> {
     if !path.is_file() {
         bail!(
             "Chromium not found at {}: the browser check needs headless Chromium.\n\
@@ -455,4 +460,23 @@ async fn report_page(
     eprintln!("report: no sideways scrolling on a 390 px wide phone screen");
     screenshot(&page, &out_dir.join("report-phone.png"), false).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_browser_is_an_error_with_the_install_command() {
+        let missing = project_root().join("target").join("no-such-chromium");
+        let message = format!("{:#}", existing_browser(missing).unwrap_err());
+        assert!(message.contains("no-such-chromium"), "{message}");
+        assert!(message.contains("apt-get install -y chromium"), "{message}");
+    }
+
+    #[test]
+    fn an_existing_file_is_accepted() {
+        let manifest = project_root().join("xtask").join("Cargo.toml");
+        assert_eq!(existing_browser(manifest.clone()).unwrap(), manifest);
+    }
 }
