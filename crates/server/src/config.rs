@@ -83,6 +83,12 @@ pub struct Config {
     /// client whose queue is full is not keeping up with the room: it is
     /// closed with code 1008 instead of slowing everyone else down or making
     /// the server buffer without bound.
+    ///
+    /// The default, 4096, leaves room for a burst: in the suite's
+    /// "20 clients × 50 messages" scenario every client may have all 1000
+    /// broadcasts waiting before it starts reading. Queued messages are shared
+    /// between clients (one allocation per broadcast), so a full queue costs
+    /// 4096 pointers plus the messages the room sent anyway.
     pub chat_queue_capacity: usize,
 
     /// On graceful shutdown, how long the server waits for its connections to
@@ -103,7 +109,7 @@ impl Default for Config {
             write_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(2),
             max_connections: 1024,
-            chat_queue_capacity: 256,
+            chat_queue_capacity: 4096,
             shutdown_grace: Duration::from_secs(3),
         }
     }
