@@ -16,7 +16,7 @@ use tokio::io::AsyncReadExt as _;
 use tokio::net::tcp::OwnedReadHalf;
 use wsconform_wire::{
     CloseFrame, FrameHeader, Limits, OpCode, ProtocolError, Utf8Validator, apply_mask,
-    parse_close_payload,
+    check_client_frame, parse_close_payload,
 };
 
 use super::Bug;
@@ -314,32 +314,25 @@ impl FrameReader {
 }
 
 /// The rules every client frame header must follow (RFC 6455 §5.1, §5.2, §5.5).
+///
+/// Only the mask rule can be bent by a bug; every other rule is the wire
+/// crate's own check, so the mutants differ from a correct server in exactly
+/// one place.
 fn check_frame(header: &FrameHeader, bug: Option<Bug>) -> Result<(), ProtocolError> {
     if header.mask.is_none() {
         match bug {
             // The bug: "if it is masked, unmask it" — and otherwise carry on.
-            Some(Bug::UnmaskedAccepted) => {}
+            Some(Bug::UnmaskedAccepted) => {
+                let as_if_masked = FrameHeader {
+                    mask: Some([0; 4]),
+                    ..*header
+                };
+                return check_client_frame(&as_if_masked);
+            }
             _ => return Err(ProtocolError::UnmaskedFrame),
         }
     }
-    if header.rsv_bits() != 0 {
-        return Err(ProtocolError::ReservedBits(header.rsv_bits()));
-    }
-    if header.opcode.is_reserved() {
-        return Err(ProtocolError::ReservedOpcode(header.opcode.as_u8()));
-    }
-    if header.payload_len >> 63 != 0 {
-        return Err(ProtocolError::LengthTopBitSet);
-    }
-    if header.opcode.is_control() {
-        if header.payload_len > 125 {
-            return Err(ProtocolError::ControlFrameTooLong(header.payload_len));
-        }
-        if !header.fin {
-            return Err(ProtocolError::FragmentedControlFrame);
-        }
-    }
-    Ok(())
+    check_client_frame(header)
 }
 
 /// The masking key a mutant with [`Bug::MaskedServerFrames`] uses.
