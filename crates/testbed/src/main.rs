@@ -79,6 +79,16 @@ async fn main() -> ExitCode {
             (Server::Mutant(bug), listen)
         }
     };
+    // Listen for the stop signals *before* telling anyone we are up: a parent
+    // that reads the line below may send SIGTERM at once, and a signal that
+    // arrives before its handler exists kills the process with no clean exit.
+    let stopped = match stop_signals() {
+        Ok(stopped) => stopped,
+        Err(error) => {
+            eprintln!("error: cannot wait for a stop signal: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (addr, handle) = match start(server, listen.addr()).await {
         Ok(started) => started,
         Err(error) => {
@@ -92,7 +102,7 @@ async fn main() -> ExitCode {
     println!("listening on {addr}");
     // A parent process reads this line through a pipe: send it now.
     let _ = std::io::stdout().flush();
-    if let Err(error) = until_stopped().await {
+    if let Err(error) = stopped.await {
         eprintln!("error: cannot wait for a stop signal: {error}");
         return ExitCode::FAILURE;
     }
@@ -100,20 +110,24 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Waits for Ctrl-C (SIGINT) or, on Unix, SIGTERM.
-async fn until_stopped() -> std::io::Result<()> {
+/// Installs the handlers for Ctrl-C (SIGINT) and, on Unix, SIGTERM, and
+/// returns a future that completes when either arrives.
+fn stop_signals() -> std::io::Result<impl std::future::Future<Output = std::io::Result<()>>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut terminate = signal(SignalKind::terminate())?;
-        tokio::select! {
-            interrupted = tokio::signal::ctrl_c() => interrupted,
-            _ = terminate.recv() => Ok(()),
-        }
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => Ok(()),
+                _ = terminate.recv() => Ok(()),
+            }
+        })
     }
     #[cfg(not(unix))]
     {
-        tokio::signal::ctrl_c().await
+        Ok(tokio::signal::ctrl_c())
     }
 }
 
