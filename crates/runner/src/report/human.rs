@@ -269,7 +269,12 @@ pub fn render(report: &RunReport, opts: HumanOptions) -> String {
         .results
         .iter()
         .filter(|r| {
-            r.outcome == Outcome::Fail && !r.failure.as_ref().is_some_and(|f| f.prerequisite)
+            // A failed default handshake that is the run's shared cause was
+            // shown once at the top; one that happened only in this scenario
+            // (a second client refused, say) is explained here like any failure.
+            let shown_as_cause =
+                report.cause.is_some() && r.failure.as_ref().is_some_and(|f| f.prerequisite);
+            r.outcome == Outcome::Fail && !shown_as_cause
         })
         .collect();
     if !failures.is_empty() {
