@@ -106,7 +106,7 @@ const EXCERPTS: &[Excerpt] = &[
     },
     Excerpt {
         file: "concurrency-one-at-a-time.txt",
-        scenario: "concurrency.echo-20-clients-50-messages",
+        scenario: "concurrency.idle-client-does-not-block",
         bug: Bug::OneClientAtATime,
         chat: false,
     },
