@@ -20,9 +20,8 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 
-use crate::shutdown::{ShutdownHandle, spawn_server};
+use crate::shutdown::{ShutdownHandle, accept_each, spawn_server};
 
 /// Starts the fastwebsockets echo server on `127.0.0.1` with a free port.
 pub async fn start_fastwebsockets_echo() -> std::io::Result<(SocketAddr, ShutdownHandle)> {
@@ -35,23 +34,7 @@ pub async fn start_fastwebsockets_echo_on(
 ) -> std::io::Result<(SocketAddr, ShutdownHandle)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    Ok((local, spawn_server(accept_loop(listener))))
-}
-
-async fn accept_loop(listener: TcpListener) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream));
-                }
-                // Out of file descriptors, usually: wait for some to close.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
+    Ok((local, spawn_server(accept_each(listener, serve_connection))))
 }
 
 /// Serves HTTP until the request is upgraded, then echoes in the same task

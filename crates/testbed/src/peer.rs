@@ -42,7 +42,6 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
@@ -50,7 +49,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use crate::chat::{NOT_CHAT_CODE, NOT_CHAT_REASON, broadcast_text};
-use crate::shutdown::{ShutdownHandle, spawn_server};
+use crate::shutdown::{ShutdownHandle, accept_each, spawn_server};
 
 /// Largest request header block the peer reads before answering 431.
 const MAX_REQUEST_SIZE: usize = 8 * 1024;
@@ -92,7 +91,13 @@ pub async fn start_peer() -> std::io::Result<(SocketAddr, ShutdownHandle)> {
 pub async fn start_peer_on(addr: SocketAddr) -> std::io::Result<(SocketAddr, ShutdownHandle)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    Ok((local, spawn_server(accept_loop(listener))))
+    let room = Arc::new(Room::default());
+    Ok((
+        local,
+        spawn_server(accept_each(listener, move |stream| {
+            serve_connection(stream, Arc::clone(&room))
+        })),
+    ))
 }
 
 /// Which application a connection speaks, chosen by the request path.
@@ -135,24 +140,6 @@ impl Room {
                 // A closed queue belongs to a client that is leaving: skip it.
                 let _ = queue.send(message.clone());
             }
-        }
-    }
-}
-
-async fn accept_loop(listener: TcpListener) {
-    let room = Arc::new(Room::default());
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, Arc::clone(&room)));
-                }
-                // Out of file descriptors, usually: wait for some to close.
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-            // Reap finished connections so the set does not grow forever.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
 }

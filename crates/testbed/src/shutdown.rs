@@ -67,3 +67,30 @@ where
         task: Some(task),
     }
 }
+
+/// Accepts connections until the server is stopped, serving each one in its
+/// own task with `serve`.
+///
+/// The connections live in a [`JoinSet`](tokio::task::JoinSet) owned by this
+/// loop, so stopping the server (aborting the loop) stops them too; finished
+/// ones are reaped so the set does not grow forever. When `accept` fails (out
+/// of file descriptors, usually) the loop waits a little for some to close
+/// instead of spinning.
+pub(crate) async fn accept_each<S, F>(listener: tokio::net::TcpListener, serve: S)
+where
+    S: Fn(tokio::net::TcpStream) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(serve(stream));
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}

@@ -9,9 +9,8 @@ use std::net::SocketAddr;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 
-use crate::shutdown::{ShutdownHandle, spawn_server};
+use crate::shutdown::{ShutdownHandle, accept_each, spawn_server};
 
 /// Size of the per-connection buffer: one read, one write of at most this.
 const BUFFER_SIZE: usize = 64 * 1024;
@@ -25,23 +24,7 @@ pub async fn start_tcp_echo() -> std::io::Result<(SocketAddr, ShutdownHandle)> {
 pub async fn start_tcp_echo_on(addr: SocketAddr) -> std::io::Result<(SocketAddr, ShutdownHandle)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    Ok((local, spawn_server(accept_loop(listener))))
-}
-
-async fn accept_loop(listener: TcpListener) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(echo(stream));
-                }
-                // Out of file descriptors, usually: wait for some to close.
-                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
+    Ok((local, spawn_server(accept_each(listener, echo))))
 }
 
 /// Writes back every byte read, until the client closes.
