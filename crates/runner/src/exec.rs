@@ -823,16 +823,7 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
             // cut into pieces only when the scenario says so.
             let bytes = [request.as_slice(), then.as_slice()].concat();
             let pieces = split_chunks(&bytes, chunks.as_ref());
-            if pieces.len() > 1 {
-                let pause_text = pause
-                    .map(|p| format!(", {} ms apart", p.as_millis()))
-                    .unwrap_or_default();
-                run.transcript.note(
-                    at,
-                    client,
-                    format!("(written in {} pieces{pause_text})", pieces.len()),
-                );
-            }
+            note_pieces(run, at, client, pieces.len(), pause.as_ref());
             for (i, piece) in pieces.iter().enumerate() {
                 if i > 0 {
                     if let Some(p) = pause {
@@ -872,16 +863,7 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
                 return StepResult::Met;
             }
             let pieces = split_chunks(bytes, chunks.as_ref());
-            if pieces.len() > 1 {
-                let pause_text = pause
-                    .map(|p| format!(", {} ms apart", p.as_millis()))
-                    .unwrap_or_default();
-                run.transcript.note(
-                    at,
-                    client,
-                    format!("(written in {} pieces{pause_text})", pieces.len()),
-                );
-            }
+            note_pieces(run, at, client, pieces.len(), pause.as_ref());
             let scaled = crate::plan::scaled_for(bytes.len());
             for (i, piece) in pieces.iter().enumerate() {
                 if i > 0 {
@@ -1337,5 +1319,20 @@ fn check_codes(
             expected,
             "a close frame without a status code".into(),
         )),
+    }
+}
+
+/// Notes in the transcript that a write was cut into several pieces (a slow
+/// client), so a reader of a failure sees how the bytes went out.
+fn note_pieces(run: &mut Run, at: Duration, client: &str, pieces: usize, pause: Option<&Duration>) {
+    if pieces > 1 {
+        let pause_text = pause
+            .map(|p| format!(", {} ms apart", p.as_millis()))
+            .unwrap_or_default();
+        run.transcript.note(
+            at,
+            client,
+            format!("(written in {pieces} pieces{pause_text})"),
+        );
     }
 }
