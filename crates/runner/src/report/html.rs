@@ -22,7 +22,7 @@ use std::fmt::Write;
 use super::Summary;
 use super::detail::{by_chapter, plain_transcript, rfc_link};
 use super::human::mark;
-use crate::suite::RunReport;
+use crate::report::run::RunReport;
 use crate::verdict::{Outcome, ScenarioResult};
 
 /// Escapes text for HTML element content and quoted attribute values, and
