@@ -5,18 +5,14 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Behaviour, Bugs, serve, starter};
-use wsconform_runner::plan::{PlanSettings, Profile, Target};
+use support::{Behaviour, Bugs, Fault, plain_human, read_handshake, serve, starter};
+use wsconform_runner::plan::{PlanSettings, Profile};
 use wsconform_runner::suite::{RunReport, Selection, run_suite};
 use wsconform_runner::verdict::Outcome;
 
+/// The settings of every run here: `/echo`, deadlines of 1.5 s.
 fn settings(addr: std::net::SocketAddr, profile: Profile) -> PlanSettings {
-    PlanSettings {
-        target: Target::parse(&format!("ws://{addr}/echo")).unwrap(),
-        profile,
-        timeout: Duration::from_millis(1500),
-        run_id: 1,
-    }
+    support::settings(addr, "/echo", profile, Duration::from_millis(1500), 1)
 }
 
 async fn run(behaviour: Behaviour, profile: Profile, selection: Selection) -> RunReport {
@@ -70,25 +66,12 @@ async fn a_correct_echo_server_passes_everything() {
 }
 
 fn print(report: &RunReport) {
-    use wsconform_runner::report::human::{HumanOptions, render};
-    println!(
-        "{}",
-        render(
-            report,
-            HumanOptions {
-                color: false,
-                timings: false
-            }
-        )
-    );
+    println!("{}", plain_human(report));
 }
 
 #[tokio::test]
 async fn non_minimal_lengths_are_caught_with_a_caret() {
-    let bugs = Bugs {
-        non_minimal_lengths: true,
-        ..Bugs::default()
-    };
+    let bugs = Bugs::of(&[Fault::NonMinimalLengths]);
     let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
     print(&report);
     assert_eq!(outcome(&report, "frames.text-hello"), Outcome::Fail);
@@ -104,37 +87,14 @@ async fn non_minimal_lengths_are_caught_with_a_caret() {
 
 #[tokio::test]
 async fn buggy_servers_fail_the_matching_scenarios() {
-    let cases: [(Bugs, &str); 4] = [
-        (
-            Bugs {
-                mask_frames: true,
-                ..Bugs::default()
-            },
-            "frames.text-hello",
-        ),
-        (
-            Bugs {
-                ignore_ping: true,
-                ..Bugs::default()
-            },
-            "ping.echo-payload",
-        ),
-        (
-            Bugs {
-                truncate_long: true,
-                ..Bugs::default()
-            },
-            "lengths.16bit-126",
-        ),
-        (
-            Bugs {
-                wrong_accept: true,
-                ..Bugs::default()
-            },
-            "handshake.accept-key",
-        ),
+    let cases = [
+        (Fault::MaskFrames, "frames.text-hello"),
+        (Fault::IgnorePing, "ping.echo-payload"),
+        (Fault::TruncateLong, "lengths.16bit-126"),
+        (Fault::WrongAccept, "handshake.accept-key"),
     ];
-    for (bugs, id) in cases {
+    for (fault, id) in cases {
+        let bugs = Bugs::of(&[fault]);
         let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
         assert_eq!(
             outcome(&report, id),
@@ -148,10 +108,7 @@ async fn buggy_servers_fail_the_matching_scenarios() {
 
 #[tokio::test]
 async fn a_wrong_accept_key_is_reported_once_as_the_cause() {
-    let bugs = Bugs {
-        wrong_accept: true,
-        ..Bugs::default()
-    };
+    let bugs = Bugs::of(&[Fault::WrongAccept]);
     let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
     print(&report);
     let cause = report.cause.as_ref().expect("a shared cause");
@@ -331,7 +288,7 @@ async fn an_unmet_non_strict_expectation_is_non_strict_and_earns_the_points() {
 
 #[tokio::test]
 async fn a_server_frame_claiming_2_to_the_64_bytes_is_a_clear_failure() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     use wsconform_runner::exec::run_scenario;
     use wsconform_runner::load::parse_scenario;
     // Accepts the handshake, then sends a header whose 64-bit length is all ones.
@@ -340,21 +297,10 @@ async fn a_server_frame_claiming_2_to_the_64_bytes_is_a_clear_failure() {
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut got = Vec::new();
-                let request = loop {
-                    let n = stream.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                    if let Ok(Some((req, _))) = wsconform_wire::parse_request(&got, 16 * 1024) {
-                        break req;
-                    }
+                let Some((response, _)) = read_handshake(&mut stream).await else {
+                    return;
                 };
-                let _ = stream
-                    .write_all(&wsconform_wire::accept_response(&request))
-                    .await;
+                let _ = stream.write_all(&response).await;
                 let _ = stream
                     .write_all(&[0x82, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
                     .await;
@@ -376,10 +322,7 @@ async fn a_server_frame_claiming_2_to_the_64_bytes_is_a_clear_failure() {
 
 #[tokio::test]
 async fn unsolicited_pongs_are_heartbeats_not_failures() {
-    let bugs = Bugs {
-        heartbeat_pong: true,
-        ..Bugs::default()
-    };
+    let bugs = Bugs::of(&[Fault::HeartbeatPong]);
     let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
     assert!(report.passed(), "failures: {:#?}", failing(&report));
 }
