@@ -32,7 +32,7 @@
 //! - the masked frame is **encoded once** and the same bytes are written for
 //!   every message (masking keys only have to be unpredictable to a browser's
 //!   scripts; a benchmark is not one);
-//! - replies go through the same sans-IO [`Decoder`] a client would use, into
+//! - replies go through the same sans-IO [`Decoder`](wsconform_wire::Decoder) a client would use, into
 //!   a per-connection buffer that is reused;
 //! - latencies go into a log-scale [`LatencyHistogram`] (1 % precision),
 //!   not a growing list.

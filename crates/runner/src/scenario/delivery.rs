@@ -1,12 +1,11 @@
 //! How a step's bytes reach the socket (whole or in chunks, with pauses),
 //! and the `raw` step that sends hex bytes as they are.
 
-use std::fmt;
-
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer};
 
 use super::Dur;
+use super::shape::Shapes;
 use crate::hex::Hex;
 
 /// How the bytes of one step are cut into separate TCP writes.
@@ -48,10 +47,8 @@ impl<'de> Deserialize<'de> for Chunks {
 #[serde(deny_unknown_fields)]
 pub struct Delivery {
     /// Cut the bytes into these writes.
-    #[serde(default)]
     pub chunks: Option<Chunks>,
     /// Wait this long between writes.
-    #[serde(default)]
     pub pause: Option<Dur>,
 }
 
@@ -72,24 +69,20 @@ struct RawFields {
     pause: Option<Dur>,
 }
 
-// Hand-written: a bare hex string or a map; an untagged enum would turn an
-// unknown field or a bad hex digit in the map into "did not match any variant".
+// A bare hex string or a map, read by [`Shapes`]: an untagged enum would
+// turn an unknown field or a bad hex digit in the map into "did not match
+// any variant".
 impl<'de> Deserialize<'de> for RawSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct RawVisitor;
-        impl<'de> Visitor<'de> for RawVisitor {
-            type Value = RawSpec;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(f, "hex bytes, or {{ hex, chunks, pause }}")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSpec, E> {
+        d.deserialize_any(Shapes::<_, _, ()> {
+            expecting: "hex bytes, or { hex, chunks, pause }",
+            text: Some(|v| {
                 Ok(RawSpec {
-                    bytes: Hex(crate::hex::parse_hex(v).map_err(E::custom)?),
+                    bytes: Hex(crate::hex::parse_hex(v)?),
                     delivery: Delivery::default(),
                 })
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawSpec, A::Error> {
-                let f = RawFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+            }),
+            map: Some(|f: RawFields| {
                 Ok(RawSpec {
                     bytes: f.hex,
                     delivery: Delivery {
@@ -97,8 +90,8 @@ impl<'de> Deserialize<'de> for RawSpec {
                         pause: f.pause,
                     },
                 })
-            }
-        }
-        d.deserialize_any(RawVisitor)
+            }),
+            ..Shapes::NONE
+        })
     }
 }

@@ -1,11 +1,10 @@
 //! The `expect` step: what the server must do next.
 
-use std::fmt;
-
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use super::handshake::ordered_headers;
+use super::payload::close_code;
+use super::shape::Shapes;
 use super::{Dur, Empty, OpcodeSpec, Payload, present};
 
 /// `expect`: what the server must do next, with an optional deadline.
@@ -162,42 +161,25 @@ impl From<Payload> for PongRepr {
 /// Close codes: a list, one code, or `any`.
 struct CodesRepr(Codes);
 
-// Hand-written: three shapes (a list, a number, the word `any`) with their
-// own messages.
+// Three shapes (a list, a number, the word `any`), each with its own
+// message, read by [`Shapes`].
 impl<'de> Deserialize<'de> for CodesRepr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct CodesVisitor;
-        impl<'de> Visitor<'de> for CodesVisitor {
-            type Value = CodesRepr;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(
-                    f,
-                    "a list of close codes such as [1000, 1001], one code, or `any`"
-                )
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<CodesRepr, E> {
+        d.deserialize_any(Shapes::<_, (), _> {
+            expecting: "a list of close codes such as [1000, 1001], one code, or `any`",
+            text: Some(|v| {
                 if v == "any" {
                     Ok(CodesRepr(Vec::new()))
                 } else {
-                    Err(E::custom(format!(
+                    Err(format!(
                         "'{v}' is not a list of close codes: write [1000] or `any`"
-                    )))
+                    ))
                 }
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<CodesRepr, E> {
-                let code = u16::try_from(v)
-                    .map_err(|_| E::custom(format!("close code {v} does not fit in 16 bits")))?;
-                Ok(CodesRepr(vec![code]))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<CodesRepr, A::Error> {
-                let mut codes = Vec::new();
-                while let Some(code) = seq.next_element::<u16>()? {
-                    codes.push(code);
-                }
-                Ok(CodesRepr(codes))
-            }
-        }
-        d.deserialize_any(CodesVisitor)
+            }),
+            number: Some(|v| Ok(CodesRepr(vec![close_code(v)?]))),
+            list: Some(|codes: Vec<u16>| Ok(CodesRepr(codes))),
+            ..Shapes::NONE
+        })
     }
 }
 
@@ -218,107 +200,104 @@ pub const EXPECT_NAMES: &[&str] = &[
     "tcp_closed",
 ];
 
-// Hand-written: a bare word or a map with exactly one expectation, each
-// wrong shape with its own message ("unknown expectation 'closee'").
+// A bare word or a map with exactly one expectation, each wrong shape
+// with its own message ("unknown expectation 'closee'"), read by [`Shapes`].
 impl<'de> Deserialize<'de> for Expectation {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ExpectationVisitor;
-        impl<'de> Visitor<'de> for ExpectationVisitor {
-            type Value = Expectation;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(
-                    f,
-                    "an expectation such as `accepted`, `tcp-closed` or `{{ close: [1000] }}`"
-                )
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Expectation, E> {
-                let kind = match v {
-                    "accepted" => ExpectKind::Accepted,
-                    "tcp-closed" | "tcp_closed" => ExpectKind::TcpClosed,
-                    other => {
-                        return Err(E::custom(format!(
-                            "unknown expectation '{other}': alone you may write {}; others need a value, e.g. `{{ echo: last }}`",
-                            EXPECT_WORDS.join(" or ")
-                        )));
-                    }
-                };
-                Ok(Expectation {
-                    kind,
-                    timeout: None,
-                    otherwise_non_strict: false,
-                })
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Expectation, A::Error> {
-                let f = ExpectFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                let mut kinds = Vec::new();
-                if f.accepted.is_some() {
-                    kinds.push(ExpectKind::Accepted);
-                }
-                if let Some(r) = f.refused {
-                    kinds.push(ExpectKind::Refused {
-                        status: r.status,
-                        headers: r.headers,
-                    });
-                }
-                if let Some(e) = f.echo {
-                    kinds.push(ExpectKind::Echo(if e == "last" {
-                        EchoOf::Last
-                    } else {
-                        EchoOf::Client(e)
-                    }));
-                }
-                if let Some(m) = f.message {
-                    match (m.text, m.binary) {
-                        (Some(p), None) => kinds.push(ExpectKind::Message {
-                            kind: DataKind::Text,
-                            payload: p,
-                        }),
-                        (None, Some(p)) => kinds.push(ExpectKind::Message {
-                            kind: DataKind::Binary,
-                            payload: p,
-                        }),
-                        _ => {
-                            return Err(de::Error::custom(
-                                "a message is either `{ text: ... }` or `{ binary: ... }`",
-                            ));
-                        }
-                    }
-                }
-                if let Some(fr) = f.frame {
-                    kinds.push(ExpectKind::Frame {
-                        opcode: fr.opcode,
-                        fin: fr.fin,
-                        payload: fr.payload,
-                    });
-                }
-                if let Some(p) = f.pong {
-                    kinds.push(ExpectKind::Pong(p.0));
-                }
-                if let Some(c) = f.close {
-                    kinds.push(ExpectKind::Close(c.0));
-                }
-                if let Some(c) = f.fail {
-                    kinds.push(ExpectKind::Fail(c.0));
-                }
-                if let Some(s) = f.silence {
-                    kinds.push(ExpectKind::Silence(s));
-                }
-                if f.tcp_closed.is_some() {
-                    kinds.push(ExpectKind::TcpClosed);
-                }
-                if kinds.len() != 1 {
-                    return Err(de::Error::custom(format!(
-                        "an expect step expects exactly one thing: one of {}",
-                        EXPECT_NAMES.join(", ")
-                    )));
-                }
-                Ok(Expectation {
-                    kind: kinds.remove(0),
-                    timeout: f.timeout,
-                    otherwise_non_strict: f.otherwise.is_some(),
-                })
+        d.deserialize_any(Shapes::<_, _, ()> {
+            expecting: "an expectation such as `accepted`, `tcp-closed` or `{ close: [1000] }`",
+            text: Some(expectation_of_word),
+            map: Some(expectation_of_fields),
+            ..Shapes::NONE
+        })
+    }
+}
+
+/// `accepted` or `tcp-closed`, written alone.
+fn expectation_of_word(v: &str) -> Result<Expectation, String> {
+    let kind = match v {
+        "accepted" => ExpectKind::Accepted,
+        "tcp-closed" | "tcp_closed" => ExpectKind::TcpClosed,
+        other => {
+            return Err(format!(
+                "unknown expectation '{other}': alone you may write {}; others need a value, e.g. `{{ echo: last }}`",
+                EXPECT_WORDS.join(" or ")
+            ));
+        }
+    };
+    Ok(Expectation {
+        kind,
+        timeout: None,
+        otherwise_non_strict: false,
+    })
+}
+
+/// An expectation written as a map: exactly one thing expected, with an
+/// optional deadline and `otherwise`.
+fn expectation_of_fields(f: ExpectFields) -> Result<Expectation, String> {
+    let mut kinds = Vec::new();
+    if f.accepted.is_some() {
+        kinds.push(ExpectKind::Accepted);
+    }
+    if let Some(r) = f.refused {
+        kinds.push(ExpectKind::Refused {
+            status: r.status,
+            headers: r.headers,
+        });
+    }
+    if let Some(e) = f.echo {
+        kinds.push(ExpectKind::Echo(if e == "last" {
+            EchoOf::Last
+        } else {
+            EchoOf::Client(e)
+        }));
+    }
+    if let Some(m) = f.message {
+        match (m.text, m.binary) {
+            (Some(p), None) => kinds.push(ExpectKind::Message {
+                kind: DataKind::Text,
+                payload: p,
+            }),
+            (None, Some(p)) => kinds.push(ExpectKind::Message {
+                kind: DataKind::Binary,
+                payload: p,
+            }),
+            _ => {
+                return Err("a message is either `{ text: ... }` or `{ binary: ... }`".into());
             }
         }
-        d.deserialize_any(ExpectationVisitor)
     }
+    if let Some(fr) = f.frame {
+        kinds.push(ExpectKind::Frame {
+            opcode: fr.opcode,
+            fin: fr.fin,
+            payload: fr.payload,
+        });
+    }
+    if let Some(p) = f.pong {
+        kinds.push(ExpectKind::Pong(p.0));
+    }
+    if let Some(c) = f.close {
+        kinds.push(ExpectKind::Close(c.0));
+    }
+    if let Some(c) = f.fail {
+        kinds.push(ExpectKind::Fail(c.0));
+    }
+    if let Some(s) = f.silence {
+        kinds.push(ExpectKind::Silence(s));
+    }
+    if f.tcp_closed.is_some() {
+        kinds.push(ExpectKind::TcpClosed);
+    }
+    if kinds.len() != 1 {
+        return Err(format!(
+            "an expect step expects exactly one thing: one of {}",
+            EXPECT_NAMES.join(", ")
+        ));
+    }
+    Ok(Expectation {
+        kind: kinds.remove(0),
+        timeout: f.timeout,
+        otherwise_non_strict: f.otherwise.is_some(),
+    })
 }

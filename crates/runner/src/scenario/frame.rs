@@ -1,11 +1,9 @@
 //! The frame header fields a step may choose: opcode, mask, length form,
 //! and the `frame` step that sets every one of them.
 
-use std::fmt;
+use serde::{Deserialize, Deserializer};
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, Visitor};
-
+use super::shape::Shapes;
 use super::{Chunks, Dur, Payload};
 
 /// The masking key of a frame the client sends.
@@ -20,36 +18,31 @@ pub enum MaskSpec {
     Key([u8; 4]),
 }
 
-// Hand-written, like the two below: a boolean or a hex key, with a message
-// that says how long a key is; the scalar forms of a header field each have
-// their own wording, which derived enums cannot give.
+// `true`, `false` or a hex key, with a message that says how long a key
+// is; like the length form and the opcode below, read by [`Shapes`].
 impl<'de> Deserialize<'de> for MaskSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct MaskVisitor;
-        impl Visitor<'_> for MaskVisitor {
-            type Value = MaskSpec;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(f, "true, false or a 4-byte key in hex such as \"37fa213d\"")
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<MaskSpec, E> {
+        d.deserialize_any(Shapes::<_, (), ()> {
+            expecting: "true, false or a 4-byte key in hex such as \"37fa213d\"",
+            boolean: Some(|v| {
                 Ok(if v {
                     MaskSpec::Auto
                 } else {
                     MaskSpec::Unmasked
                 })
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<MaskSpec, E> {
-                let bytes = crate::hex::parse_hex(v).map_err(E::custom)?;
+            }),
+            text: Some(|v| {
+                let bytes = crate::hex::parse_hex(v)?;
                 let key: [u8; 4] = bytes.as_slice().try_into().map_err(|_| {
-                    E::custom(format!(
+                    format!(
                         "a masking key is 4 bytes (8 hex digits), '{v}' has {}",
                         bytes.len()
-                    ))
+                    )
                 })?;
                 Ok(MaskSpec::Key(key))
-            }
-        }
-        d.deserialize_any(MaskVisitor)
+            }),
+            ..Shapes::NONE
+        })
     }
 }
 
@@ -69,32 +62,24 @@ pub enum LengthSpec {
 
 impl<'de> Deserialize<'de> for LengthSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct LengthVisitor;
-        impl Visitor<'_> for LengthVisitor {
-            type Value = LengthSpec;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(f, "7, 16, 64 or minimal")
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LengthSpec, E> {
-                match v {
-                    7 => Ok(LengthSpec::Bits7),
-                    16 => Ok(LengthSpec::Bits16),
-                    64 => Ok(LengthSpec::Bits64),
-                    _ => Err(E::custom(format!(
-                        "length form {v} does not exist: use 7, 16, 64 or minimal"
-                    ))),
-                }
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<LengthSpec, E> {
-                match v {
-                    "minimal" => Ok(LengthSpec::Minimal),
-                    _ => Err(E::custom(format!(
-                        "length form '{v}' does not exist: use 7, 16, 64 or minimal"
-                    ))),
-                }
-            }
-        }
-        d.deserialize_any(LengthVisitor)
+        d.deserialize_any(Shapes::<_, (), ()> {
+            expecting: "7, 16, 64 or minimal",
+            number: Some(|v| match v {
+                7 => Ok(LengthSpec::Bits7),
+                16 => Ok(LengthSpec::Bits16),
+                64 => Ok(LengthSpec::Bits64),
+                _ => Err(format!(
+                    "length form {v} does not exist: use 7, 16, 64 or minimal"
+                )),
+            }),
+            text: Some(|v| match v {
+                "minimal" => Ok(LengthSpec::Minimal),
+                _ => Err(format!(
+                    "length form '{v}' does not exist: use 7, 16, 64 or minimal"
+                )),
+            }),
+            ..Shapes::NONE
+        })
     }
 }
 
@@ -125,42 +110,36 @@ impl OpcodeSpec {
 
 impl<'de> Deserialize<'de> for OpcodeSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct OpcodeVisitor;
-        impl Visitor<'_> for OpcodeVisitor {
-            type Value = OpcodeSpec;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(
-                    f,
-                    "an opcode name (text, binary, continuation, close, ping, pong) or number 0..=15"
-                )
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<OpcodeSpec, E> {
-                if v > 15 {
-                    return Err(E::custom(format!(
-                        "opcode {v} does not fit in 4 bits (0..=15)"
-                    )));
-                }
-                Ok(OpcodeSpec(v as u8))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<OpcodeSpec, E> {
+        d.deserialize_any(Shapes::<_, (), ()> {
+            expecting: "an opcode name (text, binary, continuation, close, ping, pong) or number 0..=15",
+            number: Some(opcode_number),
+            text: Some(|v| {
                 if let Some(hex) = v.strip_prefix("0x") {
                     let n = u8::from_str_radix(hex, 16)
-                        .map_err(|_| E::custom(format!("'{v}' is not an opcode number")))?;
-                    return self.visit_u64(u64::from(n));
+                        .map_err(|_| format!("'{v}' is not an opcode number"))?;
+                    return opcode_number(u64::from(n));
                 }
                 OPCODE_NAMES
                     .iter()
                     .find(|(name, _)| *name == v)
                     .map(|(_, n)| OpcodeSpec(*n))
                     .ok_or_else(|| {
-                        E::custom(format!(
+                        format!(
                             "unknown opcode '{v}', expected one of continuation, text, binary, close, ping, pong or a number"
-                        ))
+                        )
                     })
-            }
-        }
-        d.deserialize_any(OpcodeVisitor)
+            }),
+            ..Shapes::NONE
+        })
     }
+}
+
+/// An opcode given as a number, which must fit in 4 bits.
+fn opcode_number(v: u64) -> Result<OpcodeSpec, String> {
+    if v > 15 {
+        return Err(format!("opcode {v} does not fit in 4 bits (0..=15)"));
+    }
+    Ok(OpcodeSpec(v as u8))
 }
 
 /// `frame`: a single frame with every header field chosen.
@@ -182,16 +161,13 @@ pub struct FrameSpec {
     #[serde(default)]
     pub length: LengthSpec,
     /// A length to put in the header instead of the real one (a lie).
-    #[serde(default)]
     pub claimed_len: Option<u64>,
     /// The payload.
     #[serde(default)]
     pub payload: Payload,
     /// Chop the writes.
-    #[serde(default)]
     pub chunks: Option<Chunks>,
     /// Pause between chopped writes.
-    #[serde(default)]
     pub pause: Option<Dur>,
 }
 

@@ -19,35 +19,28 @@ use super::{Chunks, Dur, SendSpec};
 #[serde(deny_unknown_fields)]
 pub struct HandshakeSpec {
     /// Request path; defaults to the target's path.
-    #[serde(default)]
     pub path: Option<String>,
     /// Request method; defaults to `GET`.
-    #[serde(default)]
     pub method: Option<String>,
     /// HTTP version after `HTTP/`; defaults to `1.1`.
-    #[serde(default)]
     pub http: Option<String>,
     /// Header edits, in order: replace, add, or remove (`null`).
     #[serde(default, deserialize_with = "ordered_headers")]
     pub headers: Vec<(String, Option<String>)>,
     /// The whole request as text. `{host}`, `{path}` and `{key}` are
     /// substituted; lines ending in a bare newline are sent with CRLF.
-    #[serde(default)]
     pub raw: Option<String>,
     /// Cut the request into separate writes, as a slow client does
     /// (`chunks: 1` is one byte at a time): a server must not take one
     /// `read` for the whole request.
-    #[serde(default)]
     pub chunks: Option<Chunks>,
     /// Wait this long between the chunks.
-    #[serde(default)]
     pub pause: Option<Dur>,
     /// A message or control frame sent right behind the request, in the same
     /// write, before the response is read: the eager client. RFC 6455 4.1
     /// asks a client to wait for the 101 first, but a server that reads the
     /// request with a large buffer must still not throw away what followed
     /// its blank line.
-    #[serde(default)]
     pub then: Option<SendSpec>,
 }
 

@@ -7,11 +7,11 @@
 //! line and column instead of a silently ignored key.
 //!
 //! Several values have a short form and a long form (`send: { text: "Hi" }`
-//! versus a payload map, `close: 1000` versus `close: { code: 1000 }`). Those
-//! are small hand-made [`Deserialize`] impls that look at the YAML shape
-//! first and then hand the map to a derived struct, so error messages stay
-//! precise (an untagged enum would answer every mistake with "did not match
-//! any variant"); each says why at its `impl`. Where a derive gives the same
+//! versus a payload map, `close: 1000` versus `close: { code: 1000 }`).
+//! Their `Deserialize` impls list the shapes they accept and read them with
+//! one visitor, `shape::Shapes`, handing a map to a derived struct, so
+//! error messages stay precise (an untagged enum would answer every
+//! mistake with "did not match any variant"). Where a derive gives the same
 //! language and the same messages (`try_from`, `from`), it is used.
 //!
 //! | module | what |
@@ -22,6 +22,7 @@
 //! | `payload` | payload bytes and close bodies |
 //! | `expect` | what the server must do |
 //! | `duration` | `500ms`, `2s`, `1m` |
+//! | `shape` | reading a value written in one of several shapes |
 
 mod delivery;
 mod duration;
@@ -30,6 +31,7 @@ mod frame;
 mod handshake;
 mod payload;
 mod send;
+mod shape;
 mod step;
 
 use serde::{Deserialize, Deserializer};
@@ -54,13 +56,10 @@ pub struct Scenario {
     /// One line saying what is checked, as a sentence.
     pub title: String,
     /// The RFC 6455 section the scenario checks (`"5.2"`).
-    #[serde(default)]
     pub rfc: Option<String>,
     /// The requirement quoted from the RFC, shown on failure.
-    #[serde(default)]
     pub requirement: Option<String>,
     /// The Autobahn TestSuite case this scenario covers, when one exists.
-    #[serde(default)]
     pub autobahn: Option<String>,
     /// Free-form tags for `--tag` selection.
     #[serde(default)]
@@ -72,10 +71,8 @@ pub struct Scenario {
     #[serde(default)]
     pub profile: ProfileNeed,
     /// What to check in your server when this fails.
-    #[serde(default)]
     pub hint: Option<String>,
     /// Default deadline for each step of this scenario (overrides `--timeout`).
-    #[serde(default)]
     pub timeout: Option<Dur>,
     /// The steps, played in order.
     pub steps: Vec<Step>,

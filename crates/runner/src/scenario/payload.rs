@@ -1,10 +1,8 @@
 //! The bytes a step sends or expects (`Payload`) and close frame bodies.
 
-use std::fmt;
+use serde::{Deserialize, Deserializer};
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-
+use super::shape::Shapes;
 use crate::hex::Hex;
 
 /// The bytes of a message or frame payload.
@@ -54,88 +52,78 @@ struct PayloadFields {
 /// server's size limits without letting a typo exhaust memory.
 pub const MAX_PAYLOAD: usize = 64 * 1024 * 1024;
 
-// Hand-written: a payload is a plain text or one of four maps, and the
-// messages for a wrong combination ("not several", "`seed` needs `random`")
-// and the `expecting` text listing the forms are part of the format's
-// documentation; an untagged enum would say "did not match any variant".
+// A plain text or one of four maps; the messages for a wrong combination
+// ("not several", "`seed` needs `random`") and the `expecting` text that
+// lists the forms are part of the format, so the shapes are read by
+// [`Shapes`], not an untagged enum ("did not match any variant").
 impl<'de> Deserialize<'de> for Payload {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct PayloadVisitor;
-        impl<'de> Visitor<'de> for PayloadVisitor {
-            type Value = Payload;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(
-                    f,
-                    "a payload: a text, or one of {{ hex }}, {{ len, fill }}, {{ random, seed }}, {{ json }}"
-                )
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Payload, E> {
-                Ok(Payload::Text(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Payload, E> {
-                Ok(Payload::Text(v.to_string()))
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Payload, E> {
-                Ok(Payload::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Payload, A::Error> {
-                let f = PayloadFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                let too_big = |len: usize| -> Result<usize, A::Error> {
-                    if len > MAX_PAYLOAD {
-                        Err(de::Error::custom(format!(
-                            "payload of {len} bytes is larger than the {MAX_PAYLOAD}-byte maximum"
-                        )))
-                    } else {
-                        Ok(len)
-                    }
-                };
-                let kinds = [
-                    f.hex.is_some(),
-                    f.len.is_some() || f.fill.is_some(),
-                    f.random.is_some() || f.seed.is_some(),
-                    f.json.is_some(),
-                ]
-                .iter()
-                .filter(|k| **k)
-                .count();
-                if kinds > 1 {
-                    return Err(de::Error::custom(
-                        "a payload is one of { hex }, { len, fill }, { random, seed } or { json }, not several",
-                    ));
-                }
-                if let Some(hex) = f.hex {
-                    return Ok(Payload::Hex(hex));
-                }
-                if let Some(json) = f.json {
-                    return Ok(Payload::Json(json));
-                }
-                if f.random.is_some() || f.seed.is_some() {
-                    let len = f.random.ok_or_else(|| {
-                        de::Error::custom("`seed` needs `random: LEN`, the number of bytes")
-                    })?;
-                    return Ok(Payload::Random {
-                        len: too_big(len)?,
-                        seed: f.seed.unwrap_or(0),
-                    });
-                }
-                if f.len.is_some() || f.fill.is_some() {
-                    let len = f.len.ok_or_else(|| {
-                        de::Error::custom("`fill` needs `len`, the number of bytes to produce")
-                    })?;
-                    let fill = f.fill.unwrap_or_else(|| "*".to_string());
-                    if fill.is_empty() {
-                        return Err(de::Error::custom("`fill` must not be empty"));
-                    }
-                    return Ok(Payload::Fill {
-                        len: too_big(len)?,
-                        fill,
-                    });
-                }
-                Ok(Payload::default())
-            }
-        }
-        d.deserialize_any(PayloadVisitor)
+        d.deserialize_any(Shapes::<_, _, ()> {
+            expecting: "a payload: a text, or one of { hex }, { len, fill }, { random, seed }, { json }",
+            text: Some(|v| Ok(Payload::Text(v.to_string()))),
+            number: Some(|v| Ok(Payload::Text(v.to_string()))),
+            nothing: Some(Payload::default),
+            map: Some(payload_of_fields),
+            ..Shapes::NONE
+        })
     }
+}
+
+/// A payload written as a map: exactly one of its four forms.
+fn payload_of_fields(f: PayloadFields) -> Result<Payload, String> {
+    let too_big = |len: usize| -> Result<usize, String> {
+        if len > MAX_PAYLOAD {
+            Err(format!(
+                "payload of {len} bytes is larger than the {MAX_PAYLOAD}-byte maximum"
+            ))
+        } else {
+            Ok(len)
+        }
+    };
+    let kinds = [
+        f.hex.is_some(),
+        f.len.is_some() || f.fill.is_some(),
+        f.random.is_some() || f.seed.is_some(),
+        f.json.is_some(),
+    ]
+    .iter()
+    .filter(|k| **k)
+    .count();
+    if kinds > 1 {
+        return Err(
+            "a payload is one of { hex }, { len, fill }, { random, seed } or { json }, not several"
+                .into(),
+        );
+    }
+    if let Some(hex) = f.hex {
+        return Ok(Payload::Hex(hex));
+    }
+    if let Some(json) = f.json {
+        return Ok(Payload::Json(json));
+    }
+    if f.random.is_some() || f.seed.is_some() {
+        let len = f
+            .random
+            .ok_or("`seed` needs `random: LEN`, the number of bytes")?;
+        return Ok(Payload::Random {
+            len: too_big(len)?,
+            seed: f.seed.unwrap_or(0),
+        });
+    }
+    if f.len.is_some() || f.fill.is_some() {
+        let len = f
+            .len
+            .ok_or("`fill` needs `len`, the number of bytes to produce")?;
+        let fill = f.fill.unwrap_or_else(|| "*".to_string());
+        if fill.is_empty() {
+            return Err("`fill` must not be empty".into());
+        }
+        return Ok(Payload::Fill {
+            len: too_big(len)?,
+            fill,
+        });
+    }
+    Ok(Payload::default())
 }
 
 /// A close frame to send: `close: 1000`, `close: { code: 1000, reason: bye }`,
@@ -159,49 +147,46 @@ struct CloseFields {
     payload: Option<Payload>,
 }
 
-// Hand-written: a close is a bare code, `{}` or a map, and the 16-bit and
-// code-before-reason rules have their own messages.
+// A bare code, `{}` or a map; the 16-bit and code-before-reason rules
+// have their own messages.
 impl<'de> Deserialize<'de> for CloseSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct CloseVisitor;
-        impl<'de> Visitor<'de> for CloseVisitor {
-            type Value = CloseSpec;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(
-                    f,
-                    "a close code (1000), {{ code, reason }}, {{ payload }} or {{}}"
-                )
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<CloseSpec, E> {
-                let code = u16::try_from(v)
-                    .map_err(|_| E::custom(format!("close code {v} does not fit in 16 bits")))?;
+        d.deserialize_any(Shapes::<_, _, ()> {
+            expecting: "a close code (1000), { code, reason }, { payload } or {}",
+            number: Some(|v| {
                 Ok(CloseSpec {
-                    code: Some(code),
+                    code: Some(close_code(v)?),
                     ..CloseSpec::default()
                 })
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<CloseSpec, E> {
-                Ok(CloseSpec::default())
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CloseSpec, A::Error> {
-                let f = CloseFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                if f.payload.is_some() && (f.code.is_some() || !f.reason.is_empty()) {
-                    return Err(de::Error::custom(
-                        "`payload` gives the whole close body; do not combine it with `code` or `reason`",
-                    ));
-                }
-                if f.code.is_none() && !f.reason.is_empty() {
-                    return Err(de::Error::custom(
-                        "a close reason needs a `code` (RFC 6455 5.5.1: the reason follows the code)",
-                    ));
-                }
-                Ok(CloseSpec {
-                    code: f.code,
-                    reason: f.reason,
-                    payload: f.payload,
-                })
-            }
-        }
-        d.deserialize_any(CloseVisitor)
+            }),
+            nothing: Some(CloseSpec::default),
+            map: Some(close_of_fields),
+            ..Shapes::NONE
+        })
     }
+}
+
+/// A close code as written, which must fit in 16 bits.
+pub(super) fn close_code(v: u64) -> Result<u16, String> {
+    u16::try_from(v).map_err(|_| format!("close code {v} does not fit in 16 bits"))
+}
+
+/// A close written as a map: a code and reason, or the whole body.
+fn close_of_fields(f: CloseFields) -> Result<CloseSpec, String> {
+    if f.payload.is_some() && (f.code.is_some() || !f.reason.is_empty()) {
+        return Err(
+            "`payload` gives the whole close body; do not combine it with `code` or `reason`"
+                .into(),
+        );
+    }
+    if f.code.is_none() && !f.reason.is_empty() {
+        return Err(
+            "a close reason needs a `code` (RFC 6455 5.5.1: the reason follows the code)".into(),
+        );
+    }
+    Ok(CloseSpec {
+        code: f.code,
+        reason: f.reason,
+        payload: f.payload,
+    })
 }

@@ -86,17 +86,23 @@ struct ControlFields {
     close: Option<CloseSpec>,
 }
 
-/// The one kind of message or frame a `send` (or a `between` item) names.
-fn exactly_one(found: Vec<SendKind>, allowed: &str) -> Result<SendKind, String> {
-    let names: Vec<&str> = found.iter().map(SendKind::name).collect();
-    let mut found = found;
+/// The one kind of message or frame a `send` (or a `between` item) names,
+/// from the kinds written (`None` for the keys left out).
+fn exactly_one(
+    written: impl IntoIterator<Item = Option<SendKind>>,
+    allowed: &str,
+) -> Result<SendKind, String> {
+    let mut found: Vec<SendKind> = written.into_iter().flatten().collect();
     match found.len() {
         1 => Ok(found.remove(0)),
         0 => Err(format!("say what to send: one of {allowed}")),
-        _ => Err(format!(
-            "send one thing per step, found {}",
-            names.join(" and ")
-        )),
+        _ => {
+            let names: Vec<&str> = found.iter().map(SendKind::name).collect();
+            Err(format!(
+                "send one thing per step, found {}",
+                names.join(" and ")
+            ))
+        }
     }
 }
 
@@ -104,37 +110,30 @@ impl TryFrom<SendFields> for SendSpec {
     type Error = String;
 
     fn try_from(f: SendFields) -> Result<SendSpec, String> {
-        let mut found = Vec::new();
-        if let Some(p) = f.text {
-            found.push(SendKind::Text(p));
-        }
-        if let Some(p) = f.binary {
-            found.push(SendKind::Binary(p));
-        }
-        if let Some(p) = f.ping {
-            found.push(SendKind::Ping(p));
-        }
-        if let Some(p) = f.pong {
-            found.push(SendKind::Pong(p));
-        }
-        if let Some(c) = f.close {
-            found.push(SendKind::Close(c));
-        }
-        let kind = exactly_one(found, "text, binary, ping, pong, close")?;
-        let mut between = Vec::new();
-        for c in f.between {
-            let mut found = Vec::new();
-            if let Some(p) = c.ping {
-                found.push(SendKind::Ping(p));
-            }
-            if let Some(p) = c.pong {
-                found.push(SendKind::Pong(p));
-            }
-            if let Some(p) = c.close {
-                found.push(SendKind::Close(p));
-            }
-            between.push(exactly_one(found, "ping, pong, close")?);
-        }
+        let kind = exactly_one(
+            [
+                f.text.map(SendKind::Text),
+                f.binary.map(SendKind::Binary),
+                f.ping.map(SendKind::Ping),
+                f.pong.map(SendKind::Pong),
+                f.close.map(SendKind::Close),
+            ],
+            "text, binary, ping, pong, close",
+        )?;
+        let between = f
+            .between
+            .into_iter()
+            .map(|c| {
+                exactly_one(
+                    [
+                        c.ping.map(SendKind::Ping),
+                        c.pong.map(SendKind::Pong),
+                        c.close.map(SendKind::Close),
+                    ],
+                    "ping, pong, close",
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         if f.rsv > 7 {
             return Err(format!("rsv is 3 bits (0..=7), {} does not fit", f.rsv));
         }

@@ -1,10 +1,8 @@
 //! A step of a scenario: which client plays it and the one action it does.
 
-use std::fmt;
+use serde::{Deserialize, Deserializer};
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-
+use super::shape::Shapes;
 use super::{Dur, Empty, Expectation, FrameSpec, HandshakeSpec, RawSpec, SendSpec, present};
 
 /// One step: an action, played by a client (`as: alice`, default `client`).
@@ -96,86 +94,80 @@ struct StepFields {
     flood: Option<FloodSpec>,
 }
 
-// Hand-written: a step is a bare word (`disconnect`) or a map with exactly
-// one action key, and each wrong shape has its own message ("unknown step
-// 'sned'", "one step does one thing") that an untagged enum would replace
-// with serde's "did not match any variant".
+// A bare word (`disconnect`) or a map with exactly one action key; each
+// wrong shape has its own message ("unknown step 'sned'", "one step does
+// one thing"), so the shapes are read by [`Shapes`], not an untagged enum.
 impl<'de> Deserialize<'de> for Step {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct StepVisitor;
-        impl<'de> Visitor<'de> for StepVisitor {
-            type Value = Step;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                write!(
-                    f,
-                    "a step such as `send: {{ text: Hello }}` or `disconnect`"
-                )
-            }
-            fn visit_str<E: de::Error>(self, word: &str) -> Result<Step, E> {
-                let action = match word {
-                    "handshake" => Action::Handshake(HandshakeSpec::default()),
-                    "disconnect" => Action::Disconnect,
-                    other => {
-                        return Err(E::custom(format!(
-                            "unknown step '{other}': only `handshake` and `disconnect` may be \
-                             written alone; other steps need a value, e.g. `send: {{ text: Hello }}`"
-                        )));
-                    }
-                };
-                Ok(Step {
-                    client: None,
-                    action,
-                })
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Step, A::Error> {
-                let f = StepFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                let mut actions = Vec::new();
-                if let Some(h) = f.handshake {
-                    actions.push(("handshake", Action::Handshake(h.unwrap_or_default())));
-                }
-                if let Some(s) = f.send {
-                    actions.push(("send", Action::Send(s)));
-                }
-                if let Some(s) = f.frame {
-                    actions.push(("frame", Action::Frame(s)));
-                }
-                if let Some(s) = f.raw {
-                    actions.push(("raw", Action::Raw(s)));
-                }
-                if let Some(s) = f.expect {
-                    actions.push(("expect", Action::Expect(s)));
-                }
-                if let Some(s) = f.pause {
-                    actions.push(("pause", Action::Pause(s)));
-                }
-                if f.disconnect.is_some() {
-                    actions.push(("disconnect", Action::Disconnect));
-                }
-                if let Some(s) = f.flood {
-                    actions.push(("flood", Action::Flood(s)));
-                }
-                match actions.len() {
-                    1 => {
-                        let (_, action) = actions.remove(0);
-                        Ok(Step {
-                            client: f.client,
-                            action,
-                        })
-                    }
-                    0 => Err(de::Error::custom(format!(
-                        "a step needs one of {}",
-                        STEP_NAMES.join(", ")
-                    ))),
-                    _ => {
-                        let names: Vec<&str> = actions.iter().map(|(n, _)| *n).collect();
-                        Err(de::Error::custom(format!(
-                            "one step does one thing, but this one has {}: start a new `- ` item for each",
-                            names.join(" and ")
-                        )))
-                    }
-                }
-            }
+        d.deserialize_any(Shapes::<_, _, ()> {
+            expecting: "a step such as `send: { text: Hello }` or `disconnect`",
+            text: Some(step_of_word),
+            map: Some(step_of_fields),
+            ..Shapes::NONE
+        })
+    }
+}
+
+/// `handshake` or `disconnect`, written alone.
+fn step_of_word(word: &str) -> Result<Step, String> {
+    let action = match word {
+        "handshake" => Action::Handshake(HandshakeSpec::default()),
+        "disconnect" => Action::Disconnect,
+        other => {
+            return Err(format!(
+                "unknown step '{other}': only `handshake` and `disconnect` may be \
+                 written alone; other steps need a value, e.g. `send: {{ text: Hello }}`"
+            ));
         }
-        d.deserialize_any(StepVisitor)
+    };
+    Ok(Step {
+        client: None,
+        action,
+    })
+}
+
+/// A step written as a map: its client and exactly one action.
+fn step_of_fields(f: StepFields) -> Result<Step, String> {
+    let mut actions = Vec::new();
+    if let Some(h) = f.handshake {
+        actions.push(("handshake", Action::Handshake(h.unwrap_or_default())));
+    }
+    if let Some(s) = f.send {
+        actions.push(("send", Action::Send(s)));
+    }
+    if let Some(s) = f.frame {
+        actions.push(("frame", Action::Frame(s)));
+    }
+    if let Some(s) = f.raw {
+        actions.push(("raw", Action::Raw(s)));
+    }
+    if let Some(s) = f.expect {
+        actions.push(("expect", Action::Expect(s)));
+    }
+    if let Some(s) = f.pause {
+        actions.push(("pause", Action::Pause(s)));
+    }
+    if f.disconnect.is_some() {
+        actions.push(("disconnect", Action::Disconnect));
+    }
+    if let Some(s) = f.flood {
+        actions.push(("flood", Action::Flood(s)));
+    }
+    match actions.len() {
+        1 => {
+            let (_, action) = actions.remove(0);
+            Ok(Step {
+                client: f.client,
+                action,
+            })
+        }
+        0 => Err(format!("a step needs one of {}", STEP_NAMES.join(", "))),
+        _ => {
+            let names: Vec<&str> = actions.iter().map(|(n, _)| *n).collect();
+            Err(format!(
+                "one step does one thing, but this one has {}: start a new `- ` item for each",
+                names.join(" and ")
+            ))
+        }
     }
 }
