@@ -5,7 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Behaviour, Bugs, Fault, plain_human, read_handshake, serve, starter};
+use support::{
+    Behaviour, Bugs, Fault, assert_contains, only, plain_human, read_handshake, serve, starter,
+};
 use wsconform_runner::plan::{PlanSettings, Profile};
 use wsconform_runner::suite::{RunReport, Selection, run_suite};
 use wsconform_runner::verdict::Outcome;
@@ -112,11 +114,7 @@ async fn a_wrong_accept_key_is_reported_once_as_the_cause() {
     let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
     print(&report);
     let cause = report.cause.as_ref().expect("a shared cause");
-    assert!(
-        cause.message.contains("opening handshake failed"),
-        "{}",
-        cause.message
-    );
+    assert_contains(&cause.message, "opening handshake failed");
     let prerequisite = report
         .results
         .iter()
@@ -131,14 +129,11 @@ async fn a_wrong_accept_key_is_reported_once_as_the_cause() {
 }
 
 async fn hostile(behaviour: Behaviour) -> RunReport {
-    let selection = Selection {
-        ids: vec![
-            "frames.text-hello".into(),
-            "ping.echo-payload".into(),
-            "handshake.bad-version".into(),
-        ],
-        ..Selection::default()
-    };
+    let selection = only(&[
+        "frames.text-hello",
+        "ping.echo-payload",
+        "handshake.bad-version",
+    ]);
     let report = run(behaviour, Profile::Echo, selection).await;
     print(&report);
     assert!(!report.passed(), "{behaviour:?} passed");
@@ -152,11 +147,7 @@ async fn hostile(behaviour: Behaviour) -> RunReport {
 async fn a_silent_server_times_out_with_what_was_awaited() {
     let report = hostile(Behaviour::Silent).await;
     let cause = report.cause.unwrap();
-    assert!(
-        cause.message.contains("timed out after"),
-        "{}",
-        cause.message
-    );
+    assert_contains(&cause.message, "timed out after");
 }
 
 #[tokio::test]
@@ -168,11 +159,7 @@ async fn endless_bytes_are_bounded() {
         .find(|r| r.id == "frames.text-hello")
         .unwrap();
     assert_eq!(r.outcome, Outcome::Fail);
-    assert!(
-        r.message.contains("more than the runner accepts"),
-        "{}",
-        r.message
-    );
+    assert_contains(&r.message, "more than the runner accepts");
 }
 
 #[tokio::test]
@@ -255,14 +242,11 @@ async fn chat_history_replayed_on_connect_is_skipped() {
 
 #[tokio::test]
 async fn history_is_not_skipped_in_the_echo_profile() {
-    let selection = Selection {
-        ids: vec!["frames.text-hello".into()],
-        ..Selection::default()
-    };
+    let selection = only(&["frames.text-hello"]);
     let report = run(Behaviour::ChatWithHistory, Profile::Echo, selection).await;
     let r = &report.results[0];
     assert_eq!(r.outcome, Outcome::Fail);
-    assert!(r.message.contains("old message 0"), "{}", r.message);
+    assert_contains(&r.message, "old message 0");
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::settings;
+use support::{assert_contains, settings};
 use wsconform_runner::exec::run_scenario;
 use wsconform_runner::load::parse_scenario;
 use wsconform_runner::plan::Profile;
@@ -92,11 +92,7 @@ async fn a_flood_names_the_first_message_that_never_arrived() {
         "{}",
         failure.actual
     );
-    assert!(
-        failure.expected.contains("every client"),
-        "{}",
-        failure.expected
-    );
+    assert_contains(&failure.expected, "every client");
 }
 
 #[tokio::test]
@@ -140,5 +136,5 @@ async fn floods_beyond_the_limits_are_invalid_scenarios() {
     let yaml = "id: t\ntitle: t\nsteps:\n  - flood: { clients: 500, messages: 1 }\n";
     let r = play(addr, "/socket", Profile::Chat, Duration::from_secs(1), yaml).await;
     assert_eq!(r.outcome, Outcome::Error);
-    assert!(r.message.contains("at most 200 clients"), "{}", r.message);
+    assert_contains(&r.message, "at most 200 clients");
 }

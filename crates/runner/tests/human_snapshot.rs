@@ -6,23 +6,20 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Behaviour, Bugs, Fault, plain_human, serve, settings, starter};
+use support::{Behaviour, Bugs, Fault, only, plain_human, serve, settings, starter};
 use wsconform_runner::plan::Profile;
 use wsconform_runner::report::json;
-use wsconform_runner::suite::{Selection, run_suite};
+use wsconform_runner::suite::run_suite;
 
 #[tokio::test]
 async fn human_output_of_a_failing_run() {
     let bugs = Bugs::of(&[Fault::NonMinimalLengths, Fault::IgnorePing]);
     let addr = serve(Behaviour::Echo(bugs)).await;
-    let selection = Selection {
-        ids: vec![
-            "handshake.missing-key".into(),
-            "lengths.16bit-126".into(),
-            "ping.echo-payload".into(),
-        ],
-        ..Selection::default()
-    };
+    let selection = only(&[
+        "handshake.missing-key",
+        "lengths.16bit-126",
+        "ping.echo-payload",
+    ]);
     let scenarios: Vec<_> = starter()
         .into_iter()
         .filter(|s| selection.selects(s))

@@ -28,7 +28,7 @@ use tokio::net::{TcpListener, TcpStream};
 use wsconform_runner::load::{LoadedScenario, bundled_sources, parse_scenario};
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::report::human::{HumanOptions, render};
-use wsconform_runner::suite::RunReport;
+use wsconform_runner::suite::{RunReport, Selection};
 use wsconform_wire::{
     Decoder, Event, FrameHeader, LengthForm, Limits, Message, OpCode, Role, accept_response,
     apply_mask, close_payload, parse_request,
@@ -100,6 +100,20 @@ pub fn settings(
         profile,
         timeout,
         run_id,
+    }
+}
+
+/// Asserts that `text` contains `needle`, and shows `text` when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} is not in:\n{text}");
+}
+
+/// A selection of these scenario ids.
+pub fn only(ids: &[&str]) -> Selection {
+    Selection {
+        ids: ids.iter().map(|id| id.to_string()).collect(),
+        ..Selection::default()
     }
 }
 
