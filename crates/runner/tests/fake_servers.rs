@@ -10,7 +10,7 @@ use support::{
 };
 use wsconform_runner::plan::{PlanSettings, Profile};
 use wsconform_runner::suite::{RunReport, Selection, run_suite};
-use wsconform_runner::verdict::Outcome;
+use wsconform_runner::verdict::{Outcome, ScenarioResult};
 
 /// The settings of every run here: `/echo`, deadlines of 1.5 s.
 fn settings(addr: std::net::SocketAddr, profile: Profile) -> PlanSettings {
@@ -35,13 +35,16 @@ async fn run(behaviour: Behaviour, profile: Profile, selection: Selection) -> Ru
     .expect("the run did not end")
 }
 
-fn outcome(report: &RunReport, id: &str) -> Outcome {
+fn result<'a>(report: &'a RunReport, id: &str) -> &'a ScenarioResult {
     report
         .results
         .iter()
         .find(|r| r.id == id)
         .unwrap_or_else(|| panic!("no result for {id}"))
-        .outcome
+}
+
+fn outcome(report: &RunReport, id: &str) -> Outcome {
+    result(report, id).outcome
 }
 
 fn failing(report: &RunReport) -> Vec<String> {
@@ -77,11 +80,7 @@ async fn non_minimal_lengths_are_caught_with_a_caret() {
     let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
     print(&report);
     assert_eq!(outcome(&report, "frames.text-hello"), Outcome::Fail);
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.id == "frames.text-hello")
-        .unwrap();
+    let r = result(&report, "frames.text-hello");
     let f = r.failure.as_ref().unwrap();
     assert!(f.rule.as_ref().unwrap().contains("minimal number of bytes"));
     assert_eq!(f.caret.unwrap().byte, 1);
@@ -153,11 +152,7 @@ async fn a_silent_server_times_out_with_what_was_awaited() {
 #[tokio::test]
 async fn endless_bytes_are_bounded() {
     let report = hostile(Behaviour::Endless).await;
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.id == "frames.text-hello")
-        .unwrap();
+    let r = result(&report, "frames.text-hello");
     assert_eq!(r.outcome, Outcome::Fail);
     assert_contains(&r.message, "more than the runner accepts");
 }
@@ -177,11 +172,7 @@ async fn garbage_is_an_unreadable_response() {
 #[tokio::test]
 async fn a_reset_mid_frame_is_reported() {
     let report = hostile(Behaviour::ResetMidFrame).await;
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.id == "frames.text-hello")
-        .unwrap();
+    let r = result(&report, "frames.text-hello");
     assert_eq!(r.outcome, Outcome::Fail);
     let text: Vec<&str> = r.transcript.lines.iter().map(|l| l.text.as_str()).collect();
     assert!(
