@@ -209,8 +209,8 @@ struct BenchArgs {
 
 /// `wsconform bench`: runs the load generator and prints (and saves) its report.
 fn bench(args: BenchArgs) -> ExitCode {
-    use wsconform_runner::bench::{Endpoint, Progress, Settings, Stop, run_blocking};
-    let endpoint = match Endpoint::parse(&args.target) {
+    use wsconform_runner::bench::{LoadEndpoint, Progress, Settings, StopCondition, run_blocking};
+    let endpoint = match LoadEndpoint::parse(&args.target) {
         Ok(endpoint) => endpoint,
         Err(e) => {
             eprintln!("error: --target: {e}");
@@ -218,9 +218,9 @@ fn bench(args: BenchArgs) -> ExitCode {
         }
     };
     let stop = match (args.count, args.duration) {
-        (Some(count), _) => Stop::Count(count),
-        (None, Some(Dur(duration))) => Stop::After(duration),
-        (None, None) => Stop::After(std::time::Duration::from_secs(5)),
+        (Some(count), _) => StopCondition::Count(count),
+        (None, Some(Dur(duration))) => StopCondition::After(duration),
+        (None, None) => StopCondition::After(std::time::Duration::from_secs(5)),
     };
     let settings = Settings {
         connections: args.connections,

@@ -17,7 +17,7 @@
 //! | [`transcript`] | every byte each way, with times, and the annotated view |
 //! | [`verdict`] | outcomes and failures |
 //! | [`suite`] | selection, parallel runs, the shared cause when the handshake fails |
-//! | [`report`] | human and JSON renderings of a run |
+//! | [`report`] | the run report and its renderings: human, JSON, Gradescope, JUnit, TAP, HTML |
 //! | [`decode`] | frame bytes annotated for people (`wsconform decode`) |
 //! | [`spawn`] | starting the target in its own process group and always stopping it |
 //! | [`bench`](mod@bench) | the load generator behind `wsconform bench` |

@@ -18,6 +18,10 @@ use crate::plan::{Op, PlanSettings, plan};
 use crate::scenario::Action;
 use crate::verdict::{Failure, Outcome, ScenarioResult};
 
+// The run report belongs to the reports that render it; re-exported here,
+// where a run produces it.
+pub use crate::report::run::{Cause, RunReport};
+
 /// Which scenarios to run.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
@@ -49,37 +53,6 @@ impl Selection {
                 .filter
                 .as_ref()
                 .is_none_or(|p| p.matches(&s.scenario.id))
-    }
-}
-
-/// Something that went wrong before or for every scenario, shown once.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Cause {
-    /// One line.
-    pub message: String,
-    /// The preflight's full result (transcript and failure).
-    pub preflight: ScenarioResult,
-}
-
-/// The result of a whole run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunReport {
-    /// The target URL.
-    pub target: String,
-    /// The profile name.
-    pub profile: String,
-    /// One result per selected scenario, in file order.
-    pub results: Vec<ScenarioResult>,
-    /// The shared cause, when the preflight failed.
-    pub cause: Option<Cause>,
-    /// Wall time of the run.
-    pub duration: Duration,
-}
-
-impl RunReport {
-    /// Whether the run counts as passed (exit code 0).
-    pub fn passed(&self) -> bool {
-        self.results.iter().all(|r| r.outcome.is_ok())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use wsconform_runner::bench::{Endpoint, Mode, Progress, Settings, Stop, run};
+use wsconform_runner::bench::{LoadEndpoint, Mode, Progress, Settings, StopCondition, run};
 use wsconform_server::{Config, bind};
 
 /// Starts the reference server on a free port; it stops with the test's runtime.
@@ -15,14 +15,20 @@ async fn reference_server() -> std::net::SocketAddr {
     addr
 }
 
-fn settings(url: String, mode: Mode, connections: usize, size: usize, stop: Stop) -> Settings {
+fn settings(
+    url: String,
+    mode: Mode,
+    connections: usize,
+    size: usize,
+    stop: StopCondition,
+) -> Settings {
     Settings {
         connections,
         size,
         stop,
         mode,
         deadline: Duration::from_secs(30),
-        ..Settings::new(Endpoint::parse(&url).unwrap())
+        ..Settings::new(LoadEndpoint::parse(&url).unwrap())
     }
 }
 
@@ -35,7 +41,7 @@ async fn echo_mode_counts_exact_round_trips() {
             Mode::Echo,
             3,
             size,
-            Stop::Count(60),
+            StopCondition::Count(60),
         );
         let report = run(&s, &|_| {}).await.unwrap();
         assert!(report.complete, "{report}");
@@ -54,7 +60,7 @@ async fn echo_mode_with_a_duration_stops_on_time() {
         Mode::Echo,
         2,
         64,
-        Stop::After(Duration::from_millis(200)),
+        StopCondition::After(Duration::from_millis(200)),
     );
     let report = run(&s, &|_| {}).await.unwrap();
     assert!(report.complete, "{report}");
@@ -71,7 +77,7 @@ async fn chat_mode_delivers_every_message_to_every_client() {
         Mode::Chat,
         5,
         80,
-        Stop::Count(40),
+        StopCondition::Count(40),
     );
     let report = run(&s, &|_| {}).await.unwrap();
     assert!(report.complete, "{report}");
@@ -87,7 +93,7 @@ async fn idle_mode_reports_when_every_connection_is_open() {
         Mode::Idle,
         20,
         64,
-        Stop::After(Duration::from_millis(50)),
+        StopCondition::After(Duration::from_millis(50)),
     );
     let seen = std::sync::Mutex::new(Vec::new());
     let report = run(&s, &|progress| seen.lock().unwrap().push(progress))
@@ -106,7 +112,7 @@ async fn a_wrong_path_fails_the_handshake_with_the_status() {
         Mode::Echo,
         1,
         64,
-        Stop::Count(1),
+        StopCondition::Count(1),
     );
     let error = run(&s, &|_| {}).await.unwrap_err();
     assert!(error.to_string().contains("404"), "{error}");

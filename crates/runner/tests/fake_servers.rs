@@ -5,18 +5,16 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Behaviour, Bugs, serve, starter};
-use wsconform_runner::plan::{PlanSettings, Profile, Target};
+use support::{
+    Behaviour, Bugs, Fault, assert_contains, only, plain_human, read_handshake, serve, starter,
+};
+use wsconform_runner::plan::{PlanSettings, Profile};
 use wsconform_runner::suite::{RunReport, Selection, run_suite};
-use wsconform_runner::verdict::Outcome;
+use wsconform_runner::verdict::{Outcome, ScenarioResult};
 
+/// The settings of every run here: `/echo`, deadlines of 1.5 s.
 fn settings(addr: std::net::SocketAddr, profile: Profile) -> PlanSettings {
-    PlanSettings {
-        target: Target::parse(&format!("ws://{addr}/echo")).unwrap(),
-        profile,
-        timeout: Duration::from_millis(1500),
-        run_id: 1,
-    }
+    support::settings(addr, "/echo", profile, Duration::from_millis(1500), 1)
 }
 
 async fn run(behaviour: Behaviour, profile: Profile, selection: Selection) -> RunReport {
@@ -37,13 +35,16 @@ async fn run(behaviour: Behaviour, profile: Profile, selection: Selection) -> Ru
     .expect("the run did not end")
 }
 
-fn outcome(report: &RunReport, id: &str) -> Outcome {
+fn result<'a>(report: &'a RunReport, id: &str) -> &'a ScenarioResult {
     report
         .results
         .iter()
         .find(|r| r.id == id)
         .unwrap_or_else(|| panic!("no result for {id}"))
-        .outcome
+}
+
+fn outcome(report: &RunReport, id: &str) -> Outcome {
+    result(report, id).outcome
 }
 
 fn failing(report: &RunReport) -> Vec<String> {
@@ -70,33 +71,16 @@ async fn a_correct_echo_server_passes_everything() {
 }
 
 fn print(report: &RunReport) {
-    use wsconform_runner::report::human::{HumanOptions, render};
-    println!(
-        "{}",
-        render(
-            report,
-            HumanOptions {
-                color: false,
-                timings: false
-            }
-        )
-    );
+    println!("{}", plain_human(report));
 }
 
 #[tokio::test]
 async fn non_minimal_lengths_are_caught_with_a_caret() {
-    let bugs = Bugs {
-        non_minimal_lengths: true,
-        ..Bugs::default()
-    };
+    let bugs = Bugs::of(&[Fault::NonMinimalLengths]);
     let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
     print(&report);
     assert_eq!(outcome(&report, "frames.text-hello"), Outcome::Fail);
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.id == "frames.text-hello")
-        .unwrap();
+    let r = result(&report, "frames.text-hello");
     let f = r.failure.as_ref().unwrap();
     assert!(f.rule.as_ref().unwrap().contains("minimal number of bytes"));
     assert_eq!(f.caret.unwrap().byte, 1);
@@ -104,37 +88,14 @@ async fn non_minimal_lengths_are_caught_with_a_caret() {
 
 #[tokio::test]
 async fn buggy_servers_fail_the_matching_scenarios() {
-    let cases: [(Bugs, &str); 4] = [
-        (
-            Bugs {
-                mask_frames: true,
-                ..Bugs::default()
-            },
-            "frames.text-hello",
-        ),
-        (
-            Bugs {
-                ignore_ping: true,
-                ..Bugs::default()
-            },
-            "ping.echo-payload",
-        ),
-        (
-            Bugs {
-                truncate_long: true,
-                ..Bugs::default()
-            },
-            "lengths.16bit-126",
-        ),
-        (
-            Bugs {
-                wrong_accept: true,
-                ..Bugs::default()
-            },
-            "handshake.accept-key",
-        ),
+    let cases = [
+        (Fault::MaskFrames, "frames.text-hello"),
+        (Fault::IgnorePing, "ping.echo-payload"),
+        (Fault::TruncateLong, "lengths.16bit-126"),
+        (Fault::WrongAccept, "handshake.accept-key"),
     ];
-    for (bugs, id) in cases {
+    for (fault, id) in cases {
+        let bugs = Bugs::of(&[fault]);
         let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
         assert_eq!(
             outcome(&report, id),
@@ -148,18 +109,11 @@ async fn buggy_servers_fail_the_matching_scenarios() {
 
 #[tokio::test]
 async fn a_wrong_accept_key_is_reported_once_as_the_cause() {
-    let bugs = Bugs {
-        wrong_accept: true,
-        ..Bugs::default()
-    };
+    let bugs = Bugs::of(&[Fault::WrongAccept]);
     let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
     print(&report);
     let cause = report.cause.as_ref().expect("a shared cause");
-    assert!(
-        cause.message.contains("opening handshake failed"),
-        "{}",
-        cause.message
-    );
+    assert_contains(&cause.message, "opening handshake failed");
     let prerequisite = report
         .results
         .iter()
@@ -174,14 +128,11 @@ async fn a_wrong_accept_key_is_reported_once_as_the_cause() {
 }
 
 async fn hostile(behaviour: Behaviour) -> RunReport {
-    let selection = Selection {
-        ids: vec![
-            "frames.text-hello".into(),
-            "ping.echo-payload".into(),
-            "handshake.bad-version".into(),
-        ],
-        ..Selection::default()
-    };
+    let selection = only(&[
+        "frames.text-hello",
+        "ping.echo-payload",
+        "handshake.bad-version",
+    ]);
     let report = run(behaviour, Profile::Echo, selection).await;
     print(&report);
     assert!(!report.passed(), "{behaviour:?} passed");
@@ -195,27 +146,15 @@ async fn hostile(behaviour: Behaviour) -> RunReport {
 async fn a_silent_server_times_out_with_what_was_awaited() {
     let report = hostile(Behaviour::Silent).await;
     let cause = report.cause.unwrap();
-    assert!(
-        cause.message.contains("timed out after"),
-        "{}",
-        cause.message
-    );
+    assert_contains(&cause.message, "timed out after");
 }
 
 #[tokio::test]
 async fn endless_bytes_are_bounded() {
     let report = hostile(Behaviour::Endless).await;
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.id == "frames.text-hello")
-        .unwrap();
+    let r = result(&report, "frames.text-hello");
     assert_eq!(r.outcome, Outcome::Fail);
-    assert!(
-        r.message.contains("more than the runner accepts"),
-        "{}",
-        r.message
-    );
+    assert_contains(&r.message, "more than the runner accepts");
 }
 
 #[tokio::test]
@@ -233,11 +172,7 @@ async fn garbage_is_an_unreadable_response() {
 #[tokio::test]
 async fn a_reset_mid_frame_is_reported() {
     let report = hostile(Behaviour::ResetMidFrame).await;
-    let r = report
-        .results
-        .iter()
-        .find(|r| r.id == "frames.text-hello")
-        .unwrap();
+    let r = result(&report, "frames.text-hello");
     assert_eq!(r.outcome, Outcome::Fail);
     let text: Vec<&str> = r.transcript.lines.iter().map(|l| l.text.as_str()).collect();
     assert!(
@@ -298,14 +233,11 @@ async fn chat_history_replayed_on_connect_is_skipped() {
 
 #[tokio::test]
 async fn history_is_not_skipped_in_the_echo_profile() {
-    let selection = Selection {
-        ids: vec!["frames.text-hello".into()],
-        ..Selection::default()
-    };
+    let selection = only(&["frames.text-hello"]);
     let report = run(Behaviour::ChatWithHistory, Profile::Echo, selection).await;
     let r = &report.results[0];
     assert_eq!(r.outcome, Outcome::Fail);
-    assert!(r.message.contains("old message 0"), "{}", r.message);
+    assert_contains(&r.message, "old message 0");
 }
 
 #[tokio::test]
@@ -331,7 +263,7 @@ async fn an_unmet_non_strict_expectation_is_non_strict_and_earns_the_points() {
 
 #[tokio::test]
 async fn a_server_frame_claiming_2_to_the_64_bytes_is_a_clear_failure() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     use wsconform_runner::exec::run_scenario;
     use wsconform_runner::load::parse_scenario;
     // Accepts the handshake, then sends a header whose 64-bit length is all ones.
@@ -340,21 +272,10 @@ async fn a_server_frame_claiming_2_to_the_64_bytes_is_a_clear_failure() {
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut got = Vec::new();
-                let request = loop {
-                    let n = stream.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    got.extend_from_slice(&buf[..n]);
-                    if let Ok(Some((req, _))) = wsconform_wire::parse_request(&got, 16 * 1024) {
-                        break req;
-                    }
+                let Some((response, _)) = read_handshake(&mut stream).await else {
+                    return;
                 };
-                let _ = stream
-                    .write_all(&wsconform_wire::accept_response(&request))
-                    .await;
+                let _ = stream.write_all(&response).await;
                 let _ = stream
                     .write_all(&[0x82, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])
                     .await;
@@ -376,10 +297,7 @@ async fn a_server_frame_claiming_2_to_the_64_bytes_is_a_clear_failure() {
 
 #[tokio::test]
 async fn unsolicited_pongs_are_heartbeats_not_failures() {
-    let bugs = Bugs {
-        heartbeat_pong: true,
-        ..Bugs::default()
-    };
+    let bugs = Bugs::of(&[Fault::HeartbeatPong]);
     let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
     assert!(report.passed(), "failures: {:#?}", failing(&report));
 }

@@ -2,11 +2,14 @@
 //! played against the reference server in-process: what passes against a
 //! correct server, and what a flood says when messages go missing.
 
+mod support;
+
 use std::time::Duration;
 
+use support::{assert_contains, settings};
 use wsconform_runner::exec::run_scenario;
 use wsconform_runner::load::parse_scenario;
-use wsconform_runner::plan::{PlanSettings, Profile, Target};
+use wsconform_runner::plan::Profile;
 use wsconform_runner::transcript::Direction;
 use wsconform_runner::verdict::{Outcome, ScenarioResult};
 use wsconform_server::{Config, bind};
@@ -27,13 +30,7 @@ async fn play(
     yaml: &str,
 ) -> ScenarioResult {
     let scenario = parse_scenario("scenarios/10-concurrency/t.yaml", yaml).unwrap();
-    let settings = PlanSettings {
-        target: Target::parse(&format!("ws://{addr}{path}")).unwrap(),
-        profile,
-        timeout,
-        run_id: 11,
-    };
-    run_scenario(&scenario, &settings).await
+    run_scenario(&scenario, &settings(addr, path, profile, timeout, 11)).await
 }
 
 /// The transcript's lines (frames, HTTP heads, notes) as one text.
@@ -95,11 +92,7 @@ async fn a_flood_names_the_first_message_that_never_arrived() {
         "{}",
         failure.actual
     );
-    assert!(
-        failure.expected.contains("every client"),
-        "{}",
-        failure.expected
-    );
+    assert_contains(&failure.expected, "every client");
 }
 
 #[tokio::test]
@@ -143,5 +136,5 @@ async fn floods_beyond_the_limits_are_invalid_scenarios() {
     let yaml = "id: t\ntitle: t\nsteps:\n  - flood: { clients: 500, messages: 1 }\n";
     let r = play(addr, "/socket", Profile::Chat, Duration::from_secs(1), yaml).await;
     assert_eq!(r.outcome, Outcome::Error);
-    assert!(r.message.contains("at most 200 clients"), "{}", r.message);
+    assert_contains(&r.message, "at most 200 clients");
 }

@@ -1,14 +1,17 @@
 //! Seeded garbage from a server, before and after the handshake: every run
 //! ends with a verdict, and the runner never panics.
 
+mod support;
+
 use std::time::Duration;
 
+use support::{read_handshake, settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use wsconform_runner::exec::run_scenario;
 use wsconform_runner::load::parse_scenario;
 use wsconform_runner::payload::SplitMix;
-use wsconform_runner::plan::{PlanSettings, Profile, Target};
+use wsconform_runner::plan::Profile;
 use wsconform_runner::verdict::Outcome;
 
 /// Serves one connection: optionally a valid 101, then `garbage`, then closes.
@@ -19,25 +22,15 @@ async fn serve_once(garbage: Vec<u8>, accept_first: bool) -> std::net::SocketAdd
         let Ok((mut stream, _)) = listener.accept().await else {
             return;
         };
-        let mut buf = vec![0u8; 4096];
-        let mut got = Vec::new();
-        let request = loop {
-            let n = stream.read(&mut buf).await.unwrap_or(0);
-            if n == 0 {
-                return;
-            }
-            got.extend_from_slice(&buf[..n]);
-            if let Ok(Some((req, _))) = wsconform_wire::parse_request(&got, 16 * 1024) {
-                break req;
-            }
+        let Some((response, _)) = read_handshake(&mut stream).await else {
+            return;
         };
         if accept_first {
-            let _ = stream
-                .write_all(&wsconform_wire::accept_response(&request))
-                .await;
+            let _ = stream.write_all(&response).await;
         }
         let _ = stream.write_all(&garbage).await;
         // Read what the runner sends until it hangs up.
+        let mut buf = vec![0u8; 4096];
         while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
     });
     addr
@@ -61,12 +54,7 @@ async fn garbage_never_panics_and_always_ends() {
         }
         let accept_first = round % 3 != 0;
         let addr = serve_once(garbage, accept_first).await;
-        let settings = PlanSettings {
-            target: Target::parse(&format!("ws://{addr}/")).unwrap(),
-            profile: Profile::Echo,
-            timeout: Duration::from_millis(300),
-            run_id: 0,
-        };
+        let settings = settings(addr, "/", Profile::Echo, Duration::from_millis(300), 0);
         let result =
             tokio::time::timeout(Duration::from_secs(30), run_scenario(&scenario, &settings))
                 .await

@@ -6,10 +6,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Behaviour, Bugs, serve};
+use support::{Behaviour, Bugs, plain_human, serve, settings};
 use wsconform_runner::load::parse_scenario;
-use wsconform_runner::plan::{PlanSettings, Profile, Target};
-use wsconform_runner::report::human::{HumanOptions, render};
+use wsconform_runner::plan::Profile;
 use wsconform_runner::suite::{Cause, run_suite};
 use wsconform_runner::verdict::{Failure, Outcome};
 
@@ -29,12 +28,7 @@ steps:
 async fn a_prerequisite_failed_in_one_scenario_is_explained_in_failures() {
     let addr = serve(Behaviour::Echo(Bugs::default())).await;
     let scenario = parse_scenario("scenarios/10-concurrency/two.yaml", SCENARIO).unwrap();
-    let settings = PlanSettings {
-        target: Target::parse(&format!("ws://{addr}/echo")).unwrap(),
-        profile: Profile::Echo,
-        timeout: Duration::from_secs(1),
-        run_id: 1,
-    };
+    let settings = settings(addr, "/echo", Profile::Echo, Duration::from_secs(1), 1);
     let mut report = run_suite(&[scenario], &settings, 1, |_| {}).await;
     assert!(report.cause.is_none());
     // What the executor records when the second client's default handshake
@@ -51,11 +45,7 @@ async fn a_prerequisite_failed_in_one_scenario_is_explained_in_failures() {
         caret: None,
         prerequisite: true,
     });
-    let options = HumanOptions {
-        color: false,
-        timings: false,
-    };
-    let text = render(&report, options);
+    let text = plain_human(&report);
     let failures = text.split("Failures").nth(1).unwrap_or_default();
     assert!(failures.contains("concurrency.two-clients"), "{text}");
     assert!(failures.contains("nothing within 1 s"), "{text}");
@@ -66,6 +56,6 @@ async fn a_prerequisite_failed_in_one_scenario_is_explained_in_failures() {
         message: "the opening handshake failed".into(),
         preflight,
     });
-    let text = render(&report, options);
+    let text = plain_human(&report);
     assert!(!text.contains("Failures"), "{text}");
 }

@@ -6,46 +6,27 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Behaviour, Bugs, serve, starter};
-use wsconform_runner::plan::{PlanSettings, Profile, Target};
-use wsconform_runner::report::human::{HumanOptions, render};
+use support::{Behaviour, Bugs, Fault, only, plain_human, serve, settings, starter};
+use wsconform_runner::plan::Profile;
 use wsconform_runner::report::json;
-use wsconform_runner::suite::{Selection, run_suite};
+use wsconform_runner::suite::run_suite;
 
 #[tokio::test]
 async fn human_output_of_a_failing_run() {
-    let bugs = Bugs {
-        non_minimal_lengths: true,
-        ignore_ping: true,
-        ..Bugs::default()
-    };
+    let bugs = Bugs::of(&[Fault::NonMinimalLengths, Fault::IgnorePing]);
     let addr = serve(Behaviour::Echo(bugs)).await;
-    let selection = Selection {
-        ids: vec![
-            "handshake.missing-key".into(),
-            "lengths.16bit-126".into(),
-            "ping.echo-payload".into(),
-        ],
-        ..Selection::default()
-    };
+    let selection = only(&[
+        "handshake.missing-key",
+        "lengths.16bit-126",
+        "ping.echo-payload",
+    ]);
     let scenarios: Vec<_> = starter()
         .into_iter()
         .filter(|s| selection.selects(s))
         .collect();
-    let settings = PlanSettings {
-        target: Target::parse(&format!("ws://{addr}/echo")).unwrap(),
-        profile: Profile::Echo,
-        timeout: Duration::from_secs(2),
-        run_id: 1,
-    };
+    let settings = settings(addr, "/echo", Profile::Echo, Duration::from_secs(2), 1);
     let report = run_suite(&scenarios, &settings, 1, |_| {}).await;
-    let text = render(
-        &report,
-        HumanOptions {
-            color: false,
-            timings: false,
-        },
-    );
+    let text = plain_human(&report);
     let text = text.replace(&addr.to_string(), "127.0.0.1:PORT");
     insta::assert_snapshot!(text);
 

@@ -14,9 +14,9 @@ mod support;
 
 use std::time::Duration;
 
-use support::{Behaviour, Bugs, serve};
+use support::{Behaviour, Bugs, Fault, serve, settings};
 use wsconform_runner::load::{LoadedScenario, parse_scenario};
-use wsconform_runner::plan::{PlanSettings, Profile, Target};
+use wsconform_runner::plan::Profile;
 use wsconform_runner::report::ReportFormat;
 use wsconform_runner::suite::{RunReport, run_suite};
 use wsconform_runner::transcript::{LineKind, Transcript};
@@ -88,22 +88,13 @@ steps:
 
 /// The fixed run, normalised.
 async fn fixed_run() -> RunReport {
-    let bugs = Bugs {
-        non_minimal_lengths: true,
-        ignore_ping: true,
-        ..Bugs::default()
-    };
+    let bugs = Bugs::of(&[Fault::NonMinimalLengths, Fault::IgnorePing]);
     let addr = serve(Behaviour::Echo(bugs)).await;
     let scenarios: Vec<LoadedScenario> = FIXED
         .iter()
         .map(|(path, yaml)| parse_scenario(path, yaml).unwrap())
         .collect();
-    let settings = PlanSettings {
-        target: Target::parse(&format!("ws://{addr}/echo")).unwrap(),
-        profile: Profile::Echo,
-        timeout: Duration::from_secs(1),
-        run_id: 1,
-    };
+    let settings = settings(addr, "/echo", Profile::Echo, Duration::from_secs(1), 1);
     let mut report = run_suite(&scenarios, &settings, 1, |_| {}).await;
     report.target = report.target.replace(&addr.to_string(), "127.0.0.1:PORT");
 

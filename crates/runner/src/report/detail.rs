@@ -8,8 +8,8 @@
 
 use std::fmt::Write;
 
-use super::human::{HumanOptions, transcript};
-use crate::verdict::{Outcome, ScenarioResult};
+use super::annotated::{HumanOptions, transcript};
+use crate::verdict::{Failure, Outcome, ScenarioResult};
 
 /// The RFC 6455 link for a section, as every report prints it.
 pub fn rfc_link(section: &str) -> String {
@@ -54,6 +54,30 @@ pub fn plain_transcript(r: &ScenarioResult) -> String {
     )
 }
 
+/// What a failure says, one line each with `indent` before it: that the
+/// opening handshake failed first (when it did), the rule, and `Expected`
+/// versus `Actual` (the actual text given as `actual`, painted or not).
+/// The terminal and every plain-text report print these same lines.
+pub fn failure_explanation(r: &ScenarioResult, f: &Failure, indent: &str, actual: &str) -> String {
+    let mut out = String::new();
+    if f.prerequisite {
+        let _ = writeln!(
+            out,
+            "{indent}The opening handshake failed, so this scenario never reached its point."
+        );
+    }
+    if let Some(rule) = f.rule.as_ref().or(r.requirement.as_ref()) {
+        let _ = writeln!(out, "{indent}{}", rule.trim());
+    }
+    let step = f
+        .step
+        .map(|s| format!(" (step {})", s + 1))
+        .unwrap_or_default();
+    let _ = writeln!(out, "{indent}Expected{step}: {}", f.expected);
+    let _ = writeln!(out, "{indent}Actual:   {actual}");
+    out
+}
+
 /// Everything a grader or a student needs to understand a result that was
 /// not a plain pass: what happened, the rule, expected versus actual, the
 /// transcript and the hint. A pass gives an empty string.
@@ -74,21 +98,7 @@ pub fn plain_detail(r: &ScenarioResult) -> String {
         let _ = writeln!(out, "RFC 6455 §{section}: {}", rfc_link(section));
     }
     if let Some(f) = &r.failure {
-        if f.prerequisite {
-            let _ = writeln!(
-                out,
-                "The opening handshake failed, so this scenario never reached its point."
-            );
-        }
-        if let Some(rule) = f.rule.as_ref().or(r.requirement.as_ref()) {
-            let _ = writeln!(out, "{}", rule.trim());
-        }
-        let step = f
-            .step
-            .map(|s| format!(" (step {})", s + 1))
-            .unwrap_or_default();
-        let _ = writeln!(out, "Expected{step}: {}", f.expected);
-        let _ = writeln!(out, "Actual:   {}", f.actual);
+        out.push_str(&failure_explanation(r, f, "", &f.actual));
     }
     if r.outcome == Outcome::Fail && !r.transcript.lines.is_empty() {
         let _ = writeln!(out, "Transcript:");

@@ -33,7 +33,7 @@ use serde::Serialize;
 
 use super::Summary;
 use super::detail::{by_chapter, chapter_number, plain_detail};
-use crate::suite::RunReport;
+use crate::report::run::RunReport;
 use crate::verdict::Outcome;
 
 #[derive(Serialize)]

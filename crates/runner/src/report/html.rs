@@ -13,16 +13,19 @@
 //!    and link, `Expected:` / `Actual:`, the annotated transcript and the
 //!    hint. Failures start open.
 //!
-//! Everything that came from a scenario file or from the server under test
-//! is escaped: transcripts hold whatever bytes a hostile server sent, and a
+//! The page is built with `maud`, so nothing reaches it unescaped by
+//! accident, and everything that came from a scenario file or from the
+//! server under test goes through [`escape`]: transcripts hold whatever bytes a hostile server sent, and a
 //! report must never run them. Control characters are shown as `\xNN`.
 
 use std::fmt::Write;
 
+use maud::{Markup, PreEscaped, Render, html};
+
 use super::Summary;
 use super::detail::{by_chapter, plain_transcript, rfc_link};
 use super::human::mark;
-use crate::suite::RunReport;
+use crate::report::run::{Cause, RunReport};
 use crate::verdict::{Outcome, ScenarioResult};
 
 /// Escapes text for HTML element content and quoted attribute values, and
@@ -139,231 +142,240 @@ window.addEventListener('hashchange', openTarget);
 openTarget();
 "#;
 
-fn transcript_html(r: &ScenarioResult) -> String {
-    let mut out = String::from("<pre class=\"transcript\">");
-    for line in plain_transcript(r).lines() {
-        let trimmed = line.trim_start();
-        let kind = if trimmed.starts_with('→') {
-            Some("sent")
-        } else if trimmed.starts_with('←') {
-            Some("received")
-        } else if !trimmed.is_empty() && trimmed.chars().all(|c| c == '^') {
-            Some("caret")
-        } else {
-            None
-        };
-        match kind {
-            Some(kind) => {
-                let _ = writeln!(out, "<span class=\"{kind}\">{}</span>", escape(line));
-            }
-            None => {
-                let _ = writeln!(out, "{}", escape(line));
+/// Text from a scenario file or from the server under test. Every such
+/// string is interpolated through this type, whose rendering is [`escape`]:
+/// maud's own escaping leaves `'` and control characters as they are.
+struct Text<'a>(&'a str);
+
+impl Render for Text<'_> {
+    fn render_to(&self, out: &mut String) {
+        out.push_str(&escape(self.0));
+    }
+}
+
+/// A line break between elements: the page keeps one element per line, so
+/// that it reads (and diffs) line by line.
+const NL: &str = "\n";
+
+fn transcript_html(r: &ScenarioResult) -> Markup {
+    let plain = plain_transcript(r);
+    html! {
+        pre class="transcript" {
+            @for line in plain.lines() {
+                @let trimmed = line.trim_start();
+                @if trimmed.starts_with('→') {
+                    span class="sent" { (Text(line)) } (NL)
+                } @else if trimmed.starts_with('←') {
+                    span class="received" { (Text(line)) } (NL)
+                } @else if !trimmed.is_empty() && trimmed.chars().all(|c| c == '^') {
+                    span class="caret" { (Text(line)) } (NL)
+                } @else {
+                    (Text(line)) (NL)
+                }
             }
         }
     }
-    out.push_str("</pre>");
-    out
 }
 
-fn scenario_detail(r: &ScenarioResult) -> String {
-    let mut out = String::new();
-    let open = if matches!(r.outcome, Outcome::Fail | Outcome::Error) {
-        " open"
-    } else {
-        ""
-    };
-    let _ = writeln!(
-        out,
-        "<details id=\"{}\" class=\"scenario\" data-id=\"{}\" data-outcome=\"{}\"{open}>",
-        anchor(&r.id),
-        escape(&r.id),
-        r.outcome.word()
-    );
-    let _ = writeln!(
-        out,
-        "<summary><span class=\"cell {}\" aria-label=\"{}\">{}</span><span class=\"id\">{}</span><span class=\"title\">{}</span><span class=\"pts\">{}/{} pt</span></summary>",
-        class(r.outcome),
-        r.outcome.word(),
-        mark(r.outcome),
-        escape(&r.id),
-        escape(&r.title),
-        r.points,
-        r.max_points
-    );
-    out.push_str("<div class=\"body\">\n<dl>\n");
-    let _ = writeln!(out, "<dt>Outcome</dt><dd>{}</dd>", r.outcome.word());
-    // A failure's message is "expected X; got Y", said better by the
-    // Expected and Actual rows below; other outcomes need their message.
-    if !r.message.is_empty() && r.failure.is_none() {
-        let _ = writeln!(out, "<dt>Verdict</dt><dd>{}</dd>", escape(&r.message));
-    }
-    if let Some(section) = &r.rfc {
-        let _ = writeln!(
-            out,
-            "<dt>RFC 6455</dt><dd><a href=\"{}\">§{}</a></dd>",
-            escape(&rfc_link(section)),
-            escape(section)
-        );
-    }
-    if let Some(case) = &r.autobahn {
-        let _ = writeln!(out, "<dt>Autobahn</dt><dd>case {}</dd>", escape(case));
-    }
-    if !r.tags.is_empty() {
-        let _ = writeln!(out, "<dt>Tags</dt><dd>{}</dd>", escape(&r.tags.join(", ")));
-    }
+fn scenario_detail(r: &ScenarioResult) -> Markup {
+    let word = r.outcome.word();
     let failure = r.failure.as_ref();
-    if let Some(f) = failure {
-        let step = f
-            .step
-            .map(|s| format!(" (step {})", s + 1))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "<dt>Expected{step}</dt><dd>{}</dd>",
-            escape(&f.expected)
-        );
-        let _ = writeln!(out, "<dt>Actual</dt><dd>{}</dd>", escape(&f.actual));
-    }
-    for note in &r.non_strict {
-        let _ = writeln!(out, "<dt>Non-strict</dt><dd>{}</dd>", escape(note));
-    }
-    out.push_str("</dl>\n");
-    if failure.is_some_and(|f| f.prerequisite) {
-        out.push_str(
-            "<p>The opening handshake failed, so this scenario never reached its point.</p>\n",
-        );
-    }
-    if let Some(rule) = failure
+    let rule = failure
         .and_then(|f| f.rule.as_deref())
-        .or(r.requirement.as_deref())
-    {
-        let _ = writeln!(out, "<p class=\"rule\">{}</p>", escape(rule.trim()));
+        .or(r.requirement.as_deref());
+    html! {
+        details id=(anchor(&r.id)) class="scenario" data-id=(Text(&r.id)) data-outcome=(word)
+            open[matches!(r.outcome, Outcome::Fail | Outcome::Error)] {
+            (NL)
+            summary {
+                span class={ "cell " (class(r.outcome)) } aria-label=(word) { (mark(r.outcome)) }
+                span class="id" { (Text(&r.id)) }
+                span class="title" { (Text(&r.title)) }
+                span class="pts" { (r.points) "/" (r.max_points) " pt" }
+            }
+            (NL)
+            div class="body" {
+                (NL)
+                dl {
+                    (NL)
+                    dt { "Outcome" } dd { (word) } (NL)
+                    // A failure's message is "expected X; got Y", said better by
+                    // the Expected and Actual rows below; other outcomes need it.
+                    @if !r.message.is_empty() && r.failure.is_none() {
+                        dt { "Verdict" } dd { (Text(&r.message)) } (NL)
+                    }
+                    @if let Some(section) = &r.rfc {
+                        dt { "RFC 6455" }
+                        dd { a href=(Text(&rfc_link(section))) { "§" (Text(section)) } }
+                        (NL)
+                    }
+                    @if let Some(case) = &r.autobahn {
+                        dt { "Autobahn" } dd { "case " (Text(case)) } (NL)
+                    }
+                    @if !r.tags.is_empty() {
+                        dt { "Tags" } dd { (Text(&r.tags.join(", "))) } (NL)
+                    }
+                    @if let Some(f) = failure {
+                        dt { "Expected" @if let Some(step) = f.step { " (step " (step + 1) ")" } }
+                        dd { (Text(&f.expected)) } (NL)
+                        dt { "Actual" } dd { (Text(&f.actual)) } (NL)
+                    }
+                    @for note in &r.non_strict {
+                        dt { "Non-strict" } dd { (Text(note)) } (NL)
+                    }
+                }
+                (NL)
+                @if failure.is_some_and(|f| f.prerequisite) {
+                    p { "The opening handshake failed, so this scenario never reached its point." }
+                    (NL)
+                }
+                @if let Some(rule) = rule {
+                    p class="rule" { (Text(rule.trim())) } (NL)
+                }
+                @if !r.transcript.lines.is_empty() {
+                    (transcript_html(r)) (NL)
+                }
+                @if let Some(hint) = &r.hint {
+                    p class="hint" { strong { "Hint:" } " " (Text(hint.trim())) } (NL)
+                }
+            }
+            (NL)
+        }
+        (NL)
     }
-    if !r.transcript.lines.is_empty() {
-        out.push_str(&transcript_html(r));
-        out.push('\n');
-    }
-    if let Some(hint) = &r.hint {
-        let _ = writeln!(
-            out,
-            "<p class=\"hint\"><strong>Hint:</strong> {}</p>",
-            escape(hint.trim())
-        );
-    }
-    out.push_str("</div>\n</details>\n");
-    out
 }
 
-/// Renders the report as one self-contained HTML page.
-pub fn render(report: &RunReport) -> String {
-    let s = Summary::of(report);
-    let mut out = String::new();
-    out.push_str("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    out.push_str("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n");
-    let _ = writeln!(
-        out,
-        "<title>wsconform: {}/{} points — {}</title>",
-        s.points,
-        s.max_points,
-        escape(&report.target)
-    );
-    let _ = writeln!(out, "<style>{STYLE}</style>\n</head>\n<body>");
-    out.push_str("<header>\n<h1>wsconform report</h1>\n");
-    let _ = writeln!(
-        out,
-        "<p class=\"meta\">Target <code>{}</code>, profile <code>{}</code>, {} scenarios in {:.1} s</p>",
-        escape(&report.target),
-        escape(&report.profile),
-        s.total,
-        report.duration.as_secs_f64()
-    );
-    out.push_str("<ul class=\"summary\" id=\"summary\">\n");
-    let _ = writeln!(
-        out,
-        "<li class=\"points\">{}/{} points</li>",
-        s.points, s.max_points
-    );
-    for (count, outcome) in [
-        (s.passed, Outcome::Pass),
-        (s.failed, Outcome::Fail),
-        (s.non_strict, Outcome::NonStrict),
-        (s.skipped, Outcome::Skip),
-        (s.errors, Outcome::Error),
-    ] {
-        let _ = writeln!(
-            out,
-            "<li class=\"{}\">{count} {}</li>",
-            class(outcome),
-            outcome.word()
-        );
-    }
-    out.push_str("</ul>\n</header>\n");
-    if let Some(cause) = &report.cause {
-        let _ = writeln!(
-            out,
-            "<div class=\"cause\"><strong>Every failing scenario depends on this:</strong> {}",
-            escape(&cause.message)
-        );
-        if let Some(f) = &cause.preflight.failure {
-            let _ = writeln!(
-                out,
-                "<br>Expected: {}<br>Actual: {}",
-                escape(&f.expected),
-                escape(&f.actual)
-            );
+/// The counts and points at the top of the page.
+fn header(report: &RunReport, s: &Summary) -> Markup {
+    html! {
+        header {
+            (NL)
+            h1 { "wsconform report" } (NL)
+            p class="meta" {
+                "Target " code { (Text(&report.target)) }
+                ", profile " code { (Text(&report.profile)) }
+                ", " (s.total) " scenarios in " (format!("{:.1}", report.duration.as_secs_f64())) " s"
+            }
+            (NL)
+            ul class="summary" id="summary" {
+                (NL)
+                li class="points" { (s.points) "/" (s.max_points) " points" } (NL)
+                @for (count, outcome) in [
+                    (s.passed, Outcome::Pass),
+                    (s.failed, Outcome::Fail),
+                    (s.non_strict, Outcome::NonStrict),
+                    (s.skipped, Outcome::Skip),
+                    (s.errors, Outcome::Error),
+                ] {
+                    li class=(class(outcome)) { (count) " " (outcome.word()) } (NL)
+                }
+            }
+            (NL)
         }
-        if !cause.preflight.transcript.lines.is_empty() {
-            out.push_str(&transcript_html(&cause.preflight));
-        }
-        out.push_str("</div>\n");
+        (NL)
     }
+}
 
-    let chapters = by_chapter(&report.results);
-    out.push_str("<main>\n<h2>Chapters × scenarios</h2>\n<div class=\"grid\" id=\"grid\">\n");
-    for (chapter, results) in &chapters {
-        let _ = writeln!(out, "<div class=\"chapter\">{}</div>", escape(chapter));
-        out.push_str("<div class=\"cells\">");
-        for r in results {
-            let _ = write!(
-                out,
-                "<a class=\"cell {}\" href=\"#{}\" title=\"{}: {} ({})\">{}</a>",
-                class(r.outcome),
-                anchor(&r.id),
-                escape(&r.id),
-                escape(&r.title),
-                r.outcome.word(),
-                mark(r.outcome)
-            );
+/// The shared cause, when something stopped the whole run.
+fn cause(cause: &Cause) -> Markup {
+    html! {
+        div class="cause" {
+            strong { "Every failing scenario depends on this:" } " " (Text(&cause.message)) (NL)
+            @if let Some(f) = &cause.preflight.failure {
+                br; "Expected: " (Text(&f.expected)) br; "Actual: " (Text(&f.actual)) (NL)
+            }
+            @if !cause.preflight.transcript.lines.is_empty() {
+                (transcript_html(&cause.preflight))
+            }
         }
-        out.push_str("</div>\n");
+        (NL)
     }
-    out.push_str("</div>\n<div class=\"legend\">");
-    for outcome in [
+}
+
+/// The chapters × scenarios grid, its legend and every scenario's detail.
+fn chapters(report: &RunReport) -> Markup {
+    let chapters = by_chapter(&report.results);
+    let outcomes = [
         Outcome::Pass,
         Outcome::Fail,
         Outcome::NonStrict,
         Outcome::Skip,
         Outcome::Error,
-    ] {
-        let _ = write!(
-            out,
-            "<span><span class=\"cell {}\">{}</span>{}</span>",
-            class(outcome),
-            mark(outcome),
-            outcome.word()
-        );
-    }
-    out.push_str("</div>\n");
-    for (chapter, results) in &chapters {
-        let _ = writeln!(out, "<section>\n<h2>{}</h2>", escape(chapter));
-        for r in results {
-            out.push_str(&scenario_detail(r));
+    ];
+    html! {
+        main {
+            (NL)
+            h2 { "Chapters × scenarios" } (NL)
+            div class="grid" id="grid" {
+                (NL)
+                @for (chapter, results) in &chapters {
+                    div class="chapter" { (Text(chapter)) } (NL)
+                    div class="cells" {
+                        @for r in results {
+                            a class={ "cell " (class(r.outcome)) } href={ "#" (anchor(&r.id)) }
+                                title={ (Text(&r.id)) ": " (Text(&r.title)) " (" (r.outcome.word()) ")" } {
+                                (mark(r.outcome))
+                            }
+                        }
+                    }
+                    (NL)
+                }
+            }
+            (NL)
+            div class="legend" {
+                @for outcome in outcomes {
+                    span { span class={ "cell " (class(outcome)) } { (mark(outcome)) } (outcome.word()) }
+                }
+            }
+            (NL)
+            @for (chapter, results) in &chapters {
+                section {
+                    (NL)
+                    h2 { (Text(chapter)) } (NL)
+                    @for r in results {
+                        (scenario_detail(r))
+                    }
+                }
+                (NL)
+            }
         }
-        out.push_str("</section>\n");
+        (NL)
     }
-    let _ = writeln!(out, "</main>\n<script>{SCRIPT}</script>\n</body>\n</html>");
-    out
+}
+
+/// Renders the report as one self-contained HTML page.
+pub fn render(report: &RunReport) -> String {
+    let s = Summary::of(report);
+    let page = html! {
+        (PreEscaped("<!doctype html>")) (NL)
+        html lang="en" {
+            (NL)
+            head {
+                (NL)
+                meta charset="utf-8"; (NL)
+                meta name="viewport" content="width=device-width, initial-scale=1"; (NL)
+                meta http-equiv="Content-Security-Policy"
+                    content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'";
+                (NL)
+                title { "wsconform: " (s.points) "/" (s.max_points) " points — " (Text(&report.target)) }
+                (NL)
+                style { (PreEscaped(STYLE)) } (NL)
+            }
+            (NL)
+            body {
+                (NL)
+                (header(report, &s))
+                @if let Some(c) = &report.cause {
+                    (cause(c))
+                }
+                (chapters(report))
+                script { (PreEscaped(SCRIPT)) } (NL)
+            }
+            (NL)
+        }
+        (NL)
+    };
+    page.into_string()
 }
 
 #[cfg(test)]

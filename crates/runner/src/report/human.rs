@@ -8,49 +8,11 @@
 use std::fmt::Write;
 
 use super::Summary;
-use crate::decode::header_hex;
-use crate::hex::to_hex;
-use crate::suite::RunReport;
-use crate::transcript::{LineKind, Transcript};
-use crate::verdict::{Caret, Outcome, ScenarioResult};
-
-/// How to render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanOptions {
-    /// ANSI colours.
-    pub color: bool,
-    /// Show timings (off in snapshot tests, where they vary).
-    pub timings: bool,
-}
-
-struct Paint {
-    on: bool,
-}
-
-impl Paint {
-    fn wrap(&self, code: &str, text: &str) -> String {
-        if self.on {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
-    }
-    fn red(&self, t: &str) -> String {
-        self.wrap("31", t)
-    }
-    fn green(&self, t: &str) -> String {
-        self.wrap("32", t)
-    }
-    fn yellow(&self, t: &str) -> String {
-        self.wrap("33", t)
-    }
-    fn dim(&self, t: &str) -> String {
-        self.wrap("2", t)
-    }
-    fn bold(&self, t: &str) -> String {
-        self.wrap("1", t)
-    }
-}
+use super::annotated::Paint;
+pub use super::annotated::{HumanOptions, transcript};
+use super::detail::{failure_explanation, rfc_link};
+use crate::report::run::RunReport;
+use crate::verdict::{Outcome, ScenarioResult};
 
 /// The mark in front of a result line.
 pub fn mark(outcome: Outcome) -> &'static str {
@@ -89,86 +51,6 @@ pub fn result_line(r: &ScenarioResult, opts: HumanOptions) -> String {
     line
 }
 
-fn rfc_link(section: &str) -> String {
-    format!("https://www.rfc-editor.org/rfc/rfc6455#section-{section}")
-}
-
-/// Renders the transcript, with a caret under the offending byte.
-pub fn transcript(
-    t: &Transcript,
-    caret: Option<Caret>,
-    opts: HumanOptions,
-    indent: &str,
-) -> String {
-    let p = Paint { on: opts.color };
-    let mut out = String::new();
-    let show_client = {
-        let mut names: Vec<&str> = t
-            .lines
-            .iter()
-            .map(|l| l.client.as_str())
-            .filter(|c| !c.is_empty())
-            .collect();
-        names.dedup();
-        names.iter().any(|n| *n != names[0])
-    };
-    for (index, line) in t.lines.iter().enumerate() {
-        let mut prefix = String::from(indent);
-        if opts.timings {
-            prefix.push_str(&format!("{:>6} ms ", line.at.as_millis()));
-        }
-        if show_client && !line.client.is_empty() {
-            prefix.push_str(&format!("{:<8} ", line.client));
-        }
-        let arrow = match line.kind {
-            LineKind::Sent => "→ ",
-            LineKind::Received => "← ",
-            LineKind::Note => "  ",
-        };
-        prefix.push_str(arrow);
-        let here = caret.filter(|c| c.line == index);
-        if line.bytes.is_empty() {
-            let text = if line.kind == LineKind::Note {
-                p.dim(&line.text)
-            } else {
-                line.text.clone()
-            };
-            let _ = writeln!(out, "{prefix}{text}");
-            continue;
-        }
-        match here {
-            Some(c) => {
-                let upto = (c.byte + 4).max(line.header_len).min(line.bytes.len());
-                let hex = to_hex(&line.bytes[..upto]);
-                let more = if upto < line.bytes.len() || line.header_len < line.bytes.len() {
-                    " …"
-                } else {
-                    ""
-                };
-                let _ = writeln!(out, "{prefix}{hex}{more}  {}", line.text);
-                let column = prefix.chars().count() + 3 * c.byte.min(upto.saturating_sub(1));
-                let _ = writeln!(out, "{}{}", " ".repeat(column), p.red("^^"));
-            }
-            None => {
-                let hex = header_hex(&line.bytes, line.header_len);
-                let more = if line.bytes.len() > line.header_len {
-                    " …"
-                } else {
-                    ""
-                };
-                let _ = writeln!(out, "{prefix}{hex}{more}  {}", line.text);
-            }
-        }
-    }
-    if t.dropped_lines > 0 {
-        let _ = writeln!(out, "{indent}({} more frames not shown)", t.dropped_lines);
-    }
-    if t.dropped_bytes > 0 {
-        let _ = writeln!(out, "{indent}({} more bytes not kept)", t.dropped_bytes);
-    }
-    out
-}
-
 fn failure_block(r: &ScenarioResult, opts: HumanOptions) -> String {
     let p = Paint { on: opts.color };
     let mut out = String::new();
@@ -186,21 +68,7 @@ fn failure_block(r: &ScenarioResult, opts: HumanOptions) -> String {
         let _ = writeln!(out, "  {}", r.message);
         return out;
     };
-    if f.prerequisite {
-        let _ = writeln!(
-            out,
-            "  The opening handshake failed, so this scenario never reached its point."
-        );
-    }
-    if let Some(rule) = f.rule.as_ref().or(r.requirement.as_ref()) {
-        let _ = writeln!(out, "  {}", rule.trim());
-    }
-    let step = f
-        .step
-        .map(|s| format!(" (step {})", s + 1))
-        .unwrap_or_default();
-    let _ = writeln!(out, "  Expected{step}: {}", f.expected);
-    let _ = writeln!(out, "  Actual:   {}", p.red(&f.actual));
+    out.push_str(&failure_explanation(r, f, "  ", &p.red(&f.actual)));
     if !r.transcript.lines.is_empty() {
         let _ = writeln!(out, "  Transcript:");
         out.push_str(&transcript(&r.transcript, f.caret, opts, "    "));

@@ -30,7 +30,7 @@
 use serde::Serialize;
 
 use super::Summary;
-use crate::suite::RunReport;
+use crate::report::run::RunReport;
 use crate::verdict::Outcome;
 
 /// The schema name and version.

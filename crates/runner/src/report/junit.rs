@@ -22,7 +22,7 @@
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::detail::{by_chapter, plain_detail};
-use crate::suite::RunReport;
+use crate::report::run::RunReport;
 use crate::verdict::{Outcome, ScenarioResult};
 
 fn test_case(chapter: &str, r: &ScenarioResult) -> TestCase {

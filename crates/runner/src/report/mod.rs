@@ -1,22 +1,24 @@
-//! Reports: the same [`RunReport`] rendered for people or for machines.
+//! Reports: the same [`RunReport`] (in [`run`]) rendered for people or for machines.
 //!
 //! Each format is one module with one `render` function from the report to
 //! text: [`human`] for the terminal, [`json`], [`gradescope`], [`junit`],
 //! [`tap`] and [`html`] for `--report FORMAT=FILE`. Adding a format means
 //! adding a module and a [`ReportFormat`] variant, nothing else.
 
+mod annotated;
 pub mod detail;
 pub mod gradescope;
 pub mod html;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod run;
 pub mod tap;
 
 use serde::Serialize;
 
-use crate::suite::RunReport;
 use crate::verdict::Outcome;
+pub use run::{Cause, RunReport};
 
 /// Counts over a run, shared by every format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use super::Summary;
 use super::detail::{plain_transcript, rfc_link};
-use crate::suite::RunReport;
+use crate::report::run::RunReport;
 use crate::verdict::{Outcome, ScenarioResult};
 
 /// The diagnostic block of one test point.

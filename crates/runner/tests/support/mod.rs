@@ -1,6 +1,21 @@
 //! Scripted servers for testing the runner: a correct one, buggy ones and
-//! hostile ones. Each listens on 127.0.0.1 port 0 and serves until the test
-//! process ends.
+//! hostile ones, and the few helpers every runner test shares (settings for
+//! a target, reading a client's handshake, the plain human report). Each
+//! server listens on 127.0.0.1 port 0 and serves until the test process ends.
+//!
+//! # Why these servers and not the testbed's mutants
+//!
+//! `wsconform-testbed` could be a dev-dependency here (it needs the runner
+//! only for its own tests, so there is no cycle), but its mutants answer a
+//! different question. A mutant carries exactly one classic bug and is
+//! otherwise correct: it checks that the *suite* catches that bug. These
+//! servers check the *runner*: what it says about faults that are not bugs
+//! of a learner's server at all (garbage bytes, endless output, a reset in
+//! the middle of a frame, a one-byte-a-second server, a close before the
+//! handshake, a heartbeat pong), about bugs the mutant catalogue does not
+//! have (non-minimal lengths, a truncated echo), and about two bugs in one
+//! server. And the report snapshots pin the exact bytes these servers send:
+//! moving to another server would change every snapshot.
 
 #![allow(dead_code)]
 
@@ -11,6 +26,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsconform_runner::load::{LoadedScenario, bundled_sources, parse_scenario};
+use wsconform_runner::plan::{PlanSettings, Profile, Target};
+use wsconform_runner::report::human::{HumanOptions, render};
+use wsconform_runner::suite::{RunReport, Selection};
 use wsconform_wire::{
     Decoder, Event, FrameHeader, LengthForm, Limits, Message, OpCode, Role, accept_response,
     apply_mask, close_payload, parse_request,
@@ -31,6 +49,83 @@ pub struct Bugs {
     pub wrong_accept: bool,
     /// Not a bug: sends an unsolicited pong (a heartbeat) before each echo.
     pub heartbeat_pong: bool,
+}
+
+/// One of the [`Bugs`], to name them in a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// [`Bugs::non_minimal_lengths`].
+    NonMinimalLengths,
+    /// [`Bugs::mask_frames`].
+    MaskFrames,
+    /// [`Bugs::ignore_ping`].
+    IgnorePing,
+    /// [`Bugs::truncate_long`].
+    TruncateLong,
+    /// [`Bugs::wrong_accept`].
+    WrongAccept,
+    /// [`Bugs::heartbeat_pong`].
+    HeartbeatPong,
+}
+
+impl Bugs {
+    /// An echo server with these faults and no other.
+    pub fn of(faults: &[Fault]) -> Bugs {
+        let mut bugs = Bugs::default();
+        for fault in faults {
+            let flag = match fault {
+                Fault::NonMinimalLengths => &mut bugs.non_minimal_lengths,
+                Fault::MaskFrames => &mut bugs.mask_frames,
+                Fault::IgnorePing => &mut bugs.ignore_ping,
+                Fault::TruncateLong => &mut bugs.truncate_long,
+                Fault::WrongAccept => &mut bugs.wrong_accept,
+                Fault::HeartbeatPong => &mut bugs.heartbeat_pong,
+            };
+            *flag = true;
+        }
+        bugs
+    }
+}
+
+/// Settings for a run against `ws://{addr}{path}`.
+pub fn settings(
+    addr: SocketAddr,
+    path: &str,
+    profile: Profile,
+    timeout: Duration,
+    run_id: u64,
+) -> PlanSettings {
+    PlanSettings {
+        target: Target::parse(&format!("ws://{addr}{path}")).unwrap(),
+        profile,
+        timeout,
+        run_id,
+    }
+}
+
+/// Asserts that `text` contains `needle`, and shows `text` when it does not.
+#[track_caller]
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} is not in:\n{text}");
+}
+
+/// A selection of these scenario ids.
+pub fn only(ids: &[&str]) -> Selection {
+    Selection {
+        ids: ids.iter().map(|id| id.to_string()).collect(),
+        ..Selection::default()
+    }
+}
+
+/// The human report without colours or timings, as the snapshots hold it.
+pub fn plain_human(report: &RunReport) -> String {
+    render(
+        report,
+        HumanOptions {
+            color: false,
+            timings: false,
+        },
+    )
 }
 
 /// What a scripted server does.
@@ -70,7 +165,10 @@ pub async fn serve(behaviour: Behaviour) -> SocketAddr {
     addr
 }
 
-async fn read_handshake(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
+/// Reads a client's opening handshake: the 101 response to it and the bytes
+/// that came after it; `None` when the client left or sent a bad request
+/// (which is answered with its error response).
+pub async fn read_handshake(stream: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
