@@ -231,19 +231,16 @@ fn with_reference_server<T>(body: impl FnOnce(&str) -> Result<T>) -> Result<T> {
         .build()
         .context("could not start a tokio runtime for the reference server")?;
     let server = runtime
-        .block_on(wsconform_server::bind(wsconform_server::Config::ephemeral()))
+        .block_on(wsconform_server::spawn(
+            wsconform_server::Config::ephemeral(),
+        ))
         .context("could not start the reference server")?;
     let url = format!("ws://{}/echo", server.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = runtime.spawn(server.run(async {
-        let _ = stopped.await;
-    }));
     let outcome = body(&url);
-    let _ = stop.send(());
     // Graceful shutdown is bounded by the server's own grace period; the
     // timeout only guards against a bug there hanging the task.
-    let _ =
-        runtime.block_on(async { tokio::time::timeout(Duration::from_secs(10), serving).await });
+    let _ = runtime
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), server.shutdown()).await });
     runtime.shutdown_timeout(Duration::from_secs(1));
     outcome
 }

@@ -15,6 +15,8 @@ mod book;
 mod browser;
 mod ci;
 mod conformance;
+mod msrv;
+mod owners;
 
 /// wsconform's project chores.
 #[derive(Parser)]
@@ -36,6 +38,10 @@ enum Task {
     Bench(bench::Args),
     /// Build the workbook (installs mdbook if missing) and check its includes, links and anchors.
     Book,
+    /// Fail if the declared rust-version is below what the dependencies and the code need.
+    Msrv,
+    /// Fail if a concept with one owner file is written again elsewhere.
+    Owners,
     /// Headless Chromium: the chat page in two tabs, and an HTML report (screenshots in target/browser/).
     Browser,
 }
@@ -49,6 +55,8 @@ fn main() -> Result<()> {
         Task::Bench(args) => bench::run(args),
         Task::Book => book::run(),
         Task::Browser => browser::run(),
+        Task::Msrv => msrv::run(),
+        Task::Owners => owners::run(),
     }
 }
 

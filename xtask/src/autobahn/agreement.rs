@@ -235,17 +235,13 @@ fn with_all_servers<T>(body: impl FnOnce(&[Target]) -> Result<T>) -> Result<T> {
         let mut targets = Vec::new();
         let mut handles = Vec::new();
 
-        let server = wsconform_server::bind(wsconform_server::Config::ephemeral())
+        let reference = wsconform_server::spawn(wsconform_server::Config::ephemeral())
             .await
             .context("could not start the reference server")?;
         targets.push(Target {
             agent: "reference".into(),
-            url: format!("ws://{}/echo", server.local_addr()),
+            url: format!("ws://{}/echo", reference.local_addr()),
         });
-        let (stop_reference, stopped) = tokio::sync::oneshot::channel::<()>();
-        let reference = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
 
         let (addr, handle) = start_peer().await.context("could not start the peer")?;
         targets.push(Target {
@@ -273,9 +269,9 @@ fn with_all_servers<T>(body: impl FnOnce(&[Target]) -> Result<T>) -> Result<T> {
             });
             handles.push(handle);
         }
-        anyhow::Ok((targets, handles, stop_reference, reference))
+        anyhow::Ok((targets, handles, reference))
     });
-    let (targets, handles, stop_reference, reference) = match started {
+    let (targets, handles, reference) = match started {
         Ok(started) => started,
         Err(error) => {
             runtime.shutdown_timeout(Duration::from_secs(1));
@@ -285,8 +281,8 @@ fn with_all_servers<T>(body: impl FnOnce(&[Target]) -> Result<T>) -> Result<T> {
 
     let outcome = body(&targets);
 
-    let _ = stop_reference.send(());
     runtime.block_on(async {
+        let reference = tokio::spawn(reference.shutdown());
         for handle in handles {
             let _ = tokio::time::timeout(Duration::from_secs(5), handle.shutdown()).await;
         }
