@@ -125,7 +125,11 @@ fn matrix_entry(
         }
     }
     chapters.sort();
-    let _ = writeln!(out, "  {:<24}{:>6}{:>6}", "failed per chapter", "echo", "chat");
+    let _ = writeln!(
+        out,
+        "  {:<24}{:>6}{:>6}",
+        "failed per chapter", "echo", "chat"
+    );
     for chapter in &chapters {
         let count = |list: &[(&str, String)]| list.iter().filter(|(c, _)| c == chapter).count();
         let _ = writeln!(out, "    {chapter:<22}{:>6}{:>6}", count(echo), count(chat));
@@ -240,7 +244,10 @@ async fn the_suite_passes_correct_servers_and_catches_every_mutant() {
             shown.push(not_passed(rows, shown_chapter));
         }
         if timing_dependent {
-            let _ = writeln!(matrix, "  (timing-dependent: only its own chapter is shown)");
+            let _ = writeln!(
+                matrix,
+                "  (timing-dependent: only its own chapter is shown)"
+            );
         }
         let _ = write!(
             matrix,
