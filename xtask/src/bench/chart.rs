@@ -2,10 +2,10 @@
 //! drawn from a typed [`Report`].
 //!
 //! A small SVG template rather than a plotting library: the chart is a
-//! dozen rectangles and labels, and the text must not depend on which fonts
-//! the machine that draws it has installed (a plotting library measures
-//! text with a font backend to place labels). The numbers are escaped with
-//! [`xml`], and every value read comes from the report's types.
+//! dozen rectangles and labels placed at fixed positions, and the committed
+//! SVG can only be redrawn by a full release benchmark run, so its look
+//! should not change with a library's layout. The text is escaped with
+//! [`xml`], and every value comes from the report's types.
 
 use super::report::{EchoCase, IdleCase, Report};
 use super::servers::SERVERS;

@@ -244,36 +244,27 @@ mod tests {
         }
     }
 
-    fn ours(outcome: Outcome) -> Option<Outcome> {
-        Some(outcome)
-    }
     #[test]
     fn autobahn_behaviours_map_to_verdicts() {
-        assert_eq!(autobahn_verdict(&case("OK", "OK")), Some(Verdict::Pass));
-        assert_eq!(
-            autobahn_verdict(&case("NON-STRICT", "OK")),
-            Some(Verdict::NonStrict)
-        );
-        assert_eq!(
-            autobahn_verdict(&case("NON-STRICT", "WRONG CODE")),
-            Some(Verdict::Fail)
-        );
-        assert_eq!(
-            autobahn_verdict(&case("OK", "UNCLEAN")),
-            Some(Verdict::Fail)
-        );
-        assert_eq!(autobahn_verdict(&case("FAILED", "OK")), Some(Verdict::Fail));
-        // Autobahn, as the client, had to fail the connection: the server
-        // broke the protocol (for example, it masked its frames).
-        assert_eq!(
-            autobahn_verdict(&case("OK", "FAILED BY CLIENT")),
-            Some(Verdict::Fail)
-        );
-        assert_eq!(
-            autobahn_verdict(&case("INFORMATIONAL", "INFORMATIONAL")),
-            None
-        );
-        assert_eq!(autobahn_verdict(&case("UNIMPLEMENTED", "OK")), None);
+        let table = [
+            ("OK", "OK", Some(Verdict::Pass)),
+            ("NON-STRICT", "OK", Some(Verdict::NonStrict)),
+            ("NON-STRICT", "WRONG CODE", Some(Verdict::Fail)),
+            ("OK", "UNCLEAN", Some(Verdict::Fail)),
+            ("FAILED", "OK", Some(Verdict::Fail)),
+            // Autobahn, as the client, had to fail the connection: the
+            // server broke the protocol (for example, it masked its frames).
+            ("OK", "FAILED BY CLIENT", Some(Verdict::Fail)),
+            ("INFORMATIONAL", "INFORMATIONAL", None),
+            ("UNIMPLEMENTED", "OK", None),
+        ];
+        for (behavior, close, verdict) in table {
+            assert_eq!(
+                autobahn_verdict(&case(behavior, close)),
+                verdict,
+                "{behavior}, {close}"
+            );
+        }
     }
 
     #[test]
@@ -294,23 +285,23 @@ mod tests {
         let ok = case("OK", "OK");
         let lax = case("NON-STRICT", "OK");
         assert_eq!(
-            compare_one(&entry, Some(&ok), ours(Outcome::Pass)),
+            compare_one(&entry, Some(&ok), Some(Outcome::Pass)),
             Comparison::Agree
         );
         assert_eq!(
-            compare_one(&entry, Some(&lax), ours(Outcome::NonStrict)),
+            compare_one(&entry, Some(&lax), Some(Outcome::NonStrict)),
             Comparison::Agree
         );
         assert_eq!(
-            compare_one(&entry, Some(&lax), ours(Outcome::Pass)),
+            compare_one(&entry, Some(&lax), Some(Outcome::Pass)),
             Comparison::Disagree
         );
         assert!(matches!(
-            compare_one(&covered("2.x"), Some(&ok), ours(Outcome::Pass)),
+            compare_one(&covered("2.x"), Some(&ok), Some(Outcome::Pass)),
             Comparison::NotCompared(reason) if reason.contains("2.x")
         ));
         assert!(matches!(
-            compare_one(&entry, None, ours(Outcome::Pass)),
+            compare_one(&entry, None, Some(Outcome::Pass)),
             Comparison::NotCompared(_)
         ));
         assert!(matches!(
@@ -318,7 +309,7 @@ mod tests {
             Comparison::NotCompared(_)
         ));
         assert!(matches!(
-            compare_one(&entry, Some(&ok), ours(Outcome::Skip)),
+            compare_one(&entry, Some(&ok), Some(Outcome::Skip)),
             Comparison::NotCompared(_)
         ));
     }
