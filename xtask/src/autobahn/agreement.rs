@@ -240,3 +240,43 @@ fn run_wsconform(
         .map(|result| (result.id.clone(), result))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runner_grades_covered_scenarios_in_process() {
+        let text = fs::read_to_string(project_root().join(DIFFERENCES)).unwrap();
+        let covered = load_covered(&project_root().join("scenarios"), &text).unwrap();
+        let some: Vec<LoadedScenario> = covered.iter().take(3).map(|c| c.loaded.clone()).collect();
+        let servers = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let reference = servers
+            .block_on(wsconform_server::spawn(
+                wsconform_server::Config::ephemeral(),
+            ))
+            .unwrap();
+        let target = Target {
+            agent: "reference".into(),
+            url: format!("ws://{}/echo", reference.local_addr()),
+        };
+        let results = run_wsconform(&some, &target).unwrap();
+        servers.block_on(reference.shutdown());
+        let ids: Vec<&str> = results.keys().map(String::as_str).collect();
+        let mut expected: Vec<&str> = some.iter().map(|s| s.scenario.id.as_str()).collect();
+        expected.sort();
+        assert_eq!(ids, expected);
+        for (id, result) in &results {
+            assert_eq!(
+                compare::wsconform_verdict(result.outcome),
+                Some(compare::Verdict::Pass),
+                "{id}: {}",
+                compare::reason(result)
+            );
+        }
+    }
+}
