@@ -82,3 +82,24 @@ pub fn run_command(program: &str, args: &[&str]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Every `.rs` file of `crates/` and `xtask/`, as (path relative to the
+/// root, text), sorted by path.
+pub fn workspace_sources() -> Result<Vec<(PathBuf, String)>> {
+    let root = project_root();
+    let mut sources = Vec::new();
+    for top in ["crates", "xtask"] {
+        for entry in walkdir::WalkDir::new(root.join(top)).sort_by_file_name() {
+            let entry = entry.context("cannot list the workspace's sources")?;
+            let path = entry.path();
+            if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let relative = path.strip_prefix(&root).unwrap_or(path).to_path_buf();
+            sources.push((relative, text));
+        }
+    }
+    Ok(sources)
+}

@@ -146,7 +146,7 @@ pub fn run() -> Result<()> {
     let metadata = metadata()?;
     let mut floors = dependency_floors(&metadata);
     floors.extend(edition_floors(&metadata));
-    let sources = workspace_sources()?;
+    let sources = crate::workspace_sources()?;
     floors.extend(feature_floors(&sources)?);
     let Some(highest) = highest(&floors) else {
         bail!("found nothing to derive a Rust version from");
@@ -261,27 +261,6 @@ fn edition_floors(metadata: &Metadata) -> Vec<Floor> {
             })
         })
         .collect()
-}
-
-/// Every `.rs` file of `crates/` and `xtask/`, as (path relative to the
-/// root, text), sorted by path.
-pub fn workspace_sources() -> Result<Vec<(PathBuf, String)>> {
-    let root = project_root();
-    let mut sources = Vec::new();
-    for top in ["crates", "xtask"] {
-        for entry in walkdir::WalkDir::new(root.join(top)).sort_by_file_name() {
-            let entry = entry.context("cannot list the workspace's sources")?;
-            let path = entry.path();
-            if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "rs") {
-                continue;
-            }
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let relative = path.strip_prefix(&root).unwrap_or(path).to_path_buf();
-            sources.push((relative, text));
-        }
-    }
-    Ok(sources)
 }
 
 /// For each feature in [`FEATURES`], its first use in `sources`.

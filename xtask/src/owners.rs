@@ -59,7 +59,7 @@ pub struct Stray {
 
 /// Runs the check over the workspace.
 pub fn run() -> Result<()> {
-    let sources = crate::msrv::workspace_sources()?;
+    let sources = crate::workspace_sources()?;
     let strays = strays(OWNERS, &sources)?;
     if strays.is_empty() {
         eprintln!(
