@@ -18,10 +18,9 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml") | Some("yml")
-        ) {
-            if let Ok(rel) = path.strip_prefix(root) {
-                out.push((rel.to_string_lossy().replace('\\', "/"), path.clone()));
-            }
+        ) && let Ok(rel) = path.strip_prefix(root)
+        {
+            out.push((rel.to_string_lossy().replace('\\', "/"), path.clone()));
         }
     }
 }

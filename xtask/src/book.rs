@@ -354,7 +354,8 @@ mod tests {
 
     #[test]
     fn broken_links_and_anchors_are_reported() {
-        let dir = std::env::temp_dir().join(format!("xtask-book-{}", std::process::id()));
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path();
         std::fs::create_dir_all(dir.join("appendix")).unwrap();
         std::fs::write(dir.join("frames.html"), r#"<h2 id="the-header">"#).unwrap();
         std::fs::write(
@@ -362,8 +363,7 @@ mod tests {
             r#"<a href="../frames.html#the-header"><a href="../frames.html#gone"><a href="../nope.html"><a href="https://example.com/x">"#,
         )
         .unwrap();
-        let problems = check_html(&dir).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+        let problems = check_html(dir).unwrap();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(
             problems[0].contains("no element with id `gone`"),

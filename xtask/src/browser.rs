@@ -113,18 +113,10 @@ fn existing_browser(path: PathBuf) -> Result<PathBuf> {
 
 async fn check(chromium: &Path, out_dir: &Path) -> Result<()> {
     // The reference server, for the chat page.
-    let config = wsconform_server::Config {
-        bind_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..wsconform_server::Config::default()
-    };
-    let server = wsconform_server::bind(config)
+    let server = wsconform_server::spawn(wsconform_server::Config::ephemeral())
         .await
         .context("cannot start the reference server")?;
     let addr = server.local_addr();
-    let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server_task = tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
 
     // The report to look at, made before the browser starts.
     let report = report_with_failures().await?;
@@ -183,8 +175,7 @@ async fn check(chromium: &Path, out_dir: &Path) -> Result<()> {
         let _ = browser.kill().await;
     }
     events.abort();
-    let _ = stop_server.send(());
-    let _ = server_task.await;
+    server.shutdown().await;
     let _ = std::fs::remove_dir_all(&profile_dir);
     outcome
 }

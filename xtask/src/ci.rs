@@ -12,11 +12,14 @@ pub struct Args {
     pub tests_only: bool,
 }
 
-/// Formatting, lints, every test of the workspace (unit, integration,
+/// The declared rust-version and the owners of shared concepts, formatting,
+/// lints, every test of the workspace (unit, integration,
 /// property, doc and book-listing tests), then the book itself: it must build
 /// and every include, link and anchor in it must resolve.
 pub fn run(args: Args) -> Result<()> {
     if !args.tests_only {
+        crate::msrv::run()?;
+        crate::owners::run()?;
         run_command("cargo", &["fmt", "--all", "--", "--check"])?;
         run_command(
             "cargo",

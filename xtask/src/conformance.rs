@@ -86,11 +86,14 @@ async fn job(args: Args) -> Result<()> {
             )
         }
         None => {
-            let (addr, stop) = start_reference().await?;
+            let server = wsconform_server::spawn(wsconform_server::Config::ephemeral())
+                .await
+                .context("cannot start the reference server")?;
+            let addr = server.local_addr();
             (
                 format!("the reference server on {addr}"),
                 Endpoint::both(addr).to_vec(),
-                Some(Running::Reference(stop)),
+                Some(Running::Reference(server)),
             )
         }
     };
@@ -204,36 +207,17 @@ async fn mutants(scenarios: &[LoadedScenario], started: Instant) -> Result<()> {
 
 /// A server started for the run.
 enum Running {
-    Reference(tokio::sync::oneshot::Sender<()>),
+    Reference(wsconform_server::RunningServer),
     Testbed(wsconform_testbed::ShutdownHandle),
 }
 
 impl Running {
     async fn stop(self) {
         match self {
-            Running::Reference(stop) => {
-                let _ = stop.send(());
-            }
+            Running::Reference(server) => server.shutdown().await,
             Running::Testbed(handle) => handle.shutdown().await,
         }
     }
-}
-
-/// Starts the reference server on a free loopback port, in this process.
-async fn start_reference() -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
-    let config = wsconform_server::Config {
-        bind_addr: loopback(),
-        ..wsconform_server::Config::default()
-    };
-    let server = wsconform_server::bind(config)
-        .await
-        .context("cannot start the reference server")?;
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
-    Ok((addr, stop))
 }
 
 fn loopback() -> SocketAddr {

@@ -15,6 +15,8 @@ mod book;
 mod browser;
 mod ci;
 mod conformance;
+mod msrv;
+mod owners;
 
 /// wsconform's project chores.
 #[derive(Parser)]
@@ -36,6 +38,10 @@ enum Task {
     Bench(bench::Args),
     /// Build the workbook (installs mdbook if missing) and check its includes, links and anchors.
     Book,
+    /// Fail if the declared rust-version is below what the dependencies and the code need.
+    Msrv,
+    /// Fail if a concept with one owner file is written again elsewhere.
+    Owners,
     /// Headless Chromium: the chat page in two tabs, and an HTML report (screenshots in target/browser/).
     Browser,
 }
@@ -49,6 +55,8 @@ fn main() -> Result<()> {
         Task::Bench(args) => bench::run(args),
         Task::Book => book::run(),
         Task::Browser => browser::run(),
+        Task::Msrv => msrv::run(),
+        Task::Owners => owners::run(),
     }
 }
 
@@ -73,4 +81,25 @@ pub fn run_command(program: &str, args: &[&str]) -> Result<()> {
         bail!("`{program} {}` failed ({status})", args.join(" "));
     }
     Ok(())
+}
+
+/// Every `.rs` file of `crates/` and `xtask/`, as (path relative to the
+/// root, text), sorted by path.
+pub fn workspace_sources() -> Result<Vec<(PathBuf, String)>> {
+    let root = project_root();
+    let mut sources = Vec::new();
+    for top in ["crates", "xtask"] {
+        for entry in walkdir::WalkDir::new(root.join(top)).sort_by_file_name() {
+            let entry = entry.context("cannot list the workspace's sources")?;
+            let path = entry.path();
+            if !entry.file_type().is_file() || path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let relative = path.strip_prefix(&root).unwrap_or(path).to_path_buf();
+            sources.push((relative, text));
+        }
+    }
+    Ok(sources)
 }

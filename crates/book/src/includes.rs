@@ -386,8 +386,8 @@ mod tests {
 
     #[test]
     fn expand_reports_missing_files_and_anchors() {
-        let dir = std::env::temp_dir().join(format!("wsconform-book-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_path_buf();
         std::fs::write(dir.join("src.rs"), SOURCE).unwrap();
         let (text, read) =
             expand("x {{#include src.rs:inner}} y", &dir, "ch.md", &|_| false).unwrap();
@@ -402,7 +402,6 @@ mod tests {
         })
         .unwrap();
         assert_eq!((text.as_str(), read.len()), ("(missing: gen/x.txt)", 0));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

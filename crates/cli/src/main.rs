@@ -359,7 +359,7 @@ async fn serve(bind: &str, port: u16) -> ExitCode {
         bind_addr: addr,
         ..wsconform_server::Config::default()
     };
-    let server = match wsconform_server::bind(config).await {
+    let server = match wsconform_server::spawn(config).await {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -370,7 +370,8 @@ async fn serve(bind: &str, port: u16) -> ExitCode {
     println!(
         "wsconform reference server: ws://{local}/echo (echo), ws://{local}/socket (chat), http://{local}/ (chat page)"
     );
-    server.run(wsconform_server::shutdown_signal()).await;
+    wsconform_server::shutdown_signal().await;
+    server.shutdown().await;
     ExitCode::SUCCESS
 }
 
@@ -410,31 +411,20 @@ fn scenarios_for(args: &RunArgs) -> Result<(Vec<LoadedScenario>, Vec<String>), E
     Ok((loaded, ids))
 }
 
-/// Starts the reference server on a free loopback port; returns its address
-/// and the sender that stops it.
-async fn start_reference()
--> Result<(std::net::SocketAddr, tokio::sync::oneshot::Sender<()>), String> {
-    let config = wsconform_server::Config {
-        bind_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        ..wsconform_server::Config::default()
-    };
-    let server = wsconform_server::bind(config)
+/// Starts the reference server on a free loopback port.
+async fn start_reference() -> Result<wsconform_server::RunningServer, String> {
+    wsconform_server::spawn(wsconform_server::Config::ephemeral())
         .await
-        .map_err(|e| format!("cannot start the reference server: {e}"))?;
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
-    Ok((addr, stop))
+        .map_err(|e| format!("cannot start the reference server: {e}"))
 }
 
 async fn run(args: RunArgs) -> ExitCode {
     let mut reference = None;
     let url = match (&args.target, args.reference) {
         (_, true) => match start_reference().await {
-            Ok((addr, stop)) => {
-                reference = Some(stop);
+            Ok(server) => {
+                let addr = server.local_addr();
+                reference = Some(server);
                 let path = match args.profile {
                     ProfileArg::Echo => "echo",
                     ProfileArg::Chat => "socket",
@@ -565,8 +555,8 @@ async fn run(args: RunArgs) -> ExitCode {
     if let Some(mut t) = spawned.take() {
         t.stop().await;
     }
-    if let Some(stop) = reference.take() {
-        let _ = stop.send(());
+    if let Some(server) = reference.take() {
+        server.shutdown().await;
     }
     let Some(report) = outcome else {
         eprintln!("interrupted");

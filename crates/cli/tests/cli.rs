@@ -3,7 +3,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_wsconform");
@@ -20,17 +19,14 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A fresh folder under the system temp dir.
+/// A fresh folder under the system temp dir, with an unpredictable name.
+/// It is kept after the test, for looking into a failure.
 fn temp_dir(name: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "wsconform-cli-{}-{}-{name}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    tempfile::Builder::new()
+        .prefix(&format!("wsconform-cli-{name}-"))
+        .tempdir()
+        .unwrap()
+        .keep()
 }
 
 fn write(dir: &Path, rel: &str, body: &str) -> PathBuf {
@@ -256,10 +252,10 @@ fn forking_target(dir: &Path, port: u16) -> (String, PathBuf) {
 fn read_pid(path: &Path) -> u32 {
     let until = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Ok(t) = std::fs::read_to_string(path) {
-            if let Ok(pid) = t.trim().parse() {
-                return pid;
-            }
+        if let Ok(t) = std::fs::read_to_string(path)
+            && let Ok(pid) = t.trim().parse()
+        {
+            return pid;
         }
         assert!(
             Instant::now() < until,

@@ -5,14 +5,12 @@
 use std::time::Duration;
 
 use wsconform_runner::bench::{LoadEndpoint, Mode, Progress, Settings, StopCondition, run};
-use wsconform_server::{Config, bind};
+use wsconform_server::{Config, RunningServer, spawn};
 
-/// Starts the reference server on a free port; it stops with the test's runtime.
-async fn reference_server() -> std::net::SocketAddr {
-    let server = bind(Config::ephemeral()).await.unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run(std::future::pending::<()>()));
-    addr
+/// Starts the reference server on a free port; it stops when the handle is
+/// dropped at the end of the test.
+async fn reference_server() -> RunningServer {
+    spawn(Config::ephemeral()).await.unwrap()
 }
 
 fn settings(
@@ -34,7 +32,8 @@ fn settings(
 
 #[tokio::test]
 async fn echo_mode_counts_exact_round_trips() {
-    let addr = reference_server().await;
+    let server = reference_server().await;
+    let addr = server.local_addr();
     for size in [1, 64, 70_000] {
         let s = settings(
             format!("ws://{addr}/echo"),
@@ -54,7 +53,8 @@ async fn echo_mode_counts_exact_round_trips() {
 
 #[tokio::test]
 async fn echo_mode_with_a_duration_stops_on_time() {
-    let addr = reference_server().await;
+    let server = reference_server().await;
+    let addr = server.local_addr();
     let s = settings(
         format!("ws://{addr}/echo"),
         Mode::Echo,
@@ -71,7 +71,8 @@ async fn echo_mode_with_a_duration_stops_on_time() {
 
 #[tokio::test]
 async fn chat_mode_delivers_every_message_to_every_client() {
-    let addr = reference_server().await;
+    let server = reference_server().await;
+    let addr = server.local_addr();
     let s = settings(
         format!("ws://{addr}/socket"),
         Mode::Chat,
@@ -87,7 +88,8 @@ async fn chat_mode_delivers_every_message_to_every_client() {
 
 #[tokio::test]
 async fn idle_mode_reports_when_every_connection_is_open() {
-    let addr = reference_server().await;
+    let server = reference_server().await;
+    let addr = server.local_addr();
     let s = settings(
         format!("ws://{addr}/echo"),
         Mode::Idle,
@@ -106,7 +108,8 @@ async fn idle_mode_reports_when_every_connection_is_open() {
 
 #[tokio::test]
 async fn a_wrong_path_fails_the_handshake_with_the_status() {
-    let addr = reference_server().await;
+    let server = reference_server().await;
+    let addr = server.local_addr();
     let s = settings(
         format!("ws://{addr}/nope"),
         Mode::Echo,

@@ -12,14 +12,12 @@ use wsconform_runner::load::parse_scenario;
 use wsconform_runner::plan::Profile;
 use wsconform_runner::transcript::Direction;
 use wsconform_runner::verdict::{Outcome, ScenarioResult};
-use wsconform_server::{Config, bind};
+use wsconform_server::{Config, RunningServer, spawn};
 
-/// Starts the reference server on a free port; it stops with the test's runtime.
-async fn reference_server() -> std::net::SocketAddr {
-    let server = bind(Config::ephemeral()).await.unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run(std::future::pending::<()>()));
-    addr
+/// Starts the reference server on a free port; it stops when the handle is
+/// dropped at the end of the test.
+async fn reference_server() -> RunningServer {
+    spawn(Config::ephemeral()).await.unwrap()
 }
 
 async fn play(
@@ -53,7 +51,8 @@ fn received(r: &ScenarioResult) -> String {
 
 #[tokio::test]
 async fn a_flood_passes_a_correct_server_in_both_profiles() {
-    let addr = reference_server().await;
+    let server = reference_server().await;
+    let addr = server.local_addr();
     let yaml = "id: t\ntitle: t\nsteps:\n  - flood: { clients: 4, messages: 25, size: 100 }\n";
     for (path, profile) in [("/socket", Profile::Chat), ("/echo", Profile::Echo)] {
         let r = play(addr, path, profile, Duration::from_secs(2), yaml).await;
@@ -69,7 +68,8 @@ async fn a_flood_passes_a_correct_server_in_both_profiles() {
 
 #[tokio::test]
 async fn a_flood_names_the_first_message_that_never_arrived() {
-    let addr = reference_server().await;
+    let server = reference_server().await;
+    let addr = server.local_addr();
     // Chat messages sent to an echo endpoint only come back to their sender:
     // every other sender's messages are missing.
     let yaml = "id: t\ntitle: t\nsteps:\n  - flood: { clients: 2, messages: 3 }\n";
@@ -97,7 +97,8 @@ async fn a_flood_names_the_first_message_that_never_arrived() {
 
 #[tokio::test]
 async fn a_handshake_can_trickle_or_carry_the_first_message() {
-    let addr = reference_server().await;
+    let server = reference_server().await;
+    let addr = server.local_addr();
     let yaml = r#"id: t
 title: t
 steps:
@@ -132,7 +133,8 @@ steps:
 
 #[tokio::test]
 async fn floods_beyond_the_limits_are_invalid_scenarios() {
-    let addr = reference_server().await;
+    let server = reference_server().await;
+    let addr = server.local_addr();
     let yaml = "id: t\ntitle: t\nsteps:\n  - flood: { clients: 500, messages: 1 }\n";
     let r = play(addr, "/socket", Profile::Chat, Duration::from_secs(1), yaml).await;
     assert_eq!(r.outcome, Outcome::Error);

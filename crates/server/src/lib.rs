@@ -9,20 +9,24 @@
 //!
 //! # Running it in-process
 //!
-//! Tests and tools start the server on an ephemeral port and stop it with any
-//! future they like:
+//! Tests and tools start the server on an ephemeral port with [`spawn`] and
+//! stop it through the handle it returns:
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), wsconform_server::ServerError> {
-//! use wsconform_server::{Config, bind};
+//! use wsconform_server::{Config, spawn};
 //!
-//! let server = bind(Config::ephemeral()).await?;
+//! let server = spawn(Config::ephemeral()).await?;
 //! let addr = server.local_addr();
 //! println!("chat at ws://{addr}/socket, echo at ws://{addr}/echo");
-//! server.run(wsconform_server::shutdown_signal()).await;
+//! wsconform_server::shutdown_signal().await;
+//! server.shutdown().await;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`bind`] and [`Server::run`] are the two halves of [`spawn`], for a
+//! binary that runs the server in the foreground.
 //!
 //! # How the crate is laid out
 //!
@@ -65,5 +69,5 @@ pub mod shutdown;
 
 pub use config::Config;
 pub use error::ServerError;
-pub use server::{Server, bind};
+pub use server::{RunningServer, Server, bind, spawn};
 pub use shutdown::shutdown_signal;

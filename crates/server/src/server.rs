@@ -5,6 +5,11 @@
 //! sake of tests: after `bind` the port is open and known
 //! ([`Server::local_addr`]), so a test can bind to port 0, learn the port,
 //! spawn `run` and connect, with no race and no fixed port numbers.
+//!
+//! Every tool that needs the reference server in its own process (the CLI's
+//! `--reference`, the xtask checks, tests) starts it with [`spawn`], which
+//! does both steps on the current tokio runtime and returns a
+//! [`RunningServer`] handle: one way to start it, one way to stop it.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
 use tracing::{Instrument, error, info, info_span, warn};
 
 use crate::config::Config;
@@ -36,6 +41,63 @@ pub struct Server {
 /// Checks `config` and opens its listening socket. Same as [`Server::bind`].
 pub async fn bind(config: Config) -> Result<Server, ServerError> {
     Server::bind(config).await
+}
+
+/// A server started by [`spawn`], running on a task of the tokio runtime
+/// that spawned it.
+///
+/// [`RunningServer::shutdown`] stops it gracefully and waits until it has
+/// stopped. Dropping the handle stops it too: the graceful shutdown then
+/// runs on in the background, on the same runtime.
+#[derive(Debug)]
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    /// Dropping or sending on it ends [`Server::run`]'s shutdown future.
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// Binds `config`'s address and serves on a task of the current tokio
+/// runtime until the returned handle is shut down or dropped.
+///
+/// The port is open when this returns, so callers can connect to
+/// [`RunningServer::local_addr`] at once.
+///
+/// # Panics
+///
+/// When called outside a tokio runtime (as [`tokio::spawn`] does).
+pub async fn spawn(config: Config) -> Result<RunningServer, ServerError> {
+    let server = Server::bind(config).await?;
+    let local_addr = server.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        // A send and a dropped sender both mean: stop.
+        let _ = stopped.await;
+    }));
+    Ok(RunningServer {
+        local_addr,
+        stop,
+        task,
+    })
+}
+
+impl RunningServer {
+    /// The address the server listens on, with the real port when the
+    /// configuration asked for port 0.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Runs the graceful shutdown (stop accepting, close every connection
+    /// with 1001, wait at most [`Config::shutdown_grace`]) and returns once
+    /// the server has stopped.
+    pub async fn shutdown(self) {
+        let RunningServer { stop, task, .. } = self;
+        let _ = stop.send(());
+        if let Err(join_error) = task.await {
+            report_panic(Err(join_error));
+        }
+    }
 }
 
 impl Server {
@@ -234,6 +296,65 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    /// Whether a TCP connection to `addr` is accepted.
+    async fn accepts(addr: SocketAddr) -> bool {
+        tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+            .await
+            .is_ok_and(|connected| connected.is_ok())
+    }
+
+    #[tokio::test]
+    async fn a_spawned_server_serves_until_shut_down() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let running = spawn(Config::ephemeral()).await.unwrap();
+        let addr = running.local_addr();
+        assert_ne!(addr.port(), 0, "the real port is reported");
+
+        // It answers HTTP: the chat page at `/`.
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut head = [0u8; 12];
+        tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut head))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+        drop(stream);
+
+        tokio::time::timeout(Duration::from_secs(10), running.shutdown())
+            .await
+            .expect("shutdown returns within the grace period");
+        assert!(!accepts(addr).await, "the port is closed after shutdown");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_handle_stops_the_server() {
+        let running = spawn(Config::ephemeral()).await.unwrap();
+        let addr = running.local_addr();
+        assert!(accepts(addr).await);
+        drop(running);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while accepts(addr).await {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still listening 10 s after the handle was dropped"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn spawn_reports_bind_errors() {
+        let first = spawn(Config::ephemeral()).await.unwrap();
+        let taken = Config::with_bind_addr(first.local_addr());
+        assert!(matches!(spawn(taken).await, Err(ServerError::Bind { .. })));
+        first.shutdown().await;
     }
 
     #[tokio::test]
