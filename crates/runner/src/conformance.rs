@@ -102,14 +102,6 @@ pub async fn run_endpoints(
     reports.into_iter().flatten().collect()
 }
 
-/// The chapter name without its number: `lengths` for `03-lengths`.
-pub fn chapter_name(folder: &str) -> &str {
-    match folder.split_once('-') {
-        Some((number, name)) if number.chars().all(|c| c.is_ascii_digit()) => name,
-        _ => folder,
-    }
-}
-
 /// A scenario a server failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedScenario {
@@ -147,7 +139,7 @@ impl Caught {
                 if matches!(r.outcome, Outcome::Fail | Outcome::Error) {
                     failed.push(FailedScenario {
                         id: r.id.clone(),
-                        chapter: chapter_name(&r.chapter).to_owned(),
+                        chapter: crate::chapter::name(&r.chapter).to_owned(),
                         profile,
                     });
                 }
@@ -272,13 +264,6 @@ mod tests {
             cause: None,
             duration: Duration::ZERO,
         }
-    }
-
-    #[test]
-    fn strips_chapter_numbers_only() {
-        assert_eq!(chapter_name("03-lengths"), "lengths");
-        assert_eq!(chapter_name("05-text-utf8"), "text-utf8");
-        assert_eq!(chapter_name("text-utf8"), "text-utf8");
     }
 
     #[test]
