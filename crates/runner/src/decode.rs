@@ -4,7 +4,7 @@
 //! `81 85 37fa213d … FIN text MASK len=5 "Hello"`. The annotator never trusts
 //! its input: bytes that do not form a complete frame are shown as such.
 
-use wsconform_wire::{FrameHeader, FramePiece, LengthForm, OpCode, split_frames};
+use wsconform_wire::{FramePiece, LengthForm, OpCode, split_frames};
 
 use crate::hex::to_hex;
 
@@ -89,7 +89,8 @@ fn form_name(form: LengthForm) -> &'static str {
 /// The header bytes grouped the way people read them: `81 85 37fa213d`.
 pub fn header_hex(bytes: &[u8], header_len: usize) -> String {
     let header = &bytes[..header_len.min(bytes.len())];
-    let Some((h, form, _)) = FrameHeader::parse_with_form(header) else {
+    let Some((Some(h), Some(form))) = split_frames(header).first().map(|p| (p.header, p.form))
+    else {
         return to_hex(header);
     };
     let mut out = to_hex(&header[..2]);

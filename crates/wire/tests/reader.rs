@@ -5,8 +5,17 @@ use wsconform_wire::{
     Event, FrameReader, Limits, MessageAssembler, OpCode, ReadError, Role, encode_frame,
 };
 
-/// Everything a reader yields for `bytes` pushed in pieces cut at `cuts`.
-fn read(bytes: &[u8], cuts: &[usize]) -> (Vec<(u64, Vec<u8>)>, Vec<Event>, Option<ReadError>) {
+/// Everything a reader yields: each frame with its offset, the events, and
+/// the error that stopped it.
+#[derive(Debug, PartialEq)]
+struct Read {
+    frames: Vec<(u64, Vec<u8>)>,
+    events: Vec<Event>,
+    error: Option<ReadError>,
+}
+
+/// What a reader yields for `bytes` pushed in pieces cut at `cuts`.
+fn read(bytes: &[u8], cuts: &[usize]) -> Read {
     let limits = Limits {
         max_frame_size: 1 << 12,
         max_message_size: 1 << 13,
@@ -27,16 +36,32 @@ fn read(bytes: &[u8], cuts: &[usize]) -> (Vec<(u64, Vec<u8>)>, Vec<Event>, Optio
                 Ok(Some(frame)) => {
                     match messages.push(&frame) {
                         Ok(event) => events.extend(event),
-                        Err(e) => return (frames, events, Some(e)),
+                        Err(e) => {
+                            return Read {
+                                frames,
+                                events,
+                                error: Some(e),
+                            };
+                        }
                     }
                     frames.push((frame.offset, frame.bytes));
                 }
                 Ok(None) => break,
-                Err(e) => return (frames, events, Some(e)),
+                Err(e) => {
+                    return Read {
+                        frames,
+                        events,
+                        error: Some(e),
+                    };
+                }
             }
         }
     }
-    (frames, events, None)
+    Read {
+        frames,
+        events,
+        error: None,
+    }
 }
 
 fn frame_strategy() -> impl Strategy<Value = Vec<u8>> {
@@ -70,10 +95,10 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), cuts in prop::collection::vec(any::<usize>(), 0..12)) {
-        let (frames, _, error) = read(&bytes, &cuts);
-        let consumed: usize = frames.iter().map(|(_, f)| f.len()).sum();
+        let read = read(&bytes, &cuts);
+        let consumed: usize = read.frames.iter().map(|(_, f)| f.len()).sum();
         prop_assert!(consumed <= bytes.len());
-        if let Some(e) = error {
+        if let Some(e) = read.error {
             prop_assert!(e.offset >= e.frame_offset);
             prop_assert!(e.offset <= bytes.len() as u64 + 14);
         }

@@ -227,7 +227,9 @@ fn a_broken_rule_carries_its_rule_and_caret() {
         caret: Some(Caret { line: 3, byte: 1 }),
     });
     for expected in [echo("x"), Expected::Fail(vec![]), Expected::TcpClosed] {
-        let Progress::Unmet(f) = judge(&expected, before(Some(&conn)), &[broke.clone()]) else {
+        let Progress::Unmet(f) =
+            judge(&expected, before(Some(&conn)), std::slice::from_ref(&broke))
+        else {
             panic!("{expected:?}")
         };
         assert_eq!(f.rule.as_deref(), Some("RFC 6455 5.1"));
