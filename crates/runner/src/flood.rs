@@ -72,18 +72,9 @@ pub async fn play_flood(
 ) -> Result<FloodReport, FloodFailure> {
     let started = Instant::now();
     let guard = started + plan.hang_guard(step_timeout);
-    // Which sender and which message each nonce belongs to (chat).
-    let mut index: HashMap<String, (usize, usize)> = HashMap::new();
-    for (sender, client) in plan.clients.iter().enumerate() {
-        for (number, message) in client.messages.iter().enumerate() {
-            if let Some(chat) = &message.chat {
-                index.insert(chat.nonce.clone(), (sender, number));
-            }
-        }
-    }
     let context = Arc::new(FloodContext {
         plan: plan.clone(),
-        index,
+        index: plan.nonce_index(),
         barrier: Barrier::new(plan.clients.len()),
         addr: settings.target.authority(),
         step_timeout,
@@ -422,41 +413,13 @@ fn missing(plan: &FloodPlan, position: usize, next: &[usize]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::PlanSettings;
-    use crate::plan::flood::plan_flood;
-    use crate::scenario::FloodSpec;
-    use crate::target::Target;
-
-    fn settings(profile: Profile) -> PlanSettings {
-        PlanSettings {
-            target: Target::parse("ws://127.0.0.1:9/socket").unwrap(),
-            profile,
-            timeout: Duration::from_secs(2),
-            run_id: 3,
-        }
-    }
-
-    fn spec(clients: usize, messages: usize) -> FloodSpec {
-        FloodSpec {
-            clients,
-            messages,
-            size: 100,
-        }
-    }
+    use crate::plan::flood::sample;
 
     fn context(profile: Profile) -> FloodContext {
-        let plan = plan_flood("s", "flood", &spec(2, 3), &settings(profile)).unwrap();
-        let mut index = HashMap::new();
-        for (s, c) in plan.clients.iter().enumerate() {
-            for (n, m) in c.messages.iter().enumerate() {
-                if let Some(chat) = &m.chat {
-                    index.insert(chat.nonce.clone(), (s, n));
-                }
-            }
-        }
+        let plan = sample(profile, 2, 3).unwrap();
         FloodContext {
+            index: plan.nonce_index(),
             plan,
-            index,
             barrier: Barrier::new(1),
             addr: String::new(),
             step_timeout: Duration::from_secs(1),

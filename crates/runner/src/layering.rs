@@ -3,7 +3,7 @@
 //! `crate::` paths of every source file and fails on a circle, naming it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The top-level module a source file belongs to: `exec/judge.rs` is `exec`.
 fn module_of(relative: &Path) -> String {
@@ -18,11 +18,7 @@ fn module_of(relative: &Path) -> String {
 /// Every `crate::NAME` the code of a text mentions (comments, where a doc
 /// link may point anywhere, are not code).
 fn uses(text: &str) -> BTreeSet<String> {
-    let code: String = text
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let code = code_of(text);
     let text = code.as_str();
     let mut out = BTreeSet::new();
     for (i, _) in text.match_indices("crate::") {
@@ -41,32 +37,52 @@ fn uses(text: &str) -> BTreeSet<String> {
     out
 }
 
-fn collect(dir: &Path, root: &Path, graph: &mut BTreeMap<String, BTreeSet<String>>) {
+/// Every `.rs` file below `dir`, skipping folders named in `skip`.
+pub(crate) fn rust_sources(dir: &Path, skip: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+        return out;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.is_dir() {
-            collect(&path, root, graph);
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() && !skip.contains(&name) {
+            out.extend(rust_sources(&path, skip));
         } else if path.extension().is_some_and(|e| e == "rs") {
-            let relative = path.strip_prefix(root).unwrap_or(&path);
-            let module = module_of(relative);
-            if module == "lib" || module == "layering" {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let edges = graph.entry(module.clone()).or_default();
-            for used in uses(&text) {
-                if used != module {
-                    edges.insert(used);
-                }
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Code only: lines of comments dropped (a doc link may point anywhere).
+pub(crate) fn code_of(text: &str) -> String {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn collect(root: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in rust_sources(root, &[]) {
+        let relative = path.strip_prefix(root).unwrap_or(&path);
+        let module = module_of(relative);
+        if module == "lib" || module == "layering" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let edges = graph.entry(module.clone()).or_default();
+        for used in uses(&text) {
+            if used != module {
+                edges.insert(used);
             }
         }
     }
+    graph
 }
 
-/// A circle through `start`, if there is one (depth-first search).
+/// A circle in the graph, if there is one (depth-first search).
 fn circle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     fn visit(
         node: &str,
@@ -104,8 +120,7 @@ fn circle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
 #[test]
 fn no_module_depends_on_itself_through_others() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut graph = BTreeMap::new();
-    collect(&root, &root, &mut graph);
+    let graph = collect(&root);
     assert!(graph.contains_key("exec") && graph.contains_key("plan"));
     assert!(
         graph["exec"].contains("plan"),

@@ -6,7 +6,9 @@
 //! known to remain, each to be switched to the owner; an entry fails once its
 //! file no longer holds the marker, so the list cannot go stale.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::layering::{code_of, rust_sources};
 
 /// (marker, the owner's path relative to `crates/`, what the concept is,
 /// where copies are looked for). The testbed's mutants are out of scope for
@@ -58,29 +60,11 @@ const PENDING: &[(&str, &str)] = &[
     ("cli/src/main.rs", "rfc6455#section-"),
 ];
 
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            // Tests may spell anything; `target` holds no sources of ours.
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if !matches!(name, "tests" | "benches" | "target") {
-                sources(&path, out);
-            }
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn each_concept_is_written_once() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files = Vec::new();
-    sources(&crates, &mut files);
+    // Tests may spell anything; benches measure, they do not read frames.
+    let files = rust_sources(&crates, &["tests", "benches", "target"]);
     assert!(files.len() > 20, "the sources are found: {}", files.len());
     let mut strays = Vec::new();
     for path in &files {
@@ -90,11 +74,7 @@ fn each_concept_is_written_once() {
             .to_string_lossy()
             .replace('\\', "/");
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        let code: String = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
+        let code = code_of(&text);
         for (marker, owner, concept, scope) in OWNERS {
             if !relative.starts_with(scope) || !code.contains(marker) || relative.starts_with(owner)
             {

@@ -48,6 +48,16 @@ impl Conn {
     }
 }
 
+/// What reading from one connection needs, borrowed at once.
+struct Reading<'r> {
+    stream: &'r mut TcpStream,
+    frames: &'r mut FrameReader,
+    state: &'r mut ConnState,
+    chunk: &'r mut Vec<u8>,
+    transcript: &'r mut Transcript,
+    start: Instant,
+}
+
 /// Scenario-wide state during a run.
 pub(super) struct Run<'a> {
     pub settings: &'a PlanSettings,
@@ -68,35 +78,46 @@ impl Run<'_> {
         (self.settings.profile == Profile::Chat).then_some(self.nonces.as_slice())
     }
 
-    /// Reads once into the client's frame reader. `Ok(false)` means the deadline passed.
-    pub async fn fill(&mut self, client: &str, deadline: Instant) -> Result<bool, PeerEnd> {
+    /// The open connection of `client`, borrowed with the transcript that
+    /// records what is read from it.
+    fn reading(&mut self, client: &str) -> Result<Reading<'_>, PeerEnd> {
+        let not_connected = || PeerEnd::Reset("not connected".into());
         let Run {
             conns,
             transcript,
             start,
             ..
         } = self;
-        let Some(conn) = conns.get_mut(client) else {
-            return Err(PeerEnd::Reset("not connected".into()));
-        };
+        let conn = conns.get_mut(client).ok_or_else(not_connected)?;
         if let Some(end) = &conn.state.ended {
             return Err(end.clone());
         }
-        let Some(stream) = conn.stream.as_mut() else {
-            return Err(PeerEnd::Reset("not connected".into()));
-        };
-        let at = start.elapsed();
-        let mut record = |bytes: &[u8]| transcript.io(at, client, Direction::Received, bytes);
-        let read = read_some(
+        let Conn {
             stream,
-            &mut conn.frames,
-            &mut conn.chunk,
-            deadline,
-            &mut record,
-        )
-        .await;
+            frames,
+            state,
+            chunk,
+            ..
+        } = conn;
+        Ok(Reading {
+            stream: stream.as_mut().ok_or_else(not_connected)?,
+            frames,
+            state,
+            chunk,
+            transcript,
+            start: *start,
+        })
+    }
+
+    /// Reads once into the client's frame reader. `Ok(false)` means the deadline passed.
+    pub async fn fill(&mut self, client: &str, deadline: Instant) -> Result<bool, PeerEnd> {
+        let r = self.reading(client)?;
+        let at = r.start.elapsed();
+        let transcript = r.transcript;
+        let mut record = |bytes: &[u8]| transcript.io(at, client, Direction::Received, bytes);
+        let read = read_some(r.stream, r.frames, r.chunk, deadline, &mut record).await;
         if let Err(end) = &read {
-            conn.state.ended = Some(end.clone());
+            r.state.ended = Some(end.clone());
         }
         read
     }
@@ -185,28 +206,14 @@ impl Run<'_> {
         deadline: Instant,
     ) -> Result<ServerResponse, String> {
         let timeout = self.settings.timeout;
-        let Run {
-            conns,
-            transcript,
-            start,
-            ..
-        } = self;
-        let Some(conn) = conns.get_mut(client) else {
-            return Err(format!(
-                "{} before a complete handshake response",
-                PeerEnd::Reset("not connected".into()).describe()
-            ));
-        };
-        let Some(stream) = conn.stream.as_mut() else {
-            return Err(format!(
-                "{} before a complete handshake response",
-                PeerEnd::Reset("not connected".into()).describe()
-            ));
-        };
+        let r = self
+            .reading(client)
+            .map_err(|end| format!("{} before a complete handshake response", end.describe()))?;
+        let (transcript, start) = (r.transcript, r.start);
         let record = |bytes: &[u8]| {
             transcript.io(start.elapsed(), client, Direction::Received, bytes);
         };
-        let read = read_response(stream, &mut conn.frames, deadline, record).await;
+        let read = read_response(r.stream, r.frames, deadline, record).await;
         let at = start.elapsed();
         match read {
             Ok((response, head)) => {
@@ -214,7 +221,7 @@ impl Run<'_> {
                 Ok(response)
             }
             Err(ResponseFailure::Unreadable(e)) => {
-                let head = conn.frames.buffered();
+                let head = r.frames.buffered();
                 transcript.http(at, client, LineKind::Received, &head[..head.len().min(200)]);
                 Err(format!("an unreadable handshake response ({e})"))
             }
@@ -227,7 +234,7 @@ impl Run<'_> {
             }
             Err(ResponseFailure::Ended(end)) => {
                 transcript.note(at, client, end.describe());
-                conn.state.ended = Some(end.clone());
+                r.state.ended = Some(end.clone());
                 Err(format!(
                     "{} before a complete handshake response",
                     end.describe()

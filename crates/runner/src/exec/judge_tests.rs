@@ -24,6 +24,11 @@ fn before(conn: Option<&ConnState>) -> Before<'_> {
     }
 }
 
+/// Judges `events` on connection `conn`, in the echo profile.
+fn decide(expected: &Expected, conn: &ConnState, events: &[Event]) -> Progress {
+    judge(expected, before(Some(conn)), events)
+}
+
 fn text(t: &str) -> Event {
     Event::Message {
         kind: DataKind::Text,
@@ -56,11 +61,8 @@ fn echo(t: &str) -> Expected {
 fn a_message_meets_its_expectation_and_a_different_one_does_not() {
     let conn = open();
     let expected = echo("Hello");
-    assert_eq!(
-        judge(&expected, before(Some(&conn)), &[text("Hello")]),
-        Progress::Met
-    );
-    let failure = judge(&expected, before(Some(&conn)), &[text("Hellp")]);
+    assert_eq!(decide(&expected, &conn, &[text("Hello")]), Progress::Met);
+    let failure = decide(&expected, &conn, &[text("Hellp")]);
     let Progress::Unmet(f) = failure else {
         panic!("{failure:?}")
     };
@@ -73,43 +75,34 @@ fn a_message_meets_its_expectation_and_a_different_one_does_not() {
 #[test]
 fn nothing_read_yet_needs_more() {
     let conn = open();
-    assert_eq!(
-        judge(&echo("x"), before(Some(&conn)), &[]),
-        Progress::NeedMore
-    );
+    assert_eq!(decide(&echo("x"), &conn, &[]), Progress::NeedMore);
 }
 
 #[test]
 fn heartbeat_pongs_are_skipped_unless_a_pong_is_expected() {
     let conn = open();
     let events = [Event::Pong(b"beat".to_vec()), text("x")];
-    assert_eq!(
-        judge(&echo("x"), before(Some(&conn)), &events),
-        Progress::Met
-    );
+    assert_eq!(decide(&echo("x"), &conn, &events), Progress::Met);
     let pong = Expected::Pong(b"mine".to_vec());
     assert_eq!(
-        actual(judge(&pong, before(Some(&conn)), &events)),
+        actual(decide(&pong, &conn, &events)),
         "a pong with payload \"beat\""
     );
     let mine = [Event::Pong(b"mine".to_vec())];
-    assert_eq!(judge(&pong, before(Some(&conn)), &mine), Progress::Met);
+    assert_eq!(decide(&pong, &conn, &mine), Progress::Met);
 }
 
 #[test]
 fn a_timeout_fails_except_for_silence() {
     let conn = open();
     assert_eq!(
-        actual(judge(&echo("x"), before(Some(&conn)), &[Event::TimedOut])),
+        actual(decide(&echo("x"), &conn, &[Event::TimedOut])),
         "nothing: timed out after 2 s waiting for it"
     );
     let silence = Expected::Silence(Duration::from_millis(300));
+    assert_eq!(decide(&silence, &conn, &[Event::TimedOut]), Progress::Met);
     assert_eq!(
-        judge(&silence, before(Some(&conn)), &[Event::TimedOut]),
-        Progress::Met
-    );
-    assert_eq!(
-        actual(judge(&silence, before(Some(&conn)), &[text("noise")])),
+        actual(decide(&silence, &conn, &[text("noise")])),
         "a text message of 5 bytes: \"noise\""
     );
 }
@@ -119,26 +112,20 @@ fn an_ended_connection_meets_fail_and_tcp_closed_only() {
     let conn = open();
     let ended = [Event::Ended(PeerEnd::Eof)];
     assert_eq!(
-        judge(&Expected::Fail(vec![1002]), before(Some(&conn)), &ended),
+        decide(&Expected::Fail(vec![1002]), &conn, &ended),
         Progress::Met
     );
+    assert_eq!(decide(&Expected::TcpClosed, &conn, &ended), Progress::Met);
     assert_eq!(
-        judge(&Expected::TcpClosed, before(Some(&conn)), &ended),
-        Progress::Met
-    );
-    assert_eq!(
-        actual(judge(&echo("x"), before(Some(&conn)), &ended)),
+        actual(decide(&echo("x"), &conn, &ended)),
         "the server closed the TCP connection"
     );
     // Already ended before the step: decided without reading.
     let mut gone = open();
     gone.ended = Some(PeerEnd::Reset("reset".into()));
+    assert_eq!(decide(&Expected::TcpClosed, &gone, &[]), Progress::Met);
     assert_eq!(
-        judge(&Expected::TcpClosed, before(Some(&gone)), &[]),
-        Progress::Met
-    );
-    assert_eq!(
-        actual(judge(&echo("x"), before(Some(&gone)), &[])),
+        actual(decide(&echo("x"), &gone, &[])),
         "the connection broke (reset)"
     );
 }
@@ -148,7 +135,7 @@ fn tcp_closed_reads_past_everything_until_the_end() {
     let conn = open();
     let events = [text("a"), close(Some(1000)), Event::Pong(Vec::new())];
     assert_eq!(
-        judge(&Expected::TcpClosed, before(Some(&conn)), &events),
+        decide(&Expected::TcpClosed, &conn, &events),
         Progress::NeedMore
     );
     assert_eq!(
@@ -166,7 +153,7 @@ fn close_codes_are_checked() {
     let conn = open();
     let close_1002 = Expected::Close(vec![1002]);
     assert_eq!(
-        judge(&close_1002, before(Some(&conn)), &[close(Some(1002))]),
+        decide(&close_1002, &conn, &[close(Some(1002))]),
         Progress::Met
     );
     assert_eq!(
@@ -178,7 +165,7 @@ fn close_codes_are_checked() {
         "a close frame with code 1000"
     );
     assert_eq!(
-        actual(judge(&close_1002, before(Some(&conn)), &[close(None)])),
+        actual(decide(&close_1002, &conn, &[close(None)])),
         "a close frame without a status code"
     );
     assert_eq!(
@@ -191,11 +178,11 @@ fn close_codes_are_checked() {
     );
     let fail = Expected::Fail(vec![1007]);
     assert_eq!(
-        actual(judge(&fail, before(Some(&conn)), &[close(Some(1002))])),
+        actual(decide(&fail, &conn, &[close(Some(1002))])),
         "a close frame with code 1002"
     );
     assert_eq!(
-        actual(judge(&fail, before(Some(&conn)), &[text("oops")])),
+        actual(decide(&fail, &conn, &[text("oops")])),
         "a text message of 4 bytes: \"oops\""
     );
 }
@@ -205,15 +192,15 @@ fn a_close_received_earlier_still_counts() {
     let mut closed = open();
     closed.close = CloseState::Received(Some(1000));
     assert_eq!(
-        judge(&Expected::Close(vec![1000]), before(Some(&closed)), &[]),
+        decide(&Expected::Close(vec![1000]), &closed, &[]),
         Progress::Met
     );
     assert_eq!(
-        judge(&Expected::Fail(vec![1000]), before(Some(&closed)), &[]),
+        decide(&Expected::Fail(vec![1000]), &closed, &[]),
         Progress::Met
     );
     assert_eq!(
-        actual(judge(&echo("x"), before(Some(&closed)), &[])),
+        actual(decide(&echo("x"), &closed, &[])),
         "the server had already closed the connection with code 1000"
     );
 }
@@ -227,9 +214,7 @@ fn a_broken_rule_carries_its_rule_and_caret() {
         caret: Some(Caret { line: 3, byte: 1 }),
     });
     for expected in [echo("x"), Expected::Fail(vec![]), Expected::TcpClosed] {
-        let Progress::Unmet(f) =
-            judge(&expected, before(Some(&conn)), std::slice::from_ref(&broke))
-        else {
+        let Progress::Unmet(f) = decide(&expected, &conn, std::slice::from_ref(&broke)) else {
             panic!("{expected:?}")
         };
         assert_eq!(f.rule.as_deref(), Some("RFC 6455 5.1"));
@@ -295,7 +280,7 @@ fn chat_skips_messages_of_other_scenarios() {
     assert!(matches!(judge(&expected, chat, &many), Progress::Unmet(_)));
     // Without nonces (echo), nothing is skipped.
     assert!(matches!(
-        judge(&echo("x"), before(Some(&conn)), &[mine]),
+        decide(&echo("x"), &conn, &[mine]),
         Progress::Unmet(_)
     ));
 }
@@ -306,28 +291,25 @@ fn handshake_expectations_read_the_stored_response() {
     let (response, _) = parse_response(accept.as_bytes(), 4096).unwrap().unwrap();
     let mut conn = open();
     conn.response = Some(Ok(response));
-    assert_eq!(
-        judge(&Expected::Accepted, before(Some(&conn)), &[]),
-        Progress::Met
-    );
+    assert_eq!(decide(&Expected::Accepted, &conn, &[]), Progress::Met);
     let refused = Expected::Refused {
         status: vec![400],
         headers: Vec::new(),
     };
     assert_eq!(
-        actual(judge(&refused, before(Some(&conn)), &[])),
+        actual(decide(&refused, &conn, &[])),
         "status 101 Switching Protocols"
     );
     let mut wrong_key = conn.clone();
     wrong_key.key = "AAAAAAAAAAAAAAAAAAAAAA==".into();
-    let Progress::Unmet(f) = judge(&Expected::Accepted, before(Some(&wrong_key)), &[]) else {
+    let Progress::Unmet(f) = decide(&Expected::Accepted, &wrong_key, &[]) else {
         panic!()
     };
     assert!(f.rule.is_some_and(|r| r.contains("4.2.2")));
     let mut silent = open();
     silent.response = Some(Err("no handshake response: timed out".into()));
     assert_eq!(
-        actual(judge(&Expected::Accepted, before(Some(&silent)), &[])),
+        actual(decide(&Expected::Accepted, &silent, &[])),
         "no handshake response: timed out"
     );
     assert_eq!(

@@ -2,6 +2,7 @@
 //! sends, each carrying a unique nonce (chat) or its own text (echo),
 //! decided before a byte is sent. [`crate::flood`] plays it.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use wsconform_wire::{OpCode, encode_frame, generate_key};
@@ -44,6 +45,19 @@ impl FloodPlan {
             Profile::Chat => per_sender * self.clients.len(),
             Profile::Echo => per_sender,
         }
+    }
+
+    /// Which sender and which message each nonce belongs to (chat).
+    pub fn nonce_index(&self) -> HashMap<String, (usize, usize)> {
+        let mut index = HashMap::new();
+        for (sender, client) in self.clients.iter().enumerate() {
+            for (number, message) in client.messages.iter().enumerate() {
+                if let Some(chat) = &message.chat {
+                    index.insert(chat.nonce.clone(), (sender, number));
+                }
+            }
+        }
+        index
     }
 
     /// A generous bound on the whole step, only ever reached by a server that
@@ -169,31 +183,29 @@ fn message_text(profile: Profile, name: &str, nonce: &str, number: usize, size: 
     }
 }
 
+/// A flood of `clients` × `messages` messages of 100 bytes, for tests.
+#[cfg(test)]
+pub(crate) fn sample(
+    profile: Profile,
+    clients: usize,
+    messages: usize,
+) -> Result<FloodPlan, String> {
+    let spec = FloodSpec {
+        clients,
+        messages,
+        size: 100,
+    };
+    let settings = super::test_settings("ws://127.0.0.1:9/socket", profile);
+    plan_flood("s", "flood", &spec, &settings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::Target;
-
-    fn settings(profile: Profile) -> PlanSettings {
-        PlanSettings {
-            target: Target::parse("ws://127.0.0.1:9/socket").unwrap(),
-            profile,
-            timeout: Duration::from_secs(2),
-            run_id: 3,
-        }
-    }
-
-    fn spec(clients: usize, messages: usize) -> FloodSpec {
-        FloodSpec {
-            clients,
-            messages,
-            size: 100,
-        }
-    }
 
     #[test]
     fn plans_unique_chat_messages_of_the_asked_size() {
-        let plan = plan_flood("s", "flood", &spec(3, 4), &settings(Profile::Chat)).unwrap();
+        let plan = sample(Profile::Chat, 3, 4).unwrap();
         assert_eq!(plan.clients.len(), 3);
         assert_eq!(plan.expected_per_client(), 12);
         let mut nonces = std::collections::HashSet::new();
@@ -210,7 +222,7 @@ mod tests {
 
     #[test]
     fn echo_clients_expect_only_their_own_messages() {
-        let plan = plan_flood("s", "flood", &spec(5, 7), &settings(Profile::Echo)).unwrap();
+        let plan = sample(Profile::Echo, 5, 7).unwrap();
         assert_eq!(plan.expected_per_client(), 7);
         assert!(plan.clients[0].messages[0].chat.is_none());
         assert_ne!(
@@ -221,10 +233,10 @@ mod tests {
 
     #[test]
     fn refuses_floods_beyond_the_limits() {
-        let chat = settings(Profile::Chat);
-        assert!(plan_flood("s", "f", &spec(0, 1), &chat).is_err());
-        assert!(plan_flood("s", "f", &spec(MAX_FLOOD_CLIENTS + 1, 1), &chat).is_err());
-        assert!(plan_flood("s", "f", &spec(100, 100), &chat).is_err());
-        assert!(plan_flood("s", "f", &spec(20, 50), &chat).is_ok());
+        let chat = Profile::Chat;
+        assert!(sample(chat, 0, 1).is_err());
+        assert!(sample(chat, MAX_FLOOD_CLIENTS + 1, 1).is_err());
+        assert!(sample(chat, 100, 100).is_err());
+        assert!(sample(chat, 20, 50).is_ok());
     }
 }

@@ -207,6 +207,17 @@ pub struct PlanSettings {
     pub run_id: u64,
 }
 
+/// Settings for tests: `url`, `profile`, a 2 s timeout, run 7.
+#[cfg(test)]
+pub(crate) fn test_settings(url: &str, profile: Profile) -> PlanSettings {
+    PlanSettings {
+        target: Target::parse(url).unwrap(),
+        profile,
+        timeout: Duration::from_secs(2),
+        run_id: 7,
+    }
+}
+
 /// What the plan remembers about one client between its steps.
 struct ClientState {
     started: bool,

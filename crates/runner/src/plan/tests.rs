@@ -3,23 +3,23 @@
 use super::*;
 use crate::load::parse_scenario;
 
+/// The plan of the scenario `yaml` (at `path`) in `profile`.
+fn planned(path: &str, yaml: &str, profile: Profile) -> Vec<PlannedStep> {
+    let s = parse_scenario(path, yaml).unwrap();
+    plan(&s, &settings(profile)).unwrap()
+}
+
 fn settings(profile: Profile) -> PlanSettings {
-    PlanSettings {
-        target: Target::parse("ws://127.0.0.1:9001/echo").unwrap(),
-        profile,
-        timeout: Duration::from_secs(2),
-        run_id: 7,
-    }
+    test_settings("ws://127.0.0.1:9001/echo", profile)
 }
 
 #[test]
 fn inserts_default_handshake_and_fragments() {
-    let s = parse_scenario(
-            "scenarios/04-fragmentation/a.yaml",
-            "id: a\ntitle: t\nsteps:\n  - send: { text: Hello, fragments: [2, 2], between: [{ ping: x }], mask: \"37fa213d\" }\n  - expect: { echo: last }\n",
-        )
-        .unwrap();
-    let plan = plan(&s, &settings(Profile::Echo)).unwrap();
+    let plan = planned(
+        "scenarios/04-fragmentation/a.yaml",
+        "id: a\ntitle: t\nsteps:\n  - send: { text: Hello, fragments: [2, 2], between: [{ ping: x }], mask: \"37fa213d\" }\n  - expect: { echo: last }\n",
+        Profile::Echo,
+    );
     assert!(matches!(plan[0].op, Op::Handshake { .. }));
     assert!(matches!(
         plan[1].op,
@@ -50,12 +50,11 @@ fn inserts_default_handshake_and_fragments() {
 
 #[test]
 fn chat_profile_keeps_the_size_and_adds_a_nonce() {
-    let s = parse_scenario(
+    let plan = planned(
         "scenarios/03-lengths/a.yaml",
         "id: a\ntitle: t\nsteps:\n  - send: { text: { len: 126 } }\n  - expect: { echo: last }\n",
-    )
-    .unwrap();
-    let plan = plan(&s, &settings(Profile::Chat)).unwrap();
+        Profile::Chat,
+    );
     let Op::Write {
         message: Some(m), ..
     } = &plan[2].op
@@ -121,12 +120,11 @@ fn edited_handshake_replaces_removes_and_recases() {
 
 #[test]
 fn a_path_can_extend_the_targets_and_a_written_key_is_the_one_checked() {
-    let s = parse_scenario(
-            "scenarios/01-handshake/a.yaml",
-            "id: a\ntitle: t\nsteps:\n  - handshake: { path: \"{path}?room=1\", headers: { Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ== }, chunks: 1, then: { text: hi } }\n  - expect: { echo: last }\n",
-        )
-        .unwrap();
-    let plan = plan(&s, &settings(Profile::Echo)).unwrap();
+    let plan = planned(
+        "scenarios/01-handshake/a.yaml",
+        "id: a\ntitle: t\nsteps:\n  - handshake: { path: \"{path}?room=1\", headers: { Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ== }, chunks: 1, then: { text: hi } }\n  - expect: { echo: last }\n",
+        Profile::Echo,
+    );
     let Op::Handshake {
         request,
         key,
