@@ -19,8 +19,8 @@
 //! | module | what it plans |
 //! |---|---|
 //! | [`handshake`] | the opening handshake request |
-//! | [`frames`] (private) | the frames of `send` and `frame` steps |
-//! | [`expect`] (private) | what an `expect` step waits for, every byte decided |
+//! | `frames` | the frames of `send` and `frame` steps |
+//! | `expect` | what an `expect` step waits for, every byte decided |
 //! | [`flood`] | a `flood` step: every client, message and frame |
 
 mod expect;
