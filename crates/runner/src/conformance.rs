@@ -236,24 +236,10 @@ mod tests {
     use crate::verdict::ScenarioResult;
 
     fn result(id: &str, chapter: &str, outcome: Outcome) -> ScenarioResult {
-        ScenarioResult {
-            id: id.into(),
-            title: String::new(),
-            chapter: chapter.into(),
-            tags: Vec::new(),
-            rfc: None,
-            autobahn: None,
-            requirement: None,
-            hint: None,
-            outcome,
-            points: 0,
-            max_points: 1,
-            duration: Duration::ZERO,
-            message: String::new(),
-            failure: None,
-            non_strict: Vec::new(),
-            transcript: Default::default(),
-        }
+        let yaml = format!("id: {id}\ntitle: t\nsteps:\n  - send: {{ text: a }}\n");
+        let loaded = crate::load::parse_scenario(&format!("scenarios/{chapter}/a.yaml"), &yaml)
+            .expect("a valid scenario");
+        ScenarioResult::for_scenario(&loaded, outcome)
     }
 
     fn report(profile: Profile, results: Vec<ScenarioResult>) -> RunReport {

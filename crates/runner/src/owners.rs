@@ -50,6 +50,30 @@ const OWNERS: &[(&str, &str, &str, &str)] = &[
         "the RFC 6455 link (rfc_link)",
         "",
     ),
+    (
+        "reserved-0x",
+        "wire/src/frame.rs",
+        "opcode names (OpCode::name, OpCode::long_name)",
+        "",
+    ),
+    (
+        "split_once('-')",
+        "runner/src/chapter.rs",
+        "a chapter folder's name (chapter::name)",
+        "runner/",
+    ),
+    (
+        "non_strict: Vec::new(),",
+        "runner/src/verdict.rs",
+        "a result carrying a scenario's metadata (ScenarioResult::for_scenario)",
+        "runner/",
+    ),
+    (
+        "parse_response(",
+        "runner/src/connect.rs",
+        "reading a handshake response (connect::read_response)",
+        "runner/",
+    ),
 ];
 
 /// Copies still to be switched to their owner: (file relative to `crates/`, marker).
@@ -58,6 +82,11 @@ const PENDING: &[(&str, &str)] = &[
     ("runner/src/report/human.rs", "rfc6455#section-"),
     ("runner/src/report/detail.rs", "rfc6455#section-"),
     ("cli/src/main.rs", "rfc6455#section-"),
+    ("runner/src/scenario.rs", "reserved-0x"),
+    ("runner/src/suite.rs", "split_once('-')"),
+    ("runner/src/report/detail.rs", "split_once('-')"),
+    ("runner/src/suite.rs", "non_strict: Vec::new(),"),
+    ("runner/src/bench.rs", "parse_response("),
 ];
 
 #[test]
