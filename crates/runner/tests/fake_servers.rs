@@ -383,3 +383,50 @@ async fn unsolicited_pongs_are_heartbeats_not_failures() {
     let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
     assert!(report.passed(), "failures: {:#?}", failing(&report));
 }
+
+#[tokio::test]
+async fn the_transcript_holds_the_events_the_judge_decided_on() {
+    use wsconform_runner::exec::judge::{Before, ConnState, Progress, judge};
+    use wsconform_runner::exec::run_scenario;
+    use wsconform_runner::load::parse_scenario;
+    use wsconform_runner::plan::Expected;
+    use wsconform_runner::scenario::DataKind;
+    use wsconform_runner::transcript::Event;
+    let addr = serve(Behaviour::Echo(Bugs::default())).await;
+    let scenario = parse_scenario(
+        "scenarios/07-ping-pong/x.yaml",
+        "id: x.events\ntitle: t\nsteps:\n  - send: { ping: x }\n  - expect: { pong: y, timeout: 300ms, otherwise: non-strict }\n  - send: { text: still here }\n  - expect: { echo: last }\n",
+    )
+    .unwrap();
+    let r = run_scenario(&scenario, &settings(addr, Profile::Echo)).await;
+    assert_eq!(r.outcome, Outcome::NonStrict, "{}", r.message);
+    let events: Vec<Event> = r
+        .transcript
+        .events
+        .iter()
+        .map(|recorded| recorded.event.clone())
+        .collect();
+    let echoed = Event::Message {
+        kind: DataKind::Text,
+        bytes: b"still here".to_vec(),
+    };
+    assert_eq!(events, [Event::Pong(b"x".to_vec()), echoed]);
+    // Judged again from the transcript alone, each step decides the same.
+    let conn = ConnState::new("unused");
+    let before = Before {
+        client: "client",
+        conn: Some(&conn),
+        nonces: None,
+        timeout: Duration::from_millis(300),
+    };
+    let pong_y = Expected::Pong(b"y".to_vec());
+    assert!(matches!(
+        judge(&pong_y, before, &events[..1]),
+        Progress::Unmet(_)
+    ));
+    let echo = Expected::Message {
+        kind: Some(DataKind::Text),
+        bytes: Some(b"still here".to_vec()),
+    };
+    assert_eq!(judge(&echo, before, &events[1..]), Progress::Met);
+}

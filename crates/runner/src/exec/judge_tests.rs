@@ -321,3 +321,60 @@ fn handshake_expectations_read_the_stored_response() {
         "this client never connected"
     );
 }
+
+#[test]
+fn refusals_check_status_and_headers() {
+    let refused = "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let (response, _) = parse_response(refused.as_bytes(), 4096).unwrap().unwrap();
+    let mut conn = open();
+    conn.response = Some(Ok(response));
+    let expect = |status: Vec<u16>, headers: Vec<(String, Option<String>)>| Expected::Refused {
+        status,
+        headers,
+    };
+    let version = |value: Option<&str>| {
+        vec![(
+            "Sec-WebSocket-Version".to_string(),
+            value.map(str::to_string),
+        )]
+    };
+    assert_eq!(
+        decide(&expect(vec![], version(Some("13"))), &conn, &[]),
+        Progress::Met
+    );
+    assert_eq!(
+        decide(&expect(vec![426, 400], version(None)), &conn, &[]),
+        Progress::Met
+    );
+    assert_eq!(
+        actual(decide(&expect(vec![400], Vec::new()), &conn, &[])),
+        "status 426 Upgrade Required"
+    );
+    assert_eq!(
+        actual(decide(&expect(vec![], version(Some("8"))), &conn, &[])),
+        "status 426 with Sec-WebSocket-Version: 13 (expected 8)"
+    );
+    let missing = vec![("X-Missing".to_string(), None)];
+    assert_eq!(
+        actual(decide(&expect(vec![], missing), &conn, &[])),
+        "status 426 without a X-Missing header"
+    );
+}
+
+#[test]
+fn a_message_of_the_other_kind_does_not_meet() {
+    let conn = open();
+    let binary = Event::Message {
+        kind: DataKind::Binary,
+        bytes: b"x".to_vec(),
+    };
+    assert_eq!(
+        actual(decide(&echo("x"), &conn, &[binary.clone()])),
+        "a binary message of 1 bytes: \"x\""
+    );
+    let any_binary = Expected::Message {
+        kind: Some(DataKind::Binary),
+        bytes: None,
+    };
+    assert_eq!(decide(&any_binary, &conn, &[binary]), Progress::Met);
+}
