@@ -308,8 +308,9 @@ async fn history_is_not_skipped_in_the_echo_profile() {
     assert!(r.message.contains("old message 0"), "{}", r.message);
 }
 
-#[tokio::test]
-async fn an_unmet_non_strict_expectation_is_non_strict_and_earns_the_points() {
+/// A ping whose pong is expected with another payload (non-strict), then an
+/// echo, against a correct echo server.
+async fn run_unmet_pong() -> wsconform_runner::verdict::ScenarioResult {
     use wsconform_runner::exec::run_scenario;
     use wsconform_runner::load::parse_scenario;
     let addr = serve(Behaviour::Echo(Bugs::default())).await;
@@ -318,7 +319,12 @@ async fn an_unmet_non_strict_expectation_is_non_strict_and_earns_the_points() {
         "id: x.non-strict\ntitle: t\npoints: 3\nsteps:\n  - send: { ping: x }\n  - expect: { pong: y, timeout: 300ms, otherwise: non-strict }\n  - send: { text: still here }\n  - expect: { echo: last }\n",
     )
     .unwrap();
-    let r = run_scenario(&scenario, &settings(addr, Profile::Echo)).await;
+    run_scenario(&scenario, &settings(addr, Profile::Echo)).await
+}
+
+#[tokio::test]
+async fn an_unmet_non_strict_expectation_is_non_strict_and_earns_the_points() {
+    let r = run_unmet_pong().await;
     assert_eq!(r.outcome, Outcome::NonStrict, "{}", r.message);
     assert_eq!(r.points, 3);
     assert!(
@@ -387,18 +393,10 @@ async fn unsolicited_pongs_are_heartbeats_not_failures() {
 #[tokio::test]
 async fn the_transcript_holds_the_events_the_judge_decided_on() {
     use wsconform_runner::exec::judge::{Before, ConnState, Progress, judge};
-    use wsconform_runner::exec::run_scenario;
-    use wsconform_runner::load::parse_scenario;
     use wsconform_runner::plan::Expected;
     use wsconform_runner::scenario::DataKind;
     use wsconform_runner::transcript::Event;
-    let addr = serve(Behaviour::Echo(Bugs::default())).await;
-    let scenario = parse_scenario(
-        "scenarios/07-ping-pong/x.yaml",
-        "id: x.events\ntitle: t\nsteps:\n  - send: { ping: x }\n  - expect: { pong: y, timeout: 300ms, otherwise: non-strict }\n  - send: { text: still here }\n  - expect: { echo: last }\n",
-    )
-    .unwrap();
-    let r = run_scenario(&scenario, &settings(addr, Profile::Echo)).await;
+    let r = run_unmet_pong().await;
     assert_eq!(r.outcome, Outcome::NonStrict, "{}", r.message);
     let events: Vec<Event> = r
         .transcript

@@ -15,6 +15,15 @@ fn open() -> ConnState {
     ConnState::new(KEY)
 }
 
+/// A connection whose handshake got the response `head`.
+fn answered(head: &str) -> ConnState {
+    let (response, _) = parse_response(head.as_bytes(), 4096).unwrap().unwrap();
+    ConnState {
+        response: Some(Ok(response)),
+        ..open()
+    }
+}
+
 fn before(conn: Option<&ConnState>) -> Before<'_> {
     Before {
         client: "client",
@@ -22,6 +31,11 @@ fn before(conn: Option<&ConnState>) -> Before<'_> {
         nonces: None,
         timeout: Duration::from_secs(2),
     }
+}
+
+/// What `decide` found instead, when the expectation is unmet.
+fn says(expected: &Expected, conn: &ConnState, events: &[Event]) -> String {
+    actual(decide(expected, conn, events))
 }
 
 /// Judges `events` on connection `conn`, in the echo profile.
@@ -84,10 +98,7 @@ fn heartbeat_pongs_are_skipped_unless_a_pong_is_expected() {
     let events = [Event::Pong(b"beat".to_vec()), text("x")];
     assert_eq!(decide(&echo("x"), &conn, &events), Progress::Met);
     let pong = Expected::Pong(b"mine".to_vec());
-    assert_eq!(
-        actual(decide(&pong, &conn, &events)),
-        "a pong with payload \"beat\""
-    );
+    assert_eq!(says(&pong, &conn, &events), "a pong with payload \"beat\"");
     let mine = [Event::Pong(b"mine".to_vec())];
     assert_eq!(decide(&pong, &conn, &mine), Progress::Met);
 }
@@ -96,13 +107,13 @@ fn heartbeat_pongs_are_skipped_unless_a_pong_is_expected() {
 fn a_timeout_fails_except_for_silence() {
     let conn = open();
     assert_eq!(
-        actual(decide(&echo("x"), &conn, &[Event::TimedOut])),
+        says(&echo("x"), &conn, &[Event::TimedOut]),
         "nothing: timed out after 2 s waiting for it"
     );
     let silence = Expected::Silence(Duration::from_millis(300));
     assert_eq!(decide(&silence, &conn, &[Event::TimedOut]), Progress::Met);
     assert_eq!(
-        actual(decide(&silence, &conn, &[text("noise")])),
+        says(&silence, &conn, &[text("noise")]),
         "a text message of 5 bytes: \"noise\""
     );
 }
@@ -117,17 +128,14 @@ fn an_ended_connection_meets_fail_and_tcp_closed_only() {
     );
     assert_eq!(decide(&Expected::TcpClosed, &conn, &ended), Progress::Met);
     assert_eq!(
-        actual(decide(&echo("x"), &conn, &ended)),
+        says(&echo("x"), &conn, &ended),
         "the server closed the TCP connection"
     );
     // Already ended before the step: decided without reading.
     let mut gone = open();
     gone.ended = Some(PeerEnd::Reset("reset".into()));
     assert_eq!(decide(&Expected::TcpClosed, &gone, &[]), Progress::Met);
-    assert_eq!(
-        actual(decide(&echo("x"), &gone, &[])),
-        "the connection broke (reset)"
-    );
+    assert_eq!(says(&echo("x"), &gone, &[]), "the connection broke (reset)");
 }
 
 #[test]
@@ -165,7 +173,7 @@ fn close_codes_are_checked() {
         "a close frame with code 1000"
     );
     assert_eq!(
-        actual(decide(&close_1002, &conn, &[close(None)])),
+        says(&close_1002, &conn, &[close(None)]),
         "a close frame without a status code"
     );
     assert_eq!(
@@ -178,11 +186,11 @@ fn close_codes_are_checked() {
     );
     let fail = Expected::Fail(vec![1007]);
     assert_eq!(
-        actual(decide(&fail, &conn, &[close(Some(1002))])),
+        says(&fail, &conn, &[close(Some(1002))]),
         "a close frame with code 1002"
     );
     assert_eq!(
-        actual(decide(&fail, &conn, &[text("oops")])),
+        says(&fail, &conn, &[text("oops")]),
         "a text message of 4 bytes: \"oops\""
     );
 }
@@ -200,7 +208,7 @@ fn a_close_received_earlier_still_counts() {
         Progress::Met
     );
     assert_eq!(
-        actual(decide(&echo("x"), &closed, &[])),
+        says(&echo("x"), &closed, &[]),
         "the server had already closed the connection with code 1000"
     );
 }
@@ -288,18 +296,13 @@ fn chat_skips_messages_of_other_scenarios() {
 #[test]
 fn handshake_expectations_read_the_stored_response() {
     let accept = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
-    let (response, _) = parse_response(accept.as_bytes(), 4096).unwrap().unwrap();
-    let mut conn = open();
-    conn.response = Some(Ok(response));
+    let conn = answered(accept);
     assert_eq!(decide(&Expected::Accepted, &conn, &[]), Progress::Met);
     let refused = Expected::Refused {
         status: vec![400],
         headers: Vec::new(),
     };
-    assert_eq!(
-        actual(decide(&refused, &conn, &[])),
-        "status 101 Switching Protocols"
-    );
+    assert_eq!(says(&refused, &conn, &[]), "status 101 Switching Protocols");
     let mut wrong_key = conn.clone();
     wrong_key.key = "AAAAAAAAAAAAAAAAAAAAAA==".into();
     let Progress::Unmet(f) = decide(&Expected::Accepted, &wrong_key, &[]) else {
@@ -309,7 +312,7 @@ fn handshake_expectations_read_the_stored_response() {
     let mut silent = open();
     silent.response = Some(Err("no handshake response: timed out".into()));
     assert_eq!(
-        actual(decide(&Expected::Accepted, &silent, &[])),
+        says(&Expected::Accepted, &silent, &[]),
         "no handshake response: timed out"
     );
     assert_eq!(
@@ -325,9 +328,7 @@ fn handshake_expectations_read_the_stored_response() {
 #[test]
 fn refusals_check_status_and_headers() {
     let refused = "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    let (response, _) = parse_response(refused.as_bytes(), 4096).unwrap().unwrap();
-    let mut conn = open();
-    conn.response = Some(Ok(response));
+    let conn = answered(refused);
     let expect = |status: Vec<u16>, headers: Vec<(String, Option<String>)>| Expected::Refused {
         status,
         headers,
@@ -347,16 +348,16 @@ fn refusals_check_status_and_headers() {
         Progress::Met
     );
     assert_eq!(
-        actual(decide(&expect(vec![400], Vec::new()), &conn, &[])),
+        says(&expect(vec![400], Vec::new()), &conn, &[]),
         "status 426 Upgrade Required"
     );
     assert_eq!(
-        actual(decide(&expect(vec![], version(Some("8"))), &conn, &[])),
+        says(&expect(vec![], version(Some("8"))), &conn, &[]),
         "status 426 with Sec-WebSocket-Version: 13 (expected 8)"
     );
     let missing = vec![("X-Missing".to_string(), None)];
     assert_eq!(
-        actual(decide(&expect(vec![], missing), &conn, &[])),
+        says(&expect(vec![], missing), &conn, &[]),
         "status 426 without a X-Missing header"
     );
 }
@@ -369,7 +370,7 @@ fn a_message_of_the_other_kind_does_not_meet() {
         bytes: b"x".to_vec(),
     };
     assert_eq!(
-        actual(decide(&echo("x"), &conn, &[binary.clone()])),
+        says(&echo("x"), &conn, std::slice::from_ref(&binary)),
         "a binary message of 1 bytes: \"x\""
     );
     let any_binary = Expected::Message {
