@@ -102,14 +102,6 @@ pub async fn run_endpoints(
     reports.into_iter().flatten().collect()
 }
 
-/// The chapter name without its number: `lengths` for `03-lengths`.
-pub fn chapter_name(folder: &str) -> &str {
-    match folder.split_once('-') {
-        Some((number, name)) if number.chars().all(|c| c.is_ascii_digit()) => name,
-        _ => folder,
-    }
-}
-
 /// A scenario a server failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedScenario {
@@ -147,7 +139,7 @@ impl Caught {
                 if matches!(r.outcome, Outcome::Fail | Outcome::Error) {
                     failed.push(FailedScenario {
                         id: r.id.clone(),
-                        chapter: chapter_name(&r.chapter).to_owned(),
+                        chapter: crate::chapter::name(&r.chapter).to_owned(),
                         profile,
                     });
                 }
@@ -244,24 +236,10 @@ mod tests {
     use crate::verdict::ScenarioResult;
 
     fn result(id: &str, chapter: &str, outcome: Outcome) -> ScenarioResult {
-        ScenarioResult {
-            id: id.into(),
-            title: String::new(),
-            chapter: chapter.into(),
-            tags: Vec::new(),
-            rfc: None,
-            autobahn: None,
-            requirement: None,
-            hint: None,
-            outcome,
-            points: 0,
-            max_points: 1,
-            duration: Duration::ZERO,
-            message: String::new(),
-            failure: None,
-            non_strict: Vec::new(),
-            transcript: Default::default(),
-        }
+        let yaml = format!("id: {id}\ntitle: t\nsteps:\n  - send: {{ text: a }}\n");
+        let loaded = crate::load::parse_scenario(&format!("scenarios/{chapter}/a.yaml"), &yaml)
+            .expect("a valid scenario");
+        ScenarioResult::for_scenario(&loaded, outcome)
     }
 
     fn report(profile: Profile, results: Vec<ScenarioResult>) -> RunReport {
@@ -272,13 +250,6 @@ mod tests {
             cause: None,
             duration: Duration::ZERO,
         }
-    }
-
-    #[test]
-    fn strips_chapter_numbers_only() {
-        assert_eq!(chapter_name("03-lengths"), "lengths");
-        assert_eq!(chapter_name("05-text-utf8"), "text-utf8");
-        assert_eq!(chapter_name("text-utf8"), "text-utf8");
     }
 
     #[test]

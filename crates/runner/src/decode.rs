@@ -4,74 +4,18 @@
 //! `81 85 37fa213d … FIN text MASK len=5 "Hello"`. The annotator never trusts
 //! its input: bytes that do not form a complete frame are shown as such.
 
-use wsconform_wire::{FrameHeader, LengthForm, OpCode, apply_mask};
+use wsconform_wire::{FramePiece, LengthForm, OpCode, split_frames};
 
 use crate::hex::to_hex;
 
-/// One frame (or a cut-off piece of one) found in a byte sequence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FrameView {
-    /// Where the frame starts in the decoded bytes.
-    pub start: usize,
-    /// The parsed header, `None` when even the header is cut off.
-    pub header: Option<FrameHeader>,
-    /// The length form on the wire.
-    pub form: Option<LengthForm>,
-    /// Header length in bytes (including the masking key).
-    pub header_len: usize,
-    /// The payload bytes present, unmasked.
-    pub payload: Vec<u8>,
-    /// Whether the whole payload is present.
-    pub complete: bool,
-}
+/// One frame (or a cut-off piece of one) found in a byte sequence: the wire
+/// crate's [`FramePiece`].
+pub type FrameView = FramePiece;
 
-/// Splits `bytes` into frames. The last view may be incomplete.
+/// Splits `bytes` into frames with the wire crate's splitter. The last view
+/// may be incomplete.
 pub fn frames(bytes: &[u8]) -> Vec<FrameView> {
-    let mut views = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let rest = &bytes[at..];
-        let Some((header, form, header_len)) = FrameHeader::parse_with_form(rest) else {
-            views.push(FrameView {
-                start: at,
-                header: None,
-                form: None,
-                header_len: rest.len(),
-                payload: Vec::new(),
-                complete: false,
-            });
-            break;
-        };
-        let available = rest.len() - header_len;
-        let want = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
-        let take = available.min(want);
-        let mut payload = rest[header_len..header_len + take].to_vec();
-        if let Some(key) = header.mask {
-            apply_mask(&mut payload, key, 0);
-        }
-        views.push(FrameView {
-            start: at,
-            header: Some(header),
-            form: Some(form),
-            header_len,
-            payload,
-            complete: take == want,
-        });
-        at += header_len + take;
-    }
-    views
-}
-
-fn opcode_name(op: OpCode) -> String {
-    match op {
-        OpCode::Continuation => "cont".into(),
-        OpCode::Text => "text".into(),
-        OpCode::Binary => "binary".into(),
-        OpCode::Close => "close".into(),
-        OpCode::Ping => "ping".into(),
-        OpCode::Pong => "pong".into(),
-        OpCode::Reserved(n) => format!("opcode=0x{n:x}(reserved)"),
-    }
+    split_frames(bytes)
 }
 
 /// A payload shown the short way: quoted text when it is UTF-8, hex otherwise.
@@ -100,7 +44,7 @@ pub fn summary(view: &FrameView) -> String {
             parts.push(name.to_string());
         }
     }
-    parts.push(opcode_name(h.opcode));
+    parts.push(h.opcode.name());
     if h.mask.is_some() {
         parts.push("MASK".into());
     }
@@ -145,7 +89,8 @@ fn form_name(form: LengthForm) -> &'static str {
 /// The header bytes grouped the way people read them: `81 85 37fa213d`.
 pub fn header_hex(bytes: &[u8], header_len: usize) -> String {
     let header = &bytes[..header_len.min(bytes.len())];
-    let Some((h, form, _)) = FrameHeader::parse_with_form(header) else {
+    let Some((Some(h), Some(form))) = split_frames(header).first().map(|p| (p.header, p.form))
+    else {
         return to_hex(header);
     };
     let mut out = to_hex(&header[..2]);
@@ -193,7 +138,7 @@ pub fn explain_bytes(bytes: &[u8]) -> String {
             h.opcode.as_u8(),
             match h.opcode {
                 OpCode::Reserved(_) => "reserved: must fail the connection".to_string(),
-                other => opcode_name(other),
+                other => other.name(),
             }
         ));
         let b1 = raw[1];

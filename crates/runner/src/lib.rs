@@ -4,8 +4,11 @@
 //! The data flow is one line, and each arrow is a module:
 //!
 //! ```text
-//! scenario.yaml --load--> Scenario --plan(profile)--> steps --execute--> Transcript --judge--> Verdict --report--> text | json
+//! scenario.yaml --load--> Scenario --plan(profile)--> steps --execute--> Transcript (typed events) --judge--> Verdict --report--> text | json | junit | tap | gradescope | html
 //! ```
+//!
+//! Dependencies between modules follow the same direction (a test keeps
+//! them free of circles): scenario → plan → exec/flood → verdict → report.
 //!
 //! | module | what it does |
 //! |---|---|
@@ -13,12 +16,19 @@
 //! | [`load`] | reads files or the embedded suite; errors with file, line, column and field |
 //! | [`check`] | what loading cannot see: duplicate ids, impossible expectations |
 //! | [`plan`] | a scenario plus a profile (echo, chat) becomes concrete bytes |
-//! | [`exec`] | plays the plan over raw TCP with deadlines and bounded reads, and judges |
-//! | [`transcript`] | every byte each way, with times, and the annotated view |
+//! | [`target`] | the `ws://` URL played against |
+//! | [`exec`] | plays the plan over raw TCP with deadlines and bounded reads; its [`judge`](exec::judge) is a pure function |
+//! | [`flood`] | many clients × many messages, every delivery accounted for |
+//! | [`connect`] | TCP connect and the handshake response, for every client |
+//! | [`limits`] | how much the runner reads from a server |
+//! | [`chat`] | the chat profile's messages: nonces and broadcasts |
+//! | [`transcript`] | every byte each way, with times, the annotated view and the judged events |
 //! | [`verdict`] | outcomes and failures |
 //! | [`suite`] | selection, parallel runs, the shared cause when the handshake fails |
 //! | [`report`] | the run report and its renderings: human, JSON, Gradescope, JUnit, TAP, HTML |
 //! | [`decode`] | frame bytes annotated for people (`wsconform decode`) |
+//! | [`chapter`] | a chapter folder's name without its number |
+//! | [`payload`] | payload descriptions become bytes; repeatable keys |
 //! | [`spawn`] | starting the target in its own process group and always stopping it |
 //! | [`bench`](mod@bench) | the load generator behind `wsconform bench` |
 //!
@@ -45,12 +55,16 @@
 //! ```
 
 pub mod bench;
+pub mod chapter;
+pub mod chat;
 pub mod check;
 pub mod conformance;
+pub mod connect;
 pub mod decode;
 pub mod exec;
 pub mod flood;
 pub mod hex;
+pub mod limits;
 pub mod load;
 pub mod payload;
 pub mod plan;
@@ -58,5 +72,17 @@ pub mod report;
 pub mod scenario;
 pub mod spawn;
 pub mod suite;
+pub mod target;
 pub mod transcript;
 pub mod verdict;
+
+#[cfg(test)]
+mod layering;
+#[cfg(test)]
+mod owners;
+
+/// The link to a section of RFC 6455, as every report and the command line
+/// print it: `rfc_link("5.2")`.
+pub fn rfc_link(section: &str) -> String {
+    format!("https://www.rfc-editor.org/rfc/rfc6455#section-{section}")
+}

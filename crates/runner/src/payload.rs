@@ -7,26 +7,27 @@
 
 use crate::scenario::Payload;
 
-/// A small deterministic pseudo-random generator (SplitMix64).
-///
-/// Scenarios need reproducible "random" bytes and masking keys, not
-/// cryptographic ones; SplitMix64 is a few lines and has no dependencies.
-#[derive(Debug, Clone)]
-pub struct SplitMix(u64);
+/// The pseudo-random generator of payloads and masking keys; the wire
+/// crate's, which also makes the handshake keys.
+pub use wsconform_wire::SplitMix;
 
-impl SplitMix {
-    /// A generator started from `seed`.
-    pub fn new(seed: u64) -> SplitMix {
-        SplitMix(seed)
+/// Masking keys for the frames the runner writes on its own accord (a pong
+/// answering a ping, a close answering a close), deterministic so that
+/// transcripts are the same from run to run.
+#[derive(Debug, Clone)]
+pub struct MaskKeys(u32);
+
+impl MaskKeys {
+    /// A sequence started from `seed`.
+    pub fn new(seed: u32) -> MaskKeys {
+        MaskKeys(seed)
     }
 
-    /// The next 64 pseudo-random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+    /// The next key (a linear congruential step: cheap, and never repeats
+    /// within a connection's lifetime of replies).
+    pub fn next_key(&mut self) -> [u8; 4] {
+        self.0 = self.0.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        self.0.to_be_bytes()
     }
 }
 

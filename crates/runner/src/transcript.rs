@@ -1,15 +1,20 @@
 //! The transcript: every byte each way, with the time it crossed the wire.
 //!
-//! Two views are kept. `io` is the raw record, one entry per read or write
+//! Three views are kept. `io` is the raw record, one entry per read or write
 //! (bounded, so a server that streams forever cannot exhaust memory), for
 //! machine reports. `lines` is the annotated view people read: one line per
 //! frame or handshake, with a summary such as `FIN text MASK len=5 "Hello"`.
+//! `events` is what the judge read: each message, pong, close, frame, timeout
+//! or end of connection as a typed [`Event`], in the order judged.
 
 use std::time::Duration;
 
 use serde::Serialize;
+use wsconform_wire::OpCode;
 
+use crate::connect::PeerEnd;
 use crate::decode;
+use crate::scenario::DataKind;
 
 /// Which way bytes went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,6 +68,86 @@ pub struct Line {
     pub text: String,
 }
 
+/// Points to a byte in a transcript line: the first one that broke the rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Caret {
+    /// Index into [`Transcript::lines`].
+    pub line: usize,
+    /// Byte index within the line's bytes.
+    pub byte: usize,
+}
+
+/// The server broke a protocol rule: what it did, the rule, the byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// What happened, as the `Actual:` line.
+    pub actual: String,
+    /// The rule, quoted.
+    pub rule: String,
+    /// The first offending byte.
+    pub caret: Option<Caret>,
+}
+
+/// One thing the executor saw on a connection while a step waited: what the
+/// judge decides on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A whole data message (fragments joined, pings answered on the way).
+    Message {
+        /// Text or binary.
+        kind: DataKind,
+        /// The payload.
+        bytes: Vec<u8>,
+    },
+    /// A pong.
+    Pong(Vec<u8>),
+    /// A close frame (already answered).
+    Close {
+        /// Its status code, `None` for an empty body.
+        code: Option<u16>,
+        /// Its reason.
+        reason: String,
+    },
+    /// One frame as it came (read when a step expects a frame, not a message).
+    Frame {
+        /// The opcode.
+        opcode: OpCode,
+        /// The FIN bit.
+        fin: bool,
+        /// The payload.
+        payload: Vec<u8>,
+    },
+    /// The step's deadline passed.
+    TimedOut,
+    /// The connection ended.
+    Ended(PeerEnd),
+    /// The server broke a rule; nothing more is read.
+    Broke(Broken),
+}
+
+impl Event {
+    /// Payload bytes the event holds (what it costs to keep).
+    fn size(&self) -> usize {
+        match self {
+            Event::Message { bytes, .. } | Event::Pong(bytes) => bytes.len(),
+            Event::Frame { payload, .. } => payload.len(),
+            Event::Close { reason, .. } => reason.len(),
+            Event::TimedOut | Event::Ended(_) | Event::Broke(_) => 0,
+        }
+    }
+}
+
+/// An event, when it happened, and on which client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedEvent {
+    /// Time since the scenario started.
+    pub at: Duration,
+    /// The client.
+    pub client: String,
+    /// What happened.
+    pub event: Event,
+}
+
 /// How many raw bytes a transcript keeps (1 MiB); later bytes are counted only.
 pub const MAX_STORED_BYTES: usize = 1024 * 1024;
 
@@ -84,8 +169,17 @@ pub struct Transcript {
     pub dropped_bytes: u64,
     /// Lines not stored because of [`MAX_LINES`].
     pub dropped_lines: u64,
+    /// The typed events the judge read, as many as [`MAX_LINES`] and
+    /// [`MAX_STORED_BYTES`] of payload allow (reports show `lines`).
+    #[serde(skip)]
+    pub events: Vec<RecordedEvent>,
+    /// Events not stored because of those bounds.
+    #[serde(skip)]
+    pub dropped_events: u64,
     #[serde(skip)]
     stored: usize,
+    #[serde(skip)]
+    stored_events: usize,
 }
 
 impl Transcript {
@@ -103,6 +197,21 @@ impl Transcript {
                 bytes: bytes[..keep].to_vec(),
             });
         }
+    }
+
+    /// Records an event the judge read.
+    pub fn event(&mut self, at: Duration, client: &str, event: &Event) {
+        let size = event.size();
+        if self.events.len() >= MAX_LINES || self.stored_events + size > MAX_STORED_BYTES {
+            self.dropped_events += 1;
+            return;
+        }
+        self.stored_events += size;
+        self.events.push(RecordedEvent {
+            at,
+            client: client.to_string(),
+            event: event.clone(),
+        });
     }
 
     /// Appends a line unless the transcript is full; returns its index

@@ -1,12 +1,14 @@
 //! Verdicts: what the judge decided about one scenario, and why.
 //!
-//! Reports (human, JSON, and later JUnit, Gradescope, HTML) all render these
+//! Every report (human, JSON, JUnit, TAP, Gradescope, HTML) renders these
 //! types; nothing about formatting lives here.
 
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::load::LoadedScenario;
+pub use crate::transcript::Caret;
 use crate::transcript::Transcript;
 
 /// The outcome of one scenario.
@@ -41,15 +43,6 @@ impl Outcome {
     pub fn is_ok(self) -> bool {
         matches!(self, Outcome::Pass | Outcome::NonStrict | Outcome::Skip)
     }
-}
-
-/// Points to a byte in a transcript line: the first one that broke the rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Caret {
-    /// Index into [`Transcript::lines`].
-    pub line: usize,
-    /// Byte index within the line's bytes.
-    pub byte: usize,
 }
 
 /// Why a scenario failed, in the h2spec style: expected versus actual.
@@ -106,4 +99,30 @@ pub struct ScenarioResult {
     pub non_strict: Vec<String>,
     /// What crossed the wire.
     pub transcript: Transcript,
+}
+
+impl ScenarioResult {
+    /// A result carrying `loaded`'s metadata (id, title, chapter, tags,
+    /// references, points), with `outcome` and nothing else yet.
+    pub fn for_scenario(loaded: &LoadedScenario, outcome: Outcome) -> ScenarioResult {
+        let scenario = &loaded.scenario;
+        ScenarioResult {
+            id: scenario.id.clone(),
+            title: scenario.title.clone(),
+            chapter: loaded.chapter.clone(),
+            tags: scenario.tags.clone(),
+            rfc: scenario.rfc.clone(),
+            autobahn: scenario.autobahn.clone(),
+            requirement: scenario.requirement.clone(),
+            hint: scenario.hint.clone(),
+            outcome,
+            points: 0,
+            max_points: scenario.points,
+            duration: Duration::ZERO,
+            message: String::new(),
+            failure: None,
+            non_strict: Vec::new(),
+            transcript: Transcript::default(),
+        }
+    }
 }

@@ -240,8 +240,9 @@ async fn history_is_not_skipped_in_the_echo_profile() {
     assert_contains(&r.message, "old message 0");
 }
 
-#[tokio::test]
-async fn an_unmet_non_strict_expectation_is_non_strict_and_earns_the_points() {
+/// A ping whose pong is expected with another payload (non-strict), then an
+/// echo, against a correct echo server.
+async fn run_unmet_pong() -> wsconform_runner::verdict::ScenarioResult {
     use wsconform_runner::exec::run_scenario;
     use wsconform_runner::load::parse_scenario;
     let addr = serve(Behaviour::Echo(Bugs::default())).await;
@@ -250,7 +251,12 @@ async fn an_unmet_non_strict_expectation_is_non_strict_and_earns_the_points() {
         "id: x.non-strict\ntitle: t\npoints: 3\nsteps:\n  - send: { ping: x }\n  - expect: { pong: y, timeout: 300ms, otherwise: non-strict }\n  - send: { text: still here }\n  - expect: { echo: last }\n",
     )
     .unwrap();
-    let r = run_scenario(&scenario, &settings(addr, Profile::Echo)).await;
+    run_scenario(&scenario, &settings(addr, Profile::Echo)).await
+}
+
+#[tokio::test]
+async fn an_unmet_non_strict_expectation_is_non_strict_and_earns_the_points() {
+    let r = run_unmet_pong().await;
     assert_eq!(r.outcome, Outcome::NonStrict, "{}", r.message);
     assert_eq!(r.points, 3);
     assert!(
@@ -300,4 +306,43 @@ async fn unsolicited_pongs_are_heartbeats_not_failures() {
     let bugs = Bugs::of(&[Fault::HeartbeatPong]);
     let report = run(Behaviour::Echo(bugs), Profile::Echo, Selection::default()).await;
     assert!(report.passed(), "failures: {:#?}", failing(&report));
+}
+
+#[tokio::test]
+async fn the_transcript_holds_the_events_the_judge_decided_on() {
+    use wsconform_runner::exec::judge::{Before, ConnState, Progress, judge};
+    use wsconform_runner::plan::Expected;
+    use wsconform_runner::scenario::DataKind;
+    use wsconform_runner::transcript::Event;
+    let r = run_unmet_pong().await;
+    assert_eq!(r.outcome, Outcome::NonStrict, "{}", r.message);
+    let events: Vec<Event> = r
+        .transcript
+        .events
+        .iter()
+        .map(|recorded| recorded.event.clone())
+        .collect();
+    let echoed = Event::Message {
+        kind: DataKind::Text,
+        bytes: b"still here".to_vec(),
+    };
+    assert_eq!(events, [Event::Pong(b"x".to_vec()), echoed]);
+    // Judged again from the transcript alone, each step decides the same.
+    let conn = ConnState::new("unused");
+    let before = Before {
+        client: "client",
+        conn: Some(&conn),
+        nonces: None,
+        timeout: Duration::from_millis(300),
+    };
+    let pong_y = Expected::Pong(b"y".to_vec());
+    assert!(matches!(
+        judge(&pong_y, before, &events[..1]),
+        Progress::Unmet(_)
+    ));
+    let echo = Expected::Message {
+        kind: Some(DataKind::Text),
+        bytes: Some(b"still here".to_vec()),
+    };
+    assert_eq!(judge(&echo, before, &events[1..]), Progress::Met);
 }

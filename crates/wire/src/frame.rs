@@ -94,16 +94,39 @@ impl OpCode {
         matches!(self, OpCode::Reserved(_))
     }
 
-    /// A short lowercase name used in transcripts: `text`, `ping`, `op=0x3`.
+    /// The short name a frame summary shows: `cont`, `text`, `binary`,
+    /// `close`, `ping`, `pong`, `opcode=0x3(reserved)`.
+    ///
+    /// ```
+    /// use wsconform_wire::OpCode;
+    /// assert_eq!(OpCode::Continuation.name(), "cont");
+    /// assert_eq!(OpCode::from_u8(0xB).name(), "opcode=0xb(reserved)");
+    /// ```
     pub fn name(self) -> String {
         match self {
             OpCode::Continuation => "cont".into(),
+            OpCode::Reserved(v) => format!("opcode=0x{v:x}(reserved)"),
+            named => named.long_name(),
+        }
+    }
+
+    /// The name scenarios write and descriptions use: `continuation`,
+    /// `text`, `binary`, `close`, `ping`, `pong`, `reserved-0x3`.
+    ///
+    /// ```
+    /// use wsconform_wire::OpCode;
+    /// assert_eq!(OpCode::Continuation.long_name(), "continuation");
+    /// assert_eq!(OpCode::from_u8(3).long_name(), "reserved-0x3");
+    /// ```
+    pub fn long_name(self) -> String {
+        match self {
+            OpCode::Continuation => "continuation".into(),
             OpCode::Text => "text".into(),
             OpCode::Binary => "binary".into(),
             OpCode::Close => "close".into(),
             OpCode::Ping => "ping".into(),
             OpCode::Pong => "pong".into(),
-            OpCode::Reserved(v) => format!("op=0x{v:X}"),
+            OpCode::Reserved(v) => format!("reserved-0x{v:x}"),
         }
     }
 }

@@ -24,6 +24,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 
+use crate::splitmix::SplitMix;
+
 /// The GUID every WebSocket server appends to the client's key (§1.3).
 pub const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -54,17 +56,10 @@ pub fn accept_key(key: &[u8]) -> String {
 /// Real clients use random bytes; a test tool wants repeatable runs, so the
 /// bytes come from a small deterministic generator (SplitMix64) instead.
 pub fn generate_key(seed: u64) -> String {
-    let mut state = seed;
-    let mut next = || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut rng = SplitMix::new(seed);
     let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&next().to_le_bytes());
-    bytes[8..].copy_from_slice(&next().to_le_bytes());
+    bytes[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+    bytes[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
     BASE64.encode(bytes)
 }
 

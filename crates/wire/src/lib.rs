@@ -17,6 +17,8 @@
 //! | [`utf8`] | §8.1 | incremental UTF-8 validation for text messages |
 //! | [`close`] | §5.5.1, §7.4 | close codes and the close frame payload |
 //! | [`codec`] | §5.4, §5.5 | a streaming decoder that turns bytes into messages |
+//! | [`reader`] | §5.2, §5.4 | frames one by one with their stream offsets, for test tools |
+//! | [`splitmix`] | | repeatable pseudo-random keys for test tools |
 //! | [`error`] | §7.1.7 | protocol violations and the close code each one requires |
 
 #![cfg_attr(
@@ -30,6 +32,8 @@ pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
+pub mod reader;
+pub mod splitmix;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame, close_payload, parse_close_payload};
@@ -44,4 +48,8 @@ pub use handshake::{
     validate_response,
 };
 pub use mask::{apply_mask, apply_mask_bytewise};
+pub use reader::{
+    Frame, FramePiece, FrameReader, MessageAssembler, ReadError, ReadErrorKind, split_frames,
+};
+pub use splitmix::SplitMix;
 pub use utf8::{Utf8Error, Utf8Validator};

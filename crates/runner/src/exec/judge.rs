@@ -1,0 +1,349 @@
+//! The judge: a pure function of what a step expects, the connection as it
+//! was when the step began, and the events read since.
+//!
+//! No socket, no clock: the executor reads an event, records it in the
+//! transcript, and asks the judge whether that settles the step
+//! ([`Progress::NeedMore`] means "keep reading"). Unit tests ask the same
+//! question with events built by hand.
+//!
+//! [`Judging`] is the incremental form the executor uses (it keeps only a
+//! count of skipped messages, however long a server talks); [`judge`] folds a
+//! list of events through it.
+
+use std::time::Duration;
+
+use wsconform_wire::{OpCode, ServerResponse, validate_response};
+
+use super::describe::{describe_event, describe_expected, seconds};
+use crate::chat;
+use crate::connect::PeerEnd;
+use crate::limits::MAX_SKIPPED;
+use crate::plan::Expected;
+use crate::transcript::Event;
+use crate::verdict::Failure;
+
+/// Whether the server's close frame has arrived on a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseState {
+    /// No close frame yet.
+    Open,
+    /// A close frame arrived, with this status code (`None`: empty body).
+    Received(Option<u16>),
+}
+
+/// What is known of a connection between steps: what the executor keeps
+/// and the judge reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnState {
+    /// The handshake response, or why there is none; `None` before a handshake.
+    pub response: Option<Result<ServerResponse, String>>,
+    /// The `Sec-WebSocket-Key` sent.
+    pub key: String,
+    /// Whether the server's close arrived (perhaps consumed by an earlier step).
+    pub close: CloseState,
+    /// How the connection ended, if it did.
+    pub ended: Option<PeerEnd>,
+}
+
+impl ConnState {
+    /// A connection that sent a handshake with `key` and has heard nothing yet.
+    pub fn new(key: &str) -> ConnState {
+        ConnState {
+            response: None,
+            key: key.to_string(),
+            close: CloseState::Open,
+            ended: None,
+        }
+    }
+}
+
+/// Everything besides events that a decision depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct Before<'a> {
+    /// The client, for the failure.
+    pub client: &'a str,
+    /// Its connection as the step found it, `None` when it never connected.
+    pub conn: Option<&'a ConnState>,
+    /// In the chat profile, the nonces this scenario sent: a message
+    /// carrying none of them is someone else's and skipped. `None` in echo.
+    pub nonces: Option<&'a [String]>,
+    /// The step's timeout, for the text of a timeout.
+    pub timeout: Duration,
+}
+
+/// Where a step stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Undecided: read another event.
+    NeedMore,
+    /// The expectation is met.
+    Met,
+    /// It is not, and why.
+    Unmet(Failure),
+}
+
+/// Judging one step, event after event.
+#[derive(Debug)]
+pub struct Judging<'a> {
+    expected: &'a Expected,
+    before: Before<'a>,
+    skipped: usize,
+}
+
+impl<'a> Judging<'a> {
+    /// Starts judging; the step may already be decided before any event
+    /// (handshake expectations, a connection already closed).
+    pub fn start(expected: &'a Expected, before: Before<'a>) -> (Judging<'a>, Progress) {
+        let judging = Judging {
+            expected,
+            before,
+            skipped: 0,
+        };
+        let progress = judging.without_events();
+        (judging, progress)
+    }
+
+    /// Whether this step reads single frames ([`Event::Frame`]) rather than
+    /// messages.
+    pub fn wants_frames(&self) -> bool {
+        matches!(self.expected, Expected::Frame { .. })
+    }
+
+    fn unmet(&self, actual: String) -> Progress {
+        Progress::Unmet(Failure {
+            step: None,
+            client: self.before.client.to_string(),
+            expected: describe_expected(self.expected),
+            actual,
+            rule: None,
+            caret: None,
+            prerequisite: false,
+        })
+    }
+
+    fn without_events(&self) -> Progress {
+        let expected = self.expected;
+        let Some(conn) = self.before.conn else {
+            return match expected {
+                Expected::Accepted | Expected::Refused { .. } => {
+                    self.unmet("no handshake was sent on this connection".into())
+                }
+                _ => self.unmet("this client never connected".into()),
+            };
+        };
+        match expected {
+            Expected::Accepted | Expected::Refused { .. } => return self.handshake(conn),
+            Expected::Fail(codes) => {
+                return match (conn.close, &conn.ended) {
+                    (CloseState::Received(code), _) => self.check_codes(codes, code),
+                    (CloseState::Open, Some(_)) => Progress::Met,
+                    (CloseState::Open, None) => Progress::NeedMore,
+                };
+            }
+            Expected::TcpClosed if conn.ended.is_some() => return Progress::Met,
+            Expected::TcpClosed => return Progress::NeedMore,
+            _ => {}
+        }
+        if let CloseState::Received(code) = conn.close {
+            if let Expected::Close(codes) = expected {
+                // A close consumed earlier (e.g. by a fail expectation) still counts.
+                return self.check_codes(codes, code);
+            }
+            let code = code.map(|c| format!(" with code {c}")).unwrap_or_default();
+            return self.unmet(format!(
+                "the server had already closed the connection{code}"
+            ));
+        }
+        match &conn.ended {
+            Some(end) => self.unmet(end.describe()),
+            None => Progress::NeedMore,
+        }
+    }
+
+    fn handshake(&self, conn: &ConnState) -> Progress {
+        let Some(response) = &conn.response else {
+            return self.unmet("no handshake was sent on this connection".into());
+        };
+        match (self.expected, response) {
+            (Expected::Accepted, Ok(r)) => match validate_response(r, &conn.key) {
+                Ok(()) => Progress::Met,
+                Err(e) => match self.unmet(format!("{} {}: {e}", r.status, r.reason)) {
+                    Progress::Unmet(failure) => Progress::Unmet(Failure {
+                        rule: Some("RFC 6455 4.2.2: the server answers 101 with Upgrade, Connection and the Sec-WebSocket-Accept computed from the key".into()),
+                        ..failure
+                    }),
+                    other => other,
+                },
+            },
+            (Expected::Refused { status, headers }, Ok(r)) => {
+                if r.status == 101 || (!status.is_empty() && !status.contains(&r.status)) {
+                    return self.unmet(format!("status {} {}", r.status, r.reason));
+                }
+                for (name, value) in headers {
+                    match (r.header(name), value) {
+                        (None, _) => {
+                            return self
+                                .unmet(format!("status {} without a {name} header", r.status));
+                        }
+                        (Some(got), Some(want)) if !got.eq_ignore_ascii_case(want) => {
+                            return self.unmet(format!(
+                                "status {} with {name}: {got} (expected {want})",
+                                r.status
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
+                Progress::Met
+            }
+            (_, Err(e)) => self.unmet(e.clone()),
+            _ => Progress::Met,
+        }
+    }
+
+    fn check_codes(&self, codes: &[u16], code: Option<u16>) -> Progress {
+        match code {
+            _ if codes.is_empty() => Progress::Met,
+            Some(c) if codes.contains(&c) => Progress::Met,
+            Some(c) => self.unmet(format!("a close frame with code {c}")),
+            None => self.unmet("a close frame without a status code".into()),
+        }
+    }
+
+    /// A wait that ended without the thing waited for.
+    fn stopped(&self, event: &Event) -> Progress {
+        match event {
+            Event::TimedOut => self.unmet(format!(
+                "nothing: timed out after {} waiting for it",
+                seconds(self.before.timeout)
+            )),
+            Event::Broke(b) => match self.unmet(b.actual.clone()) {
+                Progress::Unmet(failure) => Progress::Unmet(Failure {
+                    rule: Some(b.rule.clone()),
+                    caret: b.caret,
+                    ..failure
+                }),
+                other => other,
+            },
+            other => self.unmet(describe_event(other)),
+        }
+    }
+
+    /// Whether a message belongs to another scenario on the same chat server.
+    fn unrelated(&self, event: &Event, wanted: Option<&str>) -> bool {
+        match (self.before.nonces, event) {
+            (Some(nonces), Event::Message { bytes, .. }) => {
+                chat::is_unrelated(bytes, wanted, nonces)
+            }
+            _ => false,
+        }
+    }
+
+    /// Counts a skipped event; false once too many were skipped.
+    fn skip(&mut self) -> bool {
+        if self.skipped < MAX_SKIPPED {
+            self.skipped += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Takes the next event read on the connection.
+    pub fn feed(&mut self, event: &Event) -> Progress {
+        let expected = self.expected;
+        match expected {
+            Expected::Fail(codes) => match event {
+                Event::Close { code, .. } => self.check_codes(codes, *code),
+                Event::Pong(_) => Progress::NeedMore,
+                Event::Ended(_) => Progress::Met,
+                Event::TimedOut | Event::Broke(_) => self.stopped(event),
+                other if self.unrelated(other, None) && self.skip() => Progress::NeedMore,
+                other => self.unmet(describe_event(other)),
+            },
+            Expected::TcpClosed => match event {
+                Event::Ended(_) => Progress::Met,
+                Event::TimedOut | Event::Broke(_) => self.stopped(event),
+                _ => Progress::NeedMore,
+            },
+            Expected::Frame {
+                opcode,
+                fin,
+                payload,
+            } => match event {
+                Event::Frame {
+                    opcode: got_op,
+                    fin: got_fin,
+                    payload: got,
+                } => {
+                    let op_ok = opcode.is_none_or(|o| OpCode::from_u8(o) == *got_op);
+                    let fin_ok = fin.is_none_or(|f| f == *got_fin);
+                    let payload_ok = payload.as_ref().is_none_or(|want| want == got);
+                    if op_ok && fin_ok && payload_ok {
+                        Progress::Met
+                    } else {
+                        self.unmet(describe_event(event))
+                    }
+                }
+                other => self.stopped(other),
+            },
+            _ => self.feed_message(event),
+        }
+    }
+
+    fn feed_message(&mut self, event: &Event) -> Progress {
+        let expected = self.expected;
+        match event {
+            Event::TimedOut if matches!(expected, Expected::Silence(_)) => return Progress::Met,
+            Event::TimedOut | Event::Ended(_) | Event::Broke(_) => return self.stopped(event),
+            _ => {}
+        }
+        let wanted = match expected {
+            Expected::Broadcast(m) => Some(m.nonce.as_str()),
+            _ => None,
+        };
+        // Unsolicited pongs are heartbeats (RFC 6455 5.5.3 allows them): only
+        // a pong expectation looks at them.
+        let heartbeat = matches!(event, Event::Pong(_)) && !matches!(expected, Expected::Pong(_));
+        if (heartbeat || self.unrelated(event, wanted)) && self.skip() {
+            return Progress::NeedMore;
+        }
+        match (expected, event) {
+            (Expected::Message { kind, bytes }, Event::Message { kind: k, bytes: b }) => {
+                if kind.is_some_and(|want| want != *k)
+                    || bytes.as_ref().is_some_and(|want| want != b)
+                {
+                    self.unmet(describe_event(event))
+                } else {
+                    Progress::Met
+                }
+            }
+            (Expected::Broadcast(m), Event::Message { bytes, .. }) => {
+                match chat::matches(bytes, m) {
+                    Ok(()) => Progress::Met,
+                    Err(actual) => self.unmet(actual),
+                }
+            }
+            (Expected::Pong(want), Event::Pong(got)) if want == got => Progress::Met,
+            (Expected::Close(codes), Event::Close { code, .. }) => self.check_codes(codes, *code),
+            _ => self.unmet(describe_event(event)),
+        }
+    }
+}
+
+/// Judges a step from its events (the fold of [`Judging`]): `NeedMore` if
+/// they do not settle it.
+pub fn judge(expected: &Expected, before: Before, events: &[Event]) -> Progress {
+    let (mut judging, mut progress) = Judging::start(expected, before);
+    for event in events {
+        if progress != Progress::NeedMore {
+            break;
+        }
+        progress = judging.feed(event);
+    }
+    progress
+}
+
+#[cfg(test)]
+#[path = "judge_tests.rs"]
+mod tests;

@@ -1,0 +1,496 @@
+//! The executor: plays a plan over raw TCP, records a transcript of typed
+//! events, and has each step judged.
+//!
+//! Raw TCP, not a WebSocket library: the runner must be able to send what no
+//! library would (unmasked frames, lies about lengths, one byte at a time),
+//! and must see exactly what the server sent back, byte for byte.
+//!
+//! Three rules keep it safe against any server:
+//! * every wait has a deadline ([`tokio::time::timeout_at`]); a step that
+//!   runs out of time says what it was waiting for;
+//! * reads are bounded ([`crate::limits`]), so a server streaming forever
+//!   cannot exhaust memory;
+//! * nothing the server sends can panic the runner: every index is checked.
+//!
+//! | module | what it does |
+//! |---|---|
+//! | `conn` | TCP connections, deadline I/O, recording into the transcript |
+//! | `read` | the server's frames and messages as the judge's events |
+//! | [`judge`] | a pure function of the expectation and the events |
+//! | [`describe`] | the `Expected:` and `Actual:` texts, the rules broken |
+
+mod conn;
+pub mod describe;
+pub mod judge;
+mod read;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::time::{Instant, timeout_at};
+
+use self::conn::{Conn, Run};
+use self::describe::{describe_expected, seconds};
+use self::judge::{Before, Judging, Progress};
+use crate::connect::{ConnectError, PeerEnd, connect};
+use crate::load::LoadedScenario;
+use crate::plan::{Expected, FloodPlan, Op, PlanError, PlanSettings, PlannedStep, Profile, plan};
+use crate::scenario::Chunks;
+use crate::transcript::{Event, LineKind};
+use crate::verdict::{Failure, Outcome, ScenarioResult};
+
+/// The result of one step.
+enum StepResult {
+    Met,
+    Unmet(Failure),
+    /// The target could not be reached at all.
+    Unreachable(String),
+}
+
+/// Plays one scenario and judges it.
+pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> ScenarioResult {
+    let started = std::time::Instant::now();
+    let scenario = &loaded.scenario;
+    let mut result = ScenarioResult::for_scenario(loaded, Outcome::Pass);
+    let steps = match plan(loaded, settings) {
+        Ok(s) => s,
+        Err(PlanError::NotApplicable(why)) => {
+            result.outcome = Outcome::Skip;
+            result.message = why;
+            return result;
+        }
+        Err(PlanError::Invalid { step, message }) => {
+            result.outcome = Outcome::Error;
+            result.message = format!("invalid scenario, step {}: {message}", step + 1);
+            return result;
+        }
+    };
+    let total = scenario_deadline(&steps, settings);
+    let mut run = Run {
+        settings,
+        start: Instant::now(),
+        transcript: Default::default(),
+        conns: HashMap::new(),
+        nonces: steps
+            .iter()
+            .filter_map(|s| match &s.op {
+                Op::Write {
+                    message: Some(m), ..
+                }
+                | Op::Handshake {
+                    message: Some(m), ..
+                } => m.chat.as_ref().map(|c| c.nonce.clone()),
+                _ => None,
+            })
+            .collect(),
+    };
+    let deadline = Instant::now() + total;
+    let played = timeout_at(deadline, play(&mut run, &steps, &mut result)).await;
+    if played.is_err() {
+        let at = run.now();
+        run.transcript.note(
+            at,
+            "",
+            format!("scenario deadline of {} passed", seconds(total)),
+        );
+        result.outcome = Outcome::Fail;
+        result.message = format!("the scenario did not finish within {}", seconds(total));
+    }
+    result.transcript = run.transcript;
+    result.duration = started.elapsed();
+    if result.outcome == Outcome::Pass && !result.non_strict.is_empty() {
+        result.outcome = Outcome::NonStrict;
+        result.message = result.non_strict.join("; ");
+    }
+    if result.outcome.is_ok() && result.outcome != Outcome::Skip {
+        result.points = scenario.points;
+    }
+    result
+}
+
+/// A bound on the whole scenario: the sum of its steps' own bounds, plus
+/// five seconds. Only a server that keeps the runner busy reaches it.
+fn scenario_deadline(steps: &[PlannedStep], settings: &PlanSettings) -> Duration {
+    steps
+        .iter()
+        .map(|s| match &s.op {
+            Op::Expect { timeout, .. } => *timeout,
+            Op::Pause(d) => *d,
+            Op::Write { bytes, pause, .. } => {
+                settings.timeout + pause.unwrap_or_default() * (bytes.len().min(100_000) as u32)
+            }
+            Op::Flood(flood) => flood.hang_guard(settings.timeout) + settings.timeout,
+            Op::Handshake {
+                request,
+                then,
+                pause,
+                ..
+            } => {
+                let len = request.len() + then.len();
+                settings.timeout * 2 + pause.unwrap_or_default() * (len.min(100_000) as u32)
+            }
+            _ => settings.timeout,
+        })
+        .sum::<Duration>()
+        + Duration::from_secs(5)
+}
+
+async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioResult) {
+    for planned in steps {
+        match play_step(run, planned).await {
+            StepResult::Met => {}
+            StepResult::Unreachable(why) => {
+                result.outcome = Outcome::Error;
+                result.message = why;
+                return;
+            }
+            StepResult::Unmet(failure) => {
+                let non_strict = matches!(
+                    planned.op,
+                    Op::Expect {
+                        non_strict: true,
+                        ..
+                    }
+                );
+                let broke = failure.rule.is_some();
+                if non_strict && !broke {
+                    result
+                        .non_strict
+                        .push(format!("{} (got {})", failure.expected, failure.actual));
+                    continue;
+                }
+                result.outcome = Outcome::Fail;
+                result.message = if failure.prerequisite {
+                    format!("the opening handshake failed: {}", failure.actual)
+                } else {
+                    format!("expected {}; got {}", failure.expected, failure.actual)
+                };
+                result.failure = Some(failure);
+                return;
+            }
+        }
+    }
+}
+
+async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
+    let client = planned.client.as_str();
+    match &planned.op {
+        Op::Handshake {
+            request,
+            key,
+            then,
+            chunks,
+            pause,
+            ..
+        } => {
+            let bytes = [request.as_slice(), then.as_slice()].concat();
+            handshake(
+                run,
+                client,
+                key,
+                &bytes,
+                request.len(),
+                chunks.as_ref(),
+                pause.as_ref(),
+            )
+            .await
+        }
+        Op::Write {
+            bytes,
+            chunks,
+            pause,
+            ..
+        } => {
+            write(run, client, bytes, chunks.as_ref(), pause.as_ref()).await;
+            StepResult::Met
+        }
+        Op::Pause(d) => {
+            tokio::time::sleep(*d).await;
+            StepResult::Met
+        }
+        Op::Flood(flood) => play_flood(run, planned, flood).await,
+        Op::Disconnect => {
+            if let Some(c) = run.conns.get_mut(client) {
+                c.stream = None;
+                c.state.ended = Some(PeerEnd::Reset("disconnected by the scenario".into()));
+            }
+            let at = run.now();
+            run.transcript.note(
+                at,
+                client,
+                "disconnected (TCP closed without a closing handshake)",
+            );
+            StepResult::Met
+        }
+        Op::Expect {
+            expected,
+            timeout,
+            prerequisite,
+            ..
+        } => match expect(run, client, expected, *timeout).await {
+            None => StepResult::Met,
+            Some(mut failure) => {
+                failure.step = planned.step;
+                failure.prerequisite = *prerequisite;
+                StepResult::Unmet(failure)
+            }
+        },
+    }
+}
+
+/// Connects, sends the request (and any `then` frames) as one stream of
+/// bytes, cut into pieces only when the scenario says so, and reads the
+/// response; the expectation that follows judges it.
+async fn handshake(
+    run: &mut Run<'_>,
+    client: &str,
+    key: &str,
+    bytes: &[u8],
+    request_len: usize,
+    chunks: Option<&Chunks>,
+    pause: Option<&Duration>,
+) -> StepResult {
+    let step_timeout = run.settings.timeout;
+    let addr = run.settings.target.authority();
+    let deadline = Instant::now() + step_timeout;
+    let stream = match connect(&addr, deadline).await {
+        Err(ConnectError::TimedOut) => {
+            return StepResult::Unreachable(format!(
+                "cannot connect to {addr}: no answer within {}",
+                seconds(step_timeout)
+            ));
+        }
+        Err(ConnectError::Io(e)) => {
+            return StepResult::Unreachable(format!(
+                "cannot connect to {addr}: {e} (is the server running?)"
+            ));
+        }
+        Ok(s) => s,
+    };
+    run.conns
+        .insert(client.to_string(), Conn::new(stream, key.to_string()));
+    let at = run.now();
+    let (request, then) = bytes.split_at(request_len.min(bytes.len()));
+    run.transcript.http(at, client, LineKind::Sent, request);
+    if !then.is_empty() {
+        run.transcript.frames(at, client, LineKind::Sent, then);
+    }
+    let pieces = split_chunks(bytes, chunks);
+    note_pieces(run, at, client, pieces.len(), pause);
+    for (i, piece) in pieces.iter().enumerate() {
+        if i > 0 {
+            if let Some(p) = pause {
+                tokio::time::sleep(*p).await;
+            }
+        }
+        let deadline = Instant::now() + step_timeout;
+        if let Err(e) = run.write(client, piece, deadline).await {
+            if let Some(c) = run.conns.get_mut(client) {
+                c.state.response = Some(Err(format!("could not send the request: {e}")));
+            }
+            return StepResult::Met;
+        }
+    }
+    let deadline = Instant::now() + step_timeout;
+    let response = run.read_response(client, deadline).await;
+    if let Some(c) = run.conns.get_mut(client) {
+        c.state.response = Some(response);
+    }
+    StepResult::Met
+}
+
+/// Writes bytes as the scenario cuts them; a write that fails ends the
+/// connection (the expectation that follows says so).
+async fn write(
+    run: &mut Run<'_>,
+    client: &str,
+    bytes: &[u8],
+    chunks: Option<&Chunks>,
+    pause: Option<&Duration>,
+) {
+    let step_timeout = run.settings.timeout;
+    let ended = run
+        .conns
+        .get(client)
+        .is_none_or(|c| c.state.ended.is_some() || c.stream.is_none());
+    let at = run.now();
+    run.transcript.frames(at, client, LineKind::Sent, bytes);
+    if ended {
+        run.transcript
+            .note(at, client, "(not sent: the connection is already closed)");
+        return;
+    }
+    let pieces = split_chunks(bytes, chunks);
+    note_pieces(run, at, client, pieces.len(), pause);
+    let scaled = crate::plan::scaled_for(bytes.len());
+    for (i, piece) in pieces.iter().enumerate() {
+        if i > 0 {
+            if let Some(p) = pause {
+                tokio::time::sleep(*p).await;
+            }
+        }
+        let deadline = Instant::now() + step_timeout + scaled;
+        if let Err(e) = run.write(client, piece, deadline).await {
+            let at = run.now();
+            run.transcript
+                .note(at, client, format!("(write stopped: {e})"));
+            if let Some(c) = run.conns.get_mut(client) {
+                c.state.ended.get_or_insert(PeerEnd::Reset(e));
+            }
+            break;
+        }
+    }
+}
+
+/// Plays a `flood` step and records its outcome as notes.
+async fn play_flood(run: &mut Run<'_>, planned: &PlannedStep, flood: &FloodPlan) -> StepResult {
+    let client = planned.client.as_str();
+    let at = run.now();
+    run.transcript.note(
+        at,
+        client,
+        format!(
+            "flood: {} clients × {} messages, {} deliveries expected",
+            flood.clients.len(),
+            flood.clients.first().map_or(0, |c| c.messages.len()),
+            flood.expected_per_client() * flood.clients.len()
+        ),
+    );
+    match crate::flood::play_flood(flood, run.settings, run.settings.timeout).await {
+        Ok(report) => {
+            let at = run.now();
+            run.transcript.note(
+                at,
+                client,
+                format!(
+                    "flood: {} messages sent, {} delivered in order in {} ms",
+                    report.sent,
+                    report.delivered,
+                    report.elapsed.as_millis()
+                ),
+            );
+            StepResult::Met
+        }
+        Err(failed) => {
+            let at = run.now();
+            run.transcript
+                .note(at, &failed.client, format!("flood: {}", failed.actual));
+            StepResult::Unmet(Failure {
+                step: planned.step,
+                client: failed.client,
+                expected: match flood.profile {
+                    Profile::Chat => "every client to receive every client's messages once each, in the order each sender sent them".into(),
+                    Profile::Echo => "every client to get each of its messages back once, in order".into(),
+                },
+                actual: failed.actual,
+                rule: None,
+                caret: None,
+                prerequisite: false,
+            })
+        }
+    }
+}
+
+/// Waits for `expected` on `client`'s connection: reads event after event,
+/// records each, and stops as soon as the judge decides. `None`: met.
+async fn expect(
+    run: &mut Run<'_>,
+    client: &str,
+    expected: &Expected,
+    timeout: Duration,
+) -> Option<Failure> {
+    let deadline = match expected {
+        Expected::Silence(d) => Instant::now() + *d,
+        _ => Instant::now() + timeout,
+    };
+    // The judge reads the connection as the step found it; reading below
+    // changes the connection, so the judge gets its own copy.
+    let state = run.conns.get(client).map(|c| c.state.clone());
+    let nonces = run.chat_nonces().map(<[String]>::to_vec);
+    let before = Before {
+        client,
+        conn: state.as_ref(),
+        nonces: nonces.as_deref(),
+        timeout,
+    };
+    let (mut judging, mut progress) = Judging::start(expected, before);
+    let frames = judging.wants_frames();
+    while progress == Progress::NeedMore {
+        let event = if frames {
+            run.next_raw_frame(client, deadline).await
+        } else {
+            run.next_event(client, deadline).await
+        };
+        let at = run.now();
+        run.transcript.event(at, client, &event);
+        progress = judging.feed(&event);
+        if matches!(progress, Progress::Unmet(_)) {
+            match &event {
+                Event::TimedOut => {
+                    let what = describe_expected(expected);
+                    run.transcript.note(
+                        at,
+                        client,
+                        format!("timed out after {} waiting for {what}", seconds(timeout)),
+                    );
+                }
+                Event::Ended(end) => {
+                    run.transcript.note(at, client, end.describe());
+                }
+                _ => {}
+            }
+        }
+    }
+    match progress {
+        Progress::Unmet(failure) => {
+            // A 101 that does not hold up ends the connection.
+            if matches!(expected, Expected::Accepted) {
+                if let Some(c) = run.conns.get_mut(client) {
+                    if matches!(c.state.response, Some(Ok(_))) {
+                        c.state.ended = Some(PeerEnd::Reset("handshake not accepted".into()));
+                    }
+                }
+            }
+            Some(failure)
+        }
+        _ => None,
+    }
+}
+
+fn split_chunks<'a>(bytes: &'a [u8], chunks: Option<&Chunks>) -> Vec<&'a [u8]> {
+    match chunks {
+        None => vec![bytes],
+        Some(Chunks::Every(n)) => bytes.chunks((*n).max(1)).collect(),
+        Some(Chunks::Sizes(sizes)) => {
+            let mut out = Vec::new();
+            let mut rest = bytes;
+            for size in sizes {
+                if rest.is_empty() {
+                    break;
+                }
+                let take = (*size).min(rest.len());
+                out.push(&rest[..take]);
+                rest = &rest[take..];
+            }
+            if !rest.is_empty() {
+                out.push(rest);
+            }
+            out
+        }
+    }
+}
+
+/// Notes in the transcript that a write was cut into several pieces (a slow
+/// client), so a reader of a failure sees how the bytes went out.
+fn note_pieces(run: &mut Run, at: Duration, client: &str, pieces: usize, pause: Option<&Duration>) {
+    if pieces > 1 {
+        let pause_text = pause
+            .map(|p| format!(", {} ms apart", p.as_millis()))
+            .unwrap_or_default();
+        run.transcript.note(
+            at,
+            client,
+            format!("(written in {pieces} pieces{pause_text})"),
+        );
+    }
+}
