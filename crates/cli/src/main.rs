@@ -242,11 +242,11 @@ fn bench(args: BenchArgs) -> ExitCode {
         }
     };
     print!("{report}");
-    if let Some(path) = &args.json {
-        if let Err(e) = std::fs::write(path, report.to_json()) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return ExitCode::from(USAGE);
-        }
+    if let Some(path) = &args.json
+        && let Err(e) = std::fs::write(path, report.to_json())
+    {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        return ExitCode::from(USAGE);
     }
     if report.complete {
         ExitCode::SUCCESS

@@ -80,12 +80,11 @@ pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
                     kind: DataKind::Text,
                     payload: Some(p),
                 } = &e.kind
+                    && std::str::from_utf8(&payload_bytes(p, true)).is_err()
                 {
-                    if std::str::from_utf8(&payload_bytes(p, true)).is_err() {
-                        err(format!(
-                            "step {n}: expects a text message that is not valid UTF-8, which no correct server sends"
-                        ));
-                    }
+                    err(format!(
+                        "step {n}: expects a text message that is not valid UTF-8, which no correct server sends"
+                    ));
                 }
                 match &e.kind {
                     ExpectKind::Close(codes) | ExpectKind::Fail(codes) => {

@@ -25,7 +25,7 @@ pub fn kind_name(kind: DataKind) -> &'static str {
 /// A duration the way failures say it: `2 s`, `0.5 s`.
 pub fn seconds(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{:.1} s", d.as_secs_f64())

@@ -278,10 +278,10 @@ async fn handshake(
     let pieces = split_chunks(bytes, chunks);
     note_pieces(run, at, client, pieces.len(), pause);
     for (i, piece) in pieces.iter().enumerate() {
-        if i > 0 {
-            if let Some(p) = pause {
-                tokio::time::sleep(*p).await;
-            }
+        if i > 0
+            && let Some(p) = pause
+        {
+            tokio::time::sleep(*p).await;
         }
         let deadline = Instant::now() + step_timeout;
         if let Err(e) = run.write(client, piece, deadline).await {
@@ -324,10 +324,10 @@ async fn write(
     note_pieces(run, at, client, pieces.len(), pause);
     let scaled = crate::plan::scaled_for(bytes.len());
     for (i, piece) in pieces.iter().enumerate() {
-        if i > 0 {
-            if let Some(p) = pause {
-                tokio::time::sleep(*p).await;
-            }
+        if i > 0
+            && let Some(p) = pause
+        {
+            tokio::time::sleep(*p).await;
         }
         let deadline = Instant::now() + step_timeout + scaled;
         if let Err(e) = run.write(client, piece, deadline).await {
@@ -444,12 +444,11 @@ async fn expect(
     match progress {
         Progress::Unmet(failure) => {
             // A 101 that does not hold up ends the connection.
-            if matches!(expected, Expected::Accepted) {
-                if let Some(c) = run.conns.get_mut(client) {
-                    if matches!(c.state.response, Some(Ok(_))) {
-                        c.state.ended = Some(PeerEnd::Reset("handshake not accepted".into()));
-                    }
-                }
+            if matches!(expected, Expected::Accepted)
+                && let Some(c) = run.conns.get_mut(client)
+                && matches!(c.state.response, Some(Ok(_)))
+            {
+                c.state.ended = Some(PeerEnd::Reset("handshake not accepted".into()));
             }
             Some(failure)
         }
