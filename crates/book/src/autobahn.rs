@@ -61,9 +61,8 @@ mod tests {
 
     fn scenario(folder: &str, id: &str, case: Option<&str>) -> LoadedScenario {
         let autobahn = case.map_or(String::new(), |c| format!("autobahn: \"{c}\"\n"));
-        let yaml = format!(
-            "id: {id}\ntitle: checks a | b\n{autobahn}steps:\n  - send: {{ text: hi }}\n"
-        );
+        let yaml =
+            format!("id: {id}\ntitle: checks a | b\n{autobahn}steps:\n  - send: {{ text: hi }}\n");
         parse_scenario(&format!("scenarios/{folder}/{id}.yaml"), &yaml)
             .unwrap_or_else(|e| panic!("{e:?}"))
     }

@@ -40,6 +40,10 @@ fn the_committed_autobahn_table_is_current() {
     panic!(
         "book/src/{TABLE_FILE} is {}; regenerate it with \
          `WSCONFORM_BLESS=1 cargo test -p wsconform-book --test autobahn_table` and review the diff",
-        if committed.is_some() { "stale" } else { "missing" }
+        if committed.is_some() {
+            "stale"
+        } else {
+            "missing"
+        }
     );
 }
