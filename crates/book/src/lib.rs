@@ -20,6 +20,7 @@
 //! Module names follow file names: `book/src/ping-pong.md` is `ping_pong`
 //! (see the generated list below).
 
+pub mod autobahn;
 pub mod includes;
 pub mod listings;
 

@@ -7,8 +7,8 @@
 //! the `wsconform run` command does (without colour and timings), and
 //! compares it with the file the chapter includes. The output of
 //! `wsconform decode` shown in the chapters is generated the same way.
-//! (Appendix B's table of Autobahn cases follows the suite as it grows, so
-//! `cargo xtask book` writes it at build time instead.)
+//! (Appendix B's table of Autobahn cases is checked by
+//! `tests/autobahn_table.rs`.)
 //!
 //! When the runner's output or the suite changes, this test fails and names
 //! the stale files. Regenerate them with

@@ -1,4 +1,4 @@
-// The chat page of the lecture, served by the wsconform reference server.
+// The chat page served by the wsconform reference server at /.
 //
 // One WebSocket to /socket. Sending: JSON {username, message} as a text
 // message. Receiving: every message of the room, our own included, as the

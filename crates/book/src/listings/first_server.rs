@@ -12,11 +12,13 @@
 //! message is complete, which the fail-fast scenario reports as
 //! `non-strict`. It has no idle timeout, no connection limit and no graceful
 //! shutdown; the hardening chapter explains why the reference server does.
+//! What it does bound is memory: a payload buffer grows only as payload
+//! bytes really arrive, never to the size a header merely announces.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wsconform_wire::{
     OpCode, accept_response, apply_mask, close_payload, encode_frame, http_response,
@@ -34,6 +36,13 @@ const MAX_MESSAGE: u64 = 16 * 1024 * 1024;
 /// a byte every few seconds is never cut off. The reference server puts one
 /// deadline on the whole head instead (see the hardening chapter).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the server keeps reading (and discarding) after its close
+/// frame, waiting for the client to close its side of TCP.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How many bytes it discards at most while waiting.
+const MAX_DRAIN: usize = 1024 * 1024;
 
 /// Why a connection stops.
 #[derive(Debug)]
@@ -113,8 +122,36 @@ fn handle(mut stream: TcpStream) -> io::Result<()> {
         Err(Stop::Io(error)) => return Err(error),
         Err(Stop::Fail(code)) => send(&mut stream, OpCode::Close, &close_payload(code, ""))?,
     }
-    stream.shutdown(Shutdown::Both)
+    close_without_reset(stream)
 }
+
+// ANCHOR: close_without_reset
+/// Ends TCP after the close frame without a reset (RFC 6455 §7.1.1: "call
+/// shutdown() with SHUT_WR on the socket, call recv() until obtaining a
+/// return value of 0 [...], and finally call close()"). Closing a socket
+/// that still holds unread bytes makes the kernel answer with a RST instead
+/// of a FIN, and a RST can destroy the close frame before the client has
+/// read it. The wait is bounded in time and bytes: a client that never
+/// closes its side does not keep the thread.
+fn close_without_reset(mut stream: TcpStream) -> io::Result<()> {
+    stream.shutdown(Shutdown::Write)?; // our FIN follows the close frame
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    while drained < MAX_DRAIN {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break, // the client's FIN, a reset, or the deadline
+            Ok(n) => drained += n,   // whatever it still sent: read, never looked at
+        }
+    }
+    Ok(()) // dropping the stream closes the socket, now with nothing unread
+}
+// ANCHOR_END: close_without_reset
 
 /// A frame as read from the client, payload already unmasked.
 struct Frame {
@@ -162,8 +199,16 @@ fn read_frame(reader: &mut impl Read) -> Result<Frame, Stop> {
     if len > MAX_MESSAGE {
         return Err(Stop::Fail(1009));
     }
-    let mut payload = vec![0u8; len as usize]; // at most MAX_MESSAGE bytes
-    reader.read_exact(&mut payload)?;
+    // ANCHOR: bounded_payload
+    // Grow the buffer as the bytes arrive, never to the size the header
+    // announces: a 14-byte header can claim 16 MiB and then send nothing.
+    // `read_to_end` starts small and doubles the buffer as bytes come in.
+    let mut payload = Vec::new();
+    reader.by_ref().take(len).read_to_end(&mut payload)?;
+    if (payload.len() as u64) < len {
+        return Err(Stop::Io(io::ErrorKind::UnexpectedEof.into()));
+    }
+    // ANCHOR_END: bounded_payload
     apply_mask(&mut payload, key, 0);
     Ok(Frame {
         fin,
