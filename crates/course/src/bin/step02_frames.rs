@@ -260,7 +260,10 @@ fn read_frame(reader: &mut impl Read) -> Result<Frame, Stop> {
     let masked = second & 0x80 != 0;
     let length = second & 0x7F;
     if length > 125 {
-        return Err(Stop::Protocol(1002, "16- and 64-bit lengths are not read yet"));
+        return Err(Stop::Protocol(
+            1002,
+            "16- and 64-bit lengths are not read yet",
+        ));
     }
     let mut mask = [0u8; 4];
     if masked {

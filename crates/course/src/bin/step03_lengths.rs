@@ -295,14 +295,20 @@ fn read_length(reader: &mut impl Read, length7: u8) -> Result<u64, Stop> {
             reader.read_exact(&mut bytes)?;
             let length = u64::from_be_bytes(bytes);
             if length >> 63 != 0 {
-                return Err(Stop::Protocol(1002, "the top bit of a 64-bit length must be 0"));
+                return Err(Stop::Protocol(
+                    1002,
+                    "the top bit of a 64-bit length must be 0",
+                ));
             }
             length
         }
         short => u64::from(short),
     };
     if length > MAX_PAYLOAD {
-        return Err(Stop::Protocol(1009, "the frame is larger than this server accepts"));
+        return Err(Stop::Protocol(
+            1009,
+            "the frame is larger than this server accepts",
+        ));
     }
     Ok(length)
 }

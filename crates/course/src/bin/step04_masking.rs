@@ -292,7 +292,10 @@ fn check_header(first: u8, second: u8) -> Result<(), Stop> {
     if first & 0x70 != 0 {
         return Err(Stop::Protocol(1002, "RSV bits set without an extension"));
     }
-    if !matches!(first & 0x0F, CONTINUATION | TEXT | BINARY | CLOSE | PING | PONG) {
+    if !matches!(
+        first & 0x0F,
+        CONTINUATION | TEXT | BINARY | CLOSE | PING | PONG
+    ) {
         return Err(Stop::Protocol(1002, "reserved opcode"));
     }
     if second & 0x80 == 0 {
@@ -317,14 +320,20 @@ fn read_length(reader: &mut impl Read, length7: u8) -> Result<u64, Stop> {
             reader.read_exact(&mut bytes)?;
             let length = u64::from_be_bytes(bytes);
             if length >> 63 != 0 {
-                return Err(Stop::Protocol(1002, "the top bit of a 64-bit length must be 0"));
+                return Err(Stop::Protocol(
+                    1002,
+                    "the top bit of a 64-bit length must be 0",
+                ));
             }
             length
         }
         short => u64::from(short),
     };
     if length > MAX_PAYLOAD {
-        return Err(Stop::Protocol(1009, "the frame is larger than this server accepts"));
+        return Err(Stop::Protocol(
+            1009,
+            "the frame is larger than this server accepts",
+        ));
     }
     Ok(length)
 }
@@ -432,7 +441,6 @@ fn read_request(reader: &mut impl BufRead) -> Result<String, Stop> {
 fn serve(stream: TcpStream) {
     let _ = handle(&stream);
 }
-
 
 // ANCHOR_END: serve
 

@@ -294,7 +294,10 @@ fn check_header(first: u8, second: u8) -> Result<(), Stop> {
     if first & 0x70 != 0 {
         return Err(Stop::Protocol(1002, "RSV bits set without an extension"));
     }
-    if !matches!(first & 0x0F, CONTINUATION | TEXT | BINARY | CLOSE | PING | PONG) {
+    if !matches!(
+        first & 0x0F,
+        CONTINUATION | TEXT | BINARY | CLOSE | PING | PONG
+    ) {
         return Err(Stop::Protocol(1002, "reserved opcode"));
     }
     if second & 0x80 == 0 {
@@ -319,14 +322,20 @@ fn read_length(reader: &mut impl Read, length7: u8) -> Result<u64, Stop> {
             reader.read_exact(&mut bytes)?;
             let length = u64::from_be_bytes(bytes);
             if length >> 63 != 0 {
-                return Err(Stop::Protocol(1002, "the top bit of a 64-bit length must be 0"));
+                return Err(Stop::Protocol(
+                    1002,
+                    "the top bit of a 64-bit length must be 0",
+                ));
             }
             length
         }
         short => u64::from(short),
     };
     if length > MAX_PAYLOAD {
-        return Err(Stop::Protocol(1009, "the frame is larger than this server accepts"));
+        return Err(Stop::Protocol(
+            1009,
+            "the frame is larger than this server accepts",
+        ));
     }
     Ok(length)
 }
@@ -388,12 +397,18 @@ fn handle_frames(reader: &mut impl Read, mut writer: &TcpStream) -> Result<(), S
         let frame = read_frame(reader)?;
         let current = match (frame.opcode, message.as_mut()) {
             (TEXT | BINARY, Some(_)) => {
-                return Err(Stop::Protocol(1002, "a new message inside an unfinished one"));
+                return Err(Stop::Protocol(
+                    1002,
+                    "a new message inside an unfinished one",
+                ));
             }
             (TEXT | BINARY, None) => message.insert(Message::new(frame.opcode)),
             (CONTINUATION, Some(current)) => current,
             (CONTINUATION, None) => {
-                return Err(Stop::Protocol(1002, "a continuation with no message to continue"));
+                return Err(Stop::Protocol(
+                    1002,
+                    "a continuation with no message to continue",
+                ));
             }
             _ => return Ok(()),
         };
@@ -459,7 +474,6 @@ impl Message {
 }
 // ANCHOR_END: message
 
-
 // ANCHOR: fail_connection
 
 /// Tells the client which rule it broke (a close frame with the code and a
@@ -503,7 +517,6 @@ fn read_request(reader: &mut impl BufRead) -> Result<String, Stop> {
 fn serve(stream: TcpStream) {
     let _ = handle(&stream);
 }
-
 
 // ANCHOR_END: serve
 

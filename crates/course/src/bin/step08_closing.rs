@@ -297,7 +297,10 @@ fn check_header(first: u8, second: u8) -> Result<(), Stop> {
     if first & 0x70 != 0 {
         return Err(Stop::Protocol(1002, "RSV bits set without an extension"));
     }
-    if !matches!(first & 0x0F, CONTINUATION | TEXT | BINARY | CLOSE | PING | PONG) {
+    if !matches!(
+        first & 0x0F,
+        CONTINUATION | TEXT | BINARY | CLOSE | PING | PONG
+    ) {
         return Err(Stop::Protocol(1002, "reserved opcode"));
     }
     if second & 0x80 == 0 {
@@ -306,10 +309,16 @@ fn check_header(first: u8, second: u8) -> Result<(), Stop> {
     // Close, ping and pong, the control frames, have the opcode's top bit set.
     if first & 0x08 != 0 {
         if first & 0x80 == 0 {
-            return Err(Stop::Protocol(1002, "a control frame must not be fragmented"));
+            return Err(Stop::Protocol(
+                1002,
+                "a control frame must not be fragmented",
+            ));
         }
         if second & 0x7F > 125 {
-            return Err(Stop::Protocol(1002, "a control frame carries at most 125 bytes"));
+            return Err(Stop::Protocol(
+                1002,
+                "a control frame carries at most 125 bytes",
+            ));
         }
     }
     Ok(())
@@ -331,14 +340,20 @@ fn read_length(reader: &mut impl Read, length7: u8) -> Result<u64, Stop> {
             reader.read_exact(&mut bytes)?;
             let length = u64::from_be_bytes(bytes);
             if length >> 63 != 0 {
-                return Err(Stop::Protocol(1002, "the top bit of a 64-bit length must be 0"));
+                return Err(Stop::Protocol(
+                    1002,
+                    "the top bit of a 64-bit length must be 0",
+                ));
             }
             length
         }
         short => u64::from(short),
     };
     if length > MAX_PAYLOAD {
-        return Err(Stop::Protocol(1009, "the frame is larger than this server accepts"));
+        return Err(Stop::Protocol(
+            1009,
+            "the frame is larger than this server accepts",
+        ));
     }
     Ok(length)
 }
@@ -400,12 +415,18 @@ fn handle_frames(reader: &mut impl Read, mut writer: &TcpStream) -> Result<(), S
         let frame = read_frame(reader)?;
         let current = match (frame.opcode, message.as_mut()) {
             (TEXT | BINARY, Some(_)) => {
-                return Err(Stop::Protocol(1002, "a new message inside an unfinished one"));
+                return Err(Stop::Protocol(
+                    1002,
+                    "a new message inside an unfinished one",
+                ));
             }
             (TEXT | BINARY, None) => message.insert(Message::new(frame.opcode)),
             (CONTINUATION, Some(current)) => current,
             (CONTINUATION, None) => {
-                return Err(Stop::Protocol(1002, "a continuation with no message to continue"));
+                return Err(Stop::Protocol(
+                    1002,
+                    "a continuation with no message to continue",
+                ));
             }
             (PING, _) => {
                 writer.write_all(&encode_frame(PONG, &frame.payload))?;
@@ -419,7 +440,6 @@ fn handle_frames(reader: &mut impl Read, mut writer: &TcpStream) -> Result<(), S
                 writer.write_all(&encode_frame(CLOSE, &code.to_be_bytes()))?;
                 return Ok(());
             }
-
         };
         current.add(&frame.payload)?;
         if frame.fin {
@@ -483,14 +503,18 @@ impl Message {
 }
 // ANCHOR_END: message
 
-
 // ANCHOR: close_reply
 /// The code to answer a close frame with: the client's own code, or 1000
 /// when its close frame had no payload.
 fn close_reply(payload: &[u8]) -> Result<u16, Stop> {
     let (code, reason) = match payload {
         [] => return Ok(1000),
-        [_] => return Err(Stop::Protocol(1002, "a close payload is empty or at least 2 bytes")),
+        [_] => {
+            return Err(Stop::Protocol(
+                1002,
+                "a close payload is empty or at least 2 bytes",
+            ));
+        }
         [high, low, reason @ ..] => (u16::from_be_bytes([*high, *low]), reason),
     };
     if !is_valid_close_code(code) {
@@ -553,7 +577,6 @@ fn handle(stream: &TcpStream) -> Result<(), Stop> {
     }
     hang_up(stream);
     Ok(())
-
 }
 
 /// Reads and checks the opening handshake; returns the client's key.
@@ -570,7 +593,6 @@ fn read_request(reader: &mut impl BufRead) -> Result<String, Stop> {
 fn serve(stream: TcpStream) {
     let _ = handle(&stream);
 }
-
 
 // ANCHOR_END: serve
 
