@@ -378,8 +378,8 @@ def handle_frames(peer, reader, room):
     message = None  # the message being assembled, between its frames
     while True:
         # Each fragment may only fill what the message has left of the limit.
-        room_left = MAX_PAYLOAD - (len(message.data) if message else 0)
-        fin, opcode, payload = read_frame(reader, room_left)
+        allowed = MAX_PAYLOAD - (len(message.data) if message else 0)
+        fin, opcode, payload = read_frame(reader, allowed)
         if opcode in (TEXT, BINARY):
             if message is not None:
                 raise ProtocolError(1002, "a new message inside an unfinished one")

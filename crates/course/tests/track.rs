@@ -382,3 +382,46 @@ async fn every_step_passes_its_chapter_and_the_last_passes_everything() {
     println!("the track took {:.1} s", started.elapsed().as_secs_f64());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Waits up to `deadline` for the child to exit.
+fn wait_exit(child: &mut Child, deadline: Duration) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[test]
+fn every_step_ends_on_sigterm() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let mut languages = vec![Language::Rust];
+    if python_available() {
+        languages.push(Language::Python);
+    } else {
+        println!("python3 is not installed: the Python steps are not checked");
+    }
+    for language in languages {
+        for step in &STEPS {
+            let mut server = start(language, step);
+            let pid = server.child.id().to_string();
+            let sent = Command::new("kill").args(["-TERM", &pid]).status();
+            assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid} failed");
+            let status =
+                wait_exit(&mut server.child, Duration::from_secs(5)).unwrap_or_else(|| {
+                    panic!("{language:?} {}: still running after SIGTERM", step.name)
+                });
+            match language {
+                // std has no signal handling: SIGTERM's default action ends
+                // the process, and the kernel closes its sockets.
+                Language::Rust => assert_eq!(status.signal(), Some(15), "{}: {status}", step.name),
+                // The Python steps catch SIGTERM and exit with status 0.
+                Language::Python => assert!(status.success(), "{}: {status}", step.name),
+            }
+        }
+    }
+}
