@@ -67,7 +67,7 @@ class Refusal(Exception):
 class ProtocolError(Exception):
     """The client broke a rule of the protocol: the connection is failed.
     The code is the close code that names the broken rule (1002: protocol
-    error); until the closing chapter the server just hangs up."""
+    error), sent to the client in a close frame."""
 
     def __init__(self, code, reason):
         super().__init__(reason)

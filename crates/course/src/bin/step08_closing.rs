@@ -63,7 +63,7 @@ enum Stop {
     Refused(Refusal),
     /// The client broke a rule of the protocol: the connection is failed.
     /// The code is the close code that names the broken rule (1002:
-    /// protocol error); until the closing chapter the server just hangs up.
+    /// protocol error), sent to the client in a close frame.
     Protocol(u16, &'static str),
 }
 
