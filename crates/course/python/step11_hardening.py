@@ -522,17 +522,19 @@ def handle(sock):
     sock.settimeout(None)  # a WebSocket may stay quiet as long as it likes
     peer = Peer(sock)
     room = ROOM if path == "/socket" else None
-    if room is None:
-        peer.sendall(switching_protocols(key))
-    else:
-        room.join(peer, switching_protocols(key))
     try:
+        if room is None:
+            peer.sendall(switching_protocols(key))
+        else:
+            room.join(peer, switching_protocols(key))
         try:
             handle_frames(peer, reader, room)
         except ProtocolError as error:
             fail_connection(peer, error)
         hang_up(sock)
     finally:
+        # join() adds the peer before anything in it can fail, so a chat
+        # client is always in the room here, and leaves it exactly once.
         if room is not None:
             room.leave(peer)
 # ANCHOR_END: handle
@@ -587,4 +589,7 @@ def refuse_busy(sock):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C ends the server without a traceback
