@@ -10,13 +10,7 @@ use std::path::Path;
 
 use wsconform_runner::load::bundled;
 
-/// The folder name without its number: `03-lengths` -> `lengths`.
-fn short_name(folder: &str) -> &str {
-    folder
-        .split_once('-')
-        .filter(|(number, _)| number.chars().all(|c| c.is_ascii_digit()))
-        .map_or(folder, |(_, name)| name)
-}
+use wsconform_runner::chapter::name as short_name;
 
 /// Every `--chapter NAME` in the book's chapters, with the file it is in.
 fn chapter_flags() -> Vec<(String, String)> {

@@ -78,8 +78,6 @@ pub mod verdict;
 
 #[cfg(test)]
 mod layering;
-#[cfg(test)]
-mod owners;
 
 /// The link to a section of RFC 6455, as every report and the command line
 /// print it: `rfc_link("5.2")`.

@@ -35,19 +35,15 @@ pub struct Selection {
     pub filter: Option<glob::Pattern>,
 }
 
-fn chapter_matches(chapter: &str, wanted: &str) -> bool {
-    chapter == wanted
-        || chapter
-            .split_once('-')
-            .is_some_and(|(number, name)| name == wanted || number == wanted)
-}
-
 impl Selection {
     /// Whether `s` is selected.
     pub fn selects(&self, s: &LoadedScenario) -> bool {
         (self.ids.is_empty() || self.ids.contains(&s.scenario.id))
             && (self.chapters.is_empty()
-                || self.chapters.iter().any(|c| chapter_matches(&s.chapter, c)))
+                || self
+                    .chapters
+                    .iter()
+                    .any(|c| crate::chapter::matches(&s.chapter, c)))
             && (self.tags.is_empty() || self.tags.iter().any(|t| s.scenario.tags.contains(t)))
             && self
                 .filter
@@ -105,7 +101,7 @@ pub async fn run_suite(
             Outcome::Error => {
                 let message = result.message.clone();
                 for (i, s) in scenarios.iter().enumerate() {
-                    let mut r = run_scenario_blank(s);
+                    let mut r = ScenarioResult::for_scenario(s, Outcome::Skip);
                     r.outcome = Outcome::Error;
                     r.message = message.clone();
                     on_result(&r);
@@ -120,7 +116,7 @@ pub async fn run_suite(
                 let message = result.message.clone();
                 for (i, s) in scenarios.iter().enumerate() {
                     if needs_connection(s, settings) {
-                        let mut r = run_scenario_blank(s);
+                        let mut r = ScenarioResult::for_scenario(s, Outcome::Skip);
                         r.outcome = Outcome::Fail;
                         r.message = format!("{message} (shown once above)");
                         r.failure = result.failure.clone().map(|f| Failure {
@@ -167,7 +163,7 @@ pub async fn run_suite(
                     // A panicking scenario task is a runner bug; report it rather than hide it.
                     report.cause.get_or_insert_with(|| Cause {
                         message: format!("internal error in a scenario task: {e}"),
-                        preflight: run_scenario_blank(&scenarios[0]),
+                        preflight: ScenarioResult::for_scenario(&scenarios[0], Outcome::Skip),
                     });
                 }
             }
@@ -175,7 +171,7 @@ pub async fn run_suite(
     }
     for (slot, s) in slots.into_iter().zip(scenarios) {
         report.results.push(slot.unwrap_or_else(|| {
-            let mut r = run_scenario_blank(s);
+            let mut r = ScenarioResult::for_scenario(s, Outcome::Skip);
             r.outcome = Outcome::Error;
             r.message = "the scenario did not report a result (internal error)".into();
             r
@@ -183,26 +179,4 @@ pub async fn run_suite(
     }
     report.duration = started.elapsed();
     report
-}
-
-/// A result with the scenario's metadata and no run.
-pub fn run_scenario_blank(s: &LoadedScenario) -> ScenarioResult {
-    ScenarioResult {
-        id: s.scenario.id.clone(),
-        title: s.scenario.title.clone(),
-        chapter: s.chapter.clone(),
-        tags: s.scenario.tags.clone(),
-        rfc: s.scenario.rfc.clone(),
-        autobahn: s.scenario.autobahn.clone(),
-        requirement: s.scenario.requirement.clone(),
-        hint: s.scenario.hint.clone(),
-        outcome: Outcome::Skip,
-        points: 0,
-        max_points: s.scenario.points,
-        duration: Duration::ZERO,
-        message: String::new(),
-        failure: None,
-        non_strict: Vec::new(),
-        transcript: Default::default(),
-    }
 }

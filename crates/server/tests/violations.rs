@@ -314,14 +314,9 @@ async fn random_bytes_never_panic_the_server() {
         ..Config::ephemeral()
     };
     let server = TestServer::start(config).await;
-    // A small xorshift generator: reproducible, no dependency.
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    // The wire crate's reproducible generator: the same run every time.
+    let mut rng = wsconform_wire::SplitMix::new(0x5eed);
+    let mut next = move || rng.next_u64();
     let mut codes = std::collections::BTreeMap::new();
     for round in 0..150 {
         let path = if round % 2 == 0 { "/echo" } else { "/socket" };

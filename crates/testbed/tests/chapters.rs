@@ -21,9 +21,8 @@ fn every_chapter_is_a_scenario_folder_and_a_book_page() {
         .collect();
     for chapter in CHAPTERS {
         let folder = folders.iter().find(|folder| {
-            folder.split_once('-').is_some_and(|(number, name)| {
-                name == chapter && number.chars().all(|c| c.is_ascii_digit())
-            })
+            wsconform_runner::chapter::number(folder).is_some()
+                && wsconform_runner::chapter::name(folder) == chapter
         });
         assert!(
             folder.is_some(),

@@ -75,10 +75,7 @@ async fn run(
         .results
         .into_iter()
         .map(|r| {
-            let chapter = match r.chapter.split_once('-') {
-                Some((number, name)) if number.chars().all(|c| c.is_ascii_digit()) => name,
-                _ => r.chapter.as_str(),
-            };
+            let chapter = wsconform_runner::chapter::name(&r.chapter);
             (r.id.clone(), chapter.to_owned(), r.outcome)
         })
         .collect()

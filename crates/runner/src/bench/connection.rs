@@ -10,11 +10,12 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use wsconform_wire::{
-    Decoder, Event, Limits, OpCode, Role, build_request, encode_frame, generate_key,
-    parse_response, validate_response,
+    Event, FrameReader, MessageAssembler, OpCode, build_request, encode_frame, generate_key,
 };
 
-use super::settings::{BenchError, LoadEndpoint, MAX_SIZE, Settings};
+use super::settings::{BenchError, LoadEndpoint, Settings};
+use crate::connect;
+use crate::limits::reader_limits;
 
 /// Connections opened at the same time. Thousands of simultaneous SYNs
 /// overflow a server's accept backlog, and a dropped SYN is retried only
@@ -26,17 +27,22 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) const MASK_KEY: [u8; 4] = [0x5a, 0x17, 0xc3, 0x9e];
 /// Read buffer capacity per connection.
 pub(super) const READ_CHUNK: usize = 16 * 1024;
-/// The largest handshake response accepted.
-const MAX_RESPONSE_HEAD: usize = 16 * 1024;
+
+/// A WebSocket connection's reading side: the wire crate's reader and
+/// assembler, the same rules every other reader of the runner applies.
+pub(super) struct Frames {
+    reader: FrameReader,
+    messages: MessageAssembler,
+    chunk: Vec<u8>,
+}
 
 /// An open connection, past its handshake.
 pub(super) struct Connection {
     pub(super) stream: TcpStream,
-    /// Bytes read but not used yet (at first: frames that came right behind
-    /// the handshake response).
+    /// A raw TCP target's bytes read but not used yet.
     pub(super) input: Vec<u8>,
-    /// The WebSocket decoder (`None` for a raw TCP target).
-    pub(super) decoder: Option<Decoder>,
+    /// A WebSocket target's frames (`None` for a raw TCP target).
+    pub(super) frames: Option<Frames>,
 }
 
 /// Opens every connection, [`CONNECT_CONCURRENCY`] at a time.
@@ -79,84 +85,63 @@ pub(super) async fn open_all(settings: &Settings) -> Result<Vec<Connection>, Ben
     Ok(open)
 }
 
-/// Connects and, for a WebSocket target, performs the opening handshake.
+/// Connects and, for a WebSocket target, performs the opening handshake
+/// (the runner's one client handshake, [`connect::open`]).
 async fn open(endpoint: &LoadEndpoint, index: usize) -> Result<Connection, String> {
     let (host, port) = endpoint.host_port();
-    let mut stream = TcpStream::connect((host, port))
-        .await
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
-    // Small messages must leave at once, not wait for Nagle's algorithm.
-    let _ = stream.set_nodelay(true);
     let LoadEndpoint::WebSocket(target) = endpoint else {
+        let stream = TcpStream::connect((host, port))
+            .await
+            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        // Small messages must leave at once, not wait for Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
         return Ok(Connection {
             stream,
             input: Vec::with_capacity(READ_CHUNK),
-            decoder: None,
+            frames: None,
         });
     };
     let key = generate_key(index as u64);
-    let host_header = format!("{host}:{port}");
-    let request = build_request(&host_header, &target.path, &key, &[]);
-    stream
-        .write_all(&request)
-        .await
-        .map_err(|e| format!("cannot send the handshake: {e}"))?;
-    let mut input = Vec::with_capacity(READ_CHUNK);
-    loop {
-        let read = stream
-            .read_buf(&mut input)
-            .await
-            .map_err(|e| format!("cannot read the handshake response: {e}"))?;
-        if read == 0 {
-            return Err("the server closed the connection during the handshake".into());
-        }
-        match parse_response(&input, MAX_RESPONSE_HEAD) {
-            Ok(None) => continue,
-            Ok(Some((response, used))) => {
-                validate_response(&response, &key).map_err(|e| e.to_string())?;
-                input.drain(..used.min(input.len()));
-                break;
-            }
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    let limits = Limits {
-        max_frame_size: MAX_SIZE as u64,
-        max_message_size: MAX_SIZE,
-    };
+    let authority = target.authority();
+    let request = build_request(&authority, &target.path, &key, &[]);
+    let opened = connect::open(&authority, &request, &key, CONNECT_TIMEOUT).await?;
     Ok(Connection {
-        stream,
-        input,
-        decoder: Some(Decoder::new(Role::Client, limits)),
+        stream: opened.stream,
+        input: Vec::new(),
+        frames: Some(Frames {
+            reader: opened.reader,
+            messages: MessageAssembler::new(reader_limits()),
+            chunk: vec![0; READ_CHUNK],
+        }),
     })
 }
 
 /// The next event from the server, reading as needed.
 pub(super) async fn next_event(connection: &mut Connection) -> Result<Event, String> {
-    let Connection {
-        stream,
-        input,
-        decoder,
-    } = connection;
-    let Some(decoder) = decoder.as_mut() else {
+    let Connection { stream, frames, .. } = connection;
+    let Some(Frames {
+        reader,
+        messages,
+        chunk,
+    }) = frames.as_mut()
+    else {
         return Err("not a WebSocket connection".into());
     };
+    let broke = |e: wsconform_wire::ReadError| format!("protocol error from the server: {e}");
     loop {
-        let (used, event) = decoder
-            .decode(input)
-            .map_err(|e| format!("protocol error from the server: {e}"))?;
-        input.drain(..used.min(input.len()));
-        if let Some(event) = event {
-            return Ok(event);
+        while let Some(frame) = reader.next_frame().map_err(broke)? {
+            if let Some(event) = messages.push(&frame).map_err(broke)? {
+                return Ok(event);
+            }
         }
-        input.reserve(READ_CHUNK);
         let read = stream
-            .read_buf(input)
+            .read(chunk)
             .await
             .map_err(|e| format!("read failed: {e}"))?;
         if read == 0 {
             return Err("the server closed the connection without a close frame".into());
         }
+        reader.push(chunk.get(..read).unwrap_or_default());
     }
 }
 

@@ -55,7 +55,7 @@ async fn echo_loop(
             .write_all(wire)
             .await
             .map_err(|e| format!("write failed: {e}"))?;
-        match connection.decoder {
+        match connection.frames {
             Some(_) => receive_echo(&mut connection, payload).await?,
             None => receive_raw(&mut connection, payload.len()).await?,
         }
@@ -69,12 +69,7 @@ async fn echo_loop(
 async fn receive_echo(connection: &mut Connection, payload: &[u8]) -> Result<(), String> {
     loop {
         match next_event(connection).await? {
-            Event::Message(Message::Binary(bytes)) if bytes == payload => {
-                if let Some(decoder) = connection.decoder.as_mut() {
-                    decoder.recycle(bytes);
-                }
-                return Ok(());
-            }
+            Event::Message(Message::Binary(bytes)) if bytes == payload => return Ok(()),
             Event::Message(_) => return Err("the echo differs from the message sent".into()),
             Event::Ping(data) => send_pong(connection, &data).await?,
             Event::Pong(_) => {}
@@ -109,13 +104,6 @@ async fn receive_raw(connection: &mut Connection, len: usize) -> Result<(), Stri
 /// `len` bytes of a fixed pseudo-random pattern (so a server that mixes up
 /// bytes is caught by the echo check).
 fn seeded_payload(len: usize) -> Vec<u8> {
-    let mut state: u32 = 0x9e37_79b9;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state.to_le_bytes()[0]
-        })
-        .collect()
+    let mut rng = wsconform_wire::SplitMix::new(0x5eed);
+    (0..len).map(|_| rng.next_u64().to_le_bytes()[0]).collect()
 }

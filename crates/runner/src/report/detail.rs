@@ -11,19 +11,12 @@ use std::fmt::Write;
 use super::annotated::{HumanOptions, transcript};
 use crate::verdict::{Failure, Outcome, ScenarioResult};
 
-/// The RFC 6455 link for a section, as every report prints it.
-pub fn rfc_link(section: &str) -> String {
-    format!("https://www.rfc-editor.org/rfc/rfc6455#section-{section}")
-}
+pub use crate::rfc_link;
 
 /// A stable chapter number: `03-lengths` is 3. Chapters without a number
 /// (a course's own folder) get `fallback`, their position in the run.
 pub fn chapter_number(chapter: &str, fallback: usize) -> usize {
-    chapter
-        .split_once('-')
-        .map_or(chapter, |(number, _)| number)
-        .parse()
-        .unwrap_or(fallback)
+    crate::chapter::number(chapter).unwrap_or(fallback)
 }
 
 /// The chapters of a run in order of first appearance, each with its

@@ -2,6 +2,7 @@
 //! and the `frame` step that sets every one of them.
 
 use serde::{Deserialize, Deserializer};
+use wsconform_wire::OpCode;
 
 use super::shape::Shapes;
 use super::{Chunks, Dur, Payload};
@@ -87,24 +88,20 @@ impl<'de> Deserialize<'de> for LengthSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpcodeSpec(pub u8);
 
-/// Opcode names in the order of their numbers.
-const OPCODE_NAMES: &[(&str, u8)] = &[
-    ("continuation", 0),
-    ("text", 1),
-    ("binary", 2),
-    ("close", 8),
-    ("ping", 9),
-    ("pong", 10),
-];
-
 impl OpcodeSpec {
-    /// The opcode's name, or `reserved-0xN`.
+    /// The opcode's name as scenarios write it (`continuation`, `text`, …),
+    /// or `reserved-0xN`: the wire crate's [`OpCode::long_name`].
     pub fn name(self) -> String {
-        OPCODE_NAMES
-            .iter()
-            .find(|(_, n)| *n == self.0)
-            .map(|(name, _)| name.to_string())
-            .unwrap_or_else(|| format!("reserved-0x{:x}", self.0))
+        OpCode::from_u8(self.0).long_name()
+    }
+
+    /// The opcode a scenario names (`text`, `ping`, …); reserved opcodes are
+    /// written as numbers, never by name.
+    fn named(name: &str) -> Option<OpcodeSpec> {
+        (0u8..16)
+            .map(OpCode::from_u8)
+            .find(|op| !op.is_reserved() && op.long_name() == name)
+            .map(|op| OpcodeSpec(op.as_u8()))
     }
 }
 
@@ -119,11 +116,7 @@ impl<'de> Deserialize<'de> for OpcodeSpec {
                         .map_err(|_| format!("'{v}' is not an opcode number"))?;
                     return opcode_number(u64::from(n));
                 }
-                OPCODE_NAMES
-                    .iter()
-                    .find(|(name, _)| *name == v)
-                    .map(|(_, n)| OpcodeSpec(*n))
-                    .ok_or_else(|| {
+                OpcodeSpec::named(v).ok_or_else(|| {
                         format!(
                             "unknown opcode '{v}', expected one of continuation, text, binary, close, ping, pong or a number"
                         )
