@@ -365,3 +365,148 @@ fn ctrl_c_stops_the_spawned_group() {
         "the server still listens"
     );
 }
+
+/// Runs `wsconform` with a standard output whose reader is already gone
+/// (one end of a socket pair, the other end closed: every write fails with
+/// "broken pipe", as it does behind `| head` once head has exited).
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(reader);
+    Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::os::fd::OwnedFd::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_every_printing_command_quietly() {
+    for args in [
+        &["list"][..],
+        &["explain", "frames.text-hello"],
+        &["decode", "81 85 37fa213d 7f9f4d5158"],
+        &["check"],
+        &["run", "--reference", "--no-progress", "frames.text-hello"],
+    ] {
+        let out = with_closed_stdout(args);
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+/// Starts `wsconform serve` with `args`; returns it and its first stdout line.
+fn start_serve(args: &[&str]) -> (std::process::Child, String) {
+    let mut serve = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = serve.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let banner = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("serve printed no banner");
+    (serve, banner)
+}
+
+/// Stops `serve` with SIGTERM and returns what it logged.
+fn stop_serve(mut serve: std::process::Child) -> String {
+    let _ = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let until = Instant::now() + Duration::from_secs(20);
+    while serve.try_wait().unwrap().is_none() {
+        if Instant::now() > until {
+            let _ = serve.kill();
+            panic!("serve did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut logs = String::new();
+    if let Some(mut stderr) = serve.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut logs);
+    }
+    logs
+}
+
+/// The port in a banner like `... ws://[::1]:PORT/echo ...`.
+fn banner_port(banner: &str) -> u16 {
+    let after = banner
+        .split("]:")
+        .nth(1)
+        .or_else(|| banner.split("1:").nth(1));
+    after
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {banner:?}"))
+}
+
+/// Sends `GET /` and returns the status line.
+fn get_status_line(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    text(&response)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn serve_listens_on_ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        println!("skipped: this machine has no IPv6 loopback (::1)");
+        return;
+    }
+    let (serve, banner) = start_serve(&["--bind", "::1", "--port", "0"]);
+    assert!(banner.contains("ws://[::1]:"), "{banner}");
+    let port = banner_port(&banner);
+    let status = get_status_line(std::net::SocketAddr::from((
+        std::net::Ipv6Addr::LOCALHOST,
+        port,
+    )));
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    stop_serve(serve);
+
+    // The address and port together, in brackets.
+    let port = free_port();
+    let (serve, banner) = start_serve(&["--bind", &format!("[::1]:{port}")]);
+    assert!(
+        banner.contains(&format!("ws://[::1]:{port}/echo")),
+        "{banner}"
+    );
+    stop_serve(serve);
+}
+
+#[test]
+fn serve_logs_why_it_refuses_a_connection() {
+    let (serve, banner) = start_serve(&["--port", "0", "--max-connections-per-address", "1"]);
+    let port = banner_port(&banner);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let held = std::net::TcpStream::connect(addr).unwrap();
+    // The second connection from 127.0.0.1 is over the limit: closed unanswered.
+    let status = get_status_line(addr);
+    assert_eq!(status, "", "the refused connection gets no answer");
+    drop(held);
+    let logs = stop_serve(serve);
+    assert!(logs.contains("per-address limit"), "{logs}");
+    assert!(logs.contains("peer=127.0.0.1:"), "{logs}");
+}

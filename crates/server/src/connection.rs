@@ -31,7 +31,7 @@ use std::io::IoSlice;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use wsconform_wire::{
     CloseFrame, Decoder, Event, FrameHeader, HandshakeError, LengthForm, Limits, Message, OpCode,
@@ -193,14 +193,18 @@ pub(crate) async fn handle(
     // nothing more is queued for a client that is going away.
     drop(endpoint);
     let closed = socket.finish(ending).await;
-    info!(
-        code = closed.code,
-        closed_by = closed.by,
-        // Debug formatting: the reason may come from the peer, and escaping
-        // it keeps a newline in it from forging a log line.
-        reason = ?closed.reason,
-        "websocket closed"
-    );
+    // A client cut off for its own good or the server's is worth a warning:
+    // too slow for the chat (1008), over the memory budget (1013), or not
+    // reading at all (write timeout). Other endings are routine.
+    let cut_off =
+        matches!(closed.code, 1008 | OVER_BUDGET_CODE) || closed.reason.contains("write timeout");
+    // Debug formatting of the reason: it may come from the peer, and
+    // escaping it keeps a newline in it from forging a log line.
+    if cut_off {
+        warn!(code = closed.code, closed_by = closed.by, reason = ?closed.reason, "websocket closed: client cut off");
+    } else {
+        info!(code = closed.code, closed_by = closed.by, reason = ?closed.reason, "websocket closed");
+    }
 }
 
 /// Reads the request head within [`Config::handshake_timeout`] and

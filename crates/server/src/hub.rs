@@ -187,7 +187,9 @@ impl Hub {
         }
         for id in too_slow {
             if let Some(member) = clients.remove(&id) {
-                tracing::warn!(
+                // Logged here at debug level only: this runs in the
+                // sender's task; the evicted connection logs its own close.
+                tracing::debug!(
                     client = id,
                     queue_bytes = self.queue_bytes,
                     "chat client evicted: too slow, its outgoing queue is full because it reads \
