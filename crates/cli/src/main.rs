@@ -18,7 +18,7 @@ use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::report::ReportFormat;
 use wsconform_runner::report::human::{HumanOptions, render};
 use wsconform_runner::scenario::Dur;
-use wsconform_runner::spawn::SpawnedTarget;
+use wsconform_runner::spawn::{SpawnedTarget, refuse_busy_port};
 use wsconform_runner::suite::{Selection, run_suite};
 
 mod output;
@@ -155,6 +155,10 @@ fn load(path: Option<&Path>) -> Result<Vec<LoadedScenario>, ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // `--spawn` runs this program again as the target's supervisor.
+    if let Some(code) = wsconform_runner::spawn::supervise_if_asked() {
+        return code;
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => match tokio::runtime::Runtime::new() {
@@ -492,6 +496,10 @@ async fn run(args: RunArgs) -> ExitCode {
 
     let mut spawned = None;
     if let Some(command) = &args.spawn {
+        if let Err(e) = refuse_busy_port(command, &target.authority()).await {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
         let mut target_process = match SpawnedTarget::start(command, "[target]") {
             Ok(t) => t,
             Err(e) => {

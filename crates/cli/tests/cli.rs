@@ -510,3 +510,109 @@ fn serve_logs_why_it_refuses_a_connection() {
     assert!(logs.contains("per-address limit"), "{logs}");
     assert!(logs.contains("peer=127.0.0.1:"), "{logs}");
 }
+
+/// A target that leaves three processes behind if nobody stops them: a
+/// background child, a `setsid` escapee (new session, new group), and the
+/// server itself (the shell's pid, kept by `exec`). Returns the command and
+/// the file where it writes their pids.
+fn escaping_target(dir: &Path, port: u16) -> (String, PathBuf) {
+    let pids = dir.join("pids");
+    let cmd = format!(
+        "sleep 300 & echo $! >> {pids}; setsid sleep 301 & echo $! >> {pids}; \
+         echo $$ >> {pids}; exec {BIN} serve --port {port}",
+        pids = pids.display()
+    );
+    (cmd, pids)
+}
+
+/// Starts `wsconform run` of a scenario that pauses for 30 s, against the
+/// target `cmd`; returns once the target has printed its banner.
+fn start_long_run(dir: &Path, cmd: &str, port: u16) -> std::process::Child {
+    let scenario = write(
+        dir,
+        "01-slow/slow.yaml",
+        "id: slow.pause\ntitle: waits long enough to be interrupted\nsteps:\n  - send: { text: hi }\n  - pause: 30s\n",
+    );
+    let target = format!("ws://127.0.0.1:{port}/echo");
+    let mut run = Command::new(BIN)
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--spawn",
+            cmd,
+            "--target",
+            &target,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = run.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("[target] ") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the target never started");
+    run
+}
+
+#[test]
+fn the_target_dies_with_the_runner_on_sigterm_sighup_and_sigkill() {
+    for signal in ["TERM", "HUP", "KILL"] {
+        let port = free_port();
+        let dir = temp_dir(&format!("orphans-{signal}"));
+        let (cmd, pidfile) = escaping_target(&dir, port);
+        let mut run = start_long_run(&dir, &cmd, port);
+        let pids: Vec<u32> = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .lines()
+            .map(|line| line.trim().parse().unwrap())
+            .collect();
+        assert_eq!(pids.len(), 3, "{pids:?}");
+        assert!(pids.iter().all(|&pid| alive(pid)), "{pids:?}");
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &run.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let _ = run.wait();
+        for pid in pids {
+            assert!(
+                gone(pid),
+                "SIG{signal} to the runner left process {pid} of the target running: {}",
+                std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default()
+            );
+        }
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "the server still listens after SIG{signal}"
+        );
+    }
+}
+
+#[test]
+fn spawn_refuses_a_port_already_in_use() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let target = format!("ws://127.0.0.1:{port}/echo");
+    let out = wsconform(&[
+        "run",
+        "--spawn",
+        "exit 0",
+        "--target",
+        &target,
+        "frames.text-hello",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port} is already in use by process")),
+        "{stderr}"
+    );
+    drop(listener);
+}
