@@ -15,6 +15,7 @@ mod book;
 mod browser;
 mod ci;
 mod conformance;
+mod soak;
 
 /// wsconform's project chores.
 #[derive(Parser)]
@@ -38,6 +39,8 @@ enum Task {
     Book,
     /// Headless Chromium: the chat page in two tabs, and an HTML report (screenshots in target/browser/).
     Browser,
+    /// Hostile clients against the reference server: peak and settled memory, who was cut off (bounded, default 2 min).
+    Soak(soak::Args),
 }
 
 fn main() -> Result<()> {
@@ -49,6 +52,7 @@ fn main() -> Result<()> {
         Task::Bench(args) => bench::run(args),
         Task::Book => book::run(),
         Task::Browser => browser::run(),
+        Task::Soak(args) => soak::run(args),
     }
 }
 
