@@ -13,7 +13,8 @@
 //! 3. **idle**: 500 connections from 127.0.0.1 that upgrade and stay idle.
 //!
 //! Throughout, a normal client from 127.0.0.2 sends an echo every 250 ms and
-//! must get each answer within 2 s. At the end every client leaves and, a
+//! must get each answer within [`SERVED_WITHIN`] (generous: the machine may
+//! be busy; the point is that it is never locked out). At the end every client leaves and, a
 //! few seconds later, the server's memory is read once more.
 //!
 //! The chore fails when a goal is missed: peak memory over 512 MiB, memory
@@ -40,6 +41,8 @@ const MIB: u64 = 1024 * 1024;
 const PEAK_GOAL: u64 = 512 * MIB;
 /// Goal: its resident memory a few seconds after the clients left.
 const AFTER_GOAL: u64 = 64 * MIB;
+/// How long the normal client waits for each echo.
+const SERVED_WITHIN: Duration = Duration::from_secs(5);
 /// How long after the clients left the memory is read.
 const SETTLE: Duration = Duration::from_secs(5);
 
@@ -146,7 +149,9 @@ async fn soak(server: PathBuf, seconds: u64) -> Result<()> {
     let served = normal.served.load(Ordering::Relaxed);
     let missed = normal.missed.load(Ordering::Relaxed);
     println!(
-        "normal client (127.0.0.2): {served} echoes served, {missed} not served within 2 s"
+        "normal client (127.0.0.2): {served} echoes served (slowest {} ms), {missed} not served within {} s",
+        normal.slowest_ms.load(Ordering::Relaxed),
+        SERVED_WITHIN.as_secs()
     );
     println!(
         "peak RSS (VmHWM) {:.1} MiB (goal ≤ {}), RSS {} s after the clients left {:.1} MiB (goal < {})",
@@ -278,11 +283,14 @@ fn ending(result: std::io::Result<(u8, Vec<u8>)>) -> Option<String> {
 #[derive(Default)]
 struct NormalClient {
     served: AtomicU64,
+    /// The slowest echo, in milliseconds.
+    slowest_ms: AtomicU64,
     missed: AtomicU64,
     stop: AtomicBool,
 }
 
-/// An echo every 250 ms from 127.0.0.2, each answered within 2 s, until
+/// An echo every 250 ms from 127.0.0.2, each answered within
+/// [`SERVED_WITHIN`], until
 /// told to stop; reconnects when its connection is lost.
 async fn normal_client(addr: SocketAddr, stats: Arc<NormalClient>) {
     let mut stream = None;
@@ -290,8 +298,9 @@ async fn normal_client(addr: SocketAddr, stats: Arc<NormalClient>) {
         if stream.is_none() {
             stream = open(addr, [127, 0, 0, 2], "/echo").await;
         }
+        let asked = Instant::now();
         let served = match stream.as_mut() {
-            Some(s) => timeout(Duration::from_secs(2), async {
+            Some(s) => timeout(SERVED_WITHIN, async {
                 let mut frame = frame_header(0x1, 5);
                 frame.extend_from_slice(b"hello");
                 s.write_all(&frame).await?;
@@ -308,6 +317,8 @@ async fn normal_client(addr: SocketAddr, stats: Arc<NormalClient>) {
         };
         if served {
             stats.served.fetch_add(1, Ordering::Relaxed);
+            let took = asked.elapsed().as_millis() as u64;
+            stats.slowest_ms.fetch_max(took, Ordering::Relaxed);
         } else {
             stats.missed.fetch_add(1, Ordering::Relaxed);
             stream = None;
