@@ -10,8 +10,11 @@
 //! connection is assembling (charged in full as soon as a frame header
 //! announces its payload, before the payload arrives), the bytes waiting to
 //! be written to the peer, and each chat message while any client's queue
-//! still holds it. Small fixed costs per connection (a few hundred bytes of
-//! state, a read buffer) are bounded by the connection limits instead.
+//! still holds it. The first 64 KiB a connection buffers are not charged,
+//! so that a budget spent by a few floods of large messages still lets the
+//! small messages of every other client through; like the small fixed
+//! costs per connection (its state, its read buffer), they are bounded by
+//! the connection limits instead.
 //!
 //! A message that would take the total over the budget is refused: the
 //! connection that brought it is closed with **1013 "try again later"**

@@ -110,9 +110,11 @@ pub struct Config {
     /// The memory budget: the most bytes of messages the server buffers at
     /// once, over all connections together. It counts messages being
     /// received (from the moment a frame header announces them), bytes
-    /// waiting to be sent, and chat messages waiting in any queue. A
-    /// message that would exceed it is refused: its connection is closed
-    /// with 1013 "try again later". Must be at least `max_message_size`.
+    /// waiting to be sent, and chat messages waiting in any queue; the first
+    /// 64 KiB of each connection are not counted, so small messages pass
+    /// even when floods of large ones have spent the budget. A message that
+    /// would exceed it is refused: its connection is closed with 1013 "try
+    /// again later". Must be at least `max_message_size`.
     ///
     /// The default, 256 MiB, keeps the server's peak memory within about
     /// 512 MiB under floods of maximum-size messages.

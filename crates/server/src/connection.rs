@@ -80,6 +80,12 @@ const READ_CHUNK: usize = 128 * 1024;
 /// call, and several small frames then leave in one write.
 const VECTORED_WRITE_MIN: usize = 4 * 1024;
 
+/// What a connection may buffer without charging the memory budget. A
+/// budget spent by a few floods of large messages then still lets every
+/// other client's small messages through; and the uncharged part is
+/// bounded, by `max_connections` × 64 KiB (64 MiB by default).
+const UNCHARGED_PER_CONNECTION: usize = 64 * 1024;
+
 /// The payload of the keepalive ping sent to a quiet peer.
 const KEEPALIVE_PING: &[u8] = b"wsconform keepalive";
 
@@ -718,14 +724,15 @@ impl<'c> WebSocket<'c> {
 
     /// Charges the budget for what this connection buffers now: the message
     /// being received, as far as its frame headers announced it, the unread
-    /// input and the outgoing bytes.
+    /// input and the outgoing bytes, less [`UNCHARGED_PER_CONNECTION`].
     fn account(&mut self) -> Result<(), OverBudget> {
         let receiving =
             usize::try_from(self.decoder.message_bytes_expected()).unwrap_or(usize::MAX);
         let bytes = receiving
             .saturating_add(self.input.len())
             .saturating_add(self.out.len());
-        self.held.set(bytes)
+        self.held
+            .set(bytes.saturating_sub(UNCHARGED_PER_CONNECTION))
     }
 
     /// Appends a close frame to the outgoing bytes.

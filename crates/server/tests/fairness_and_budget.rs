@@ -119,15 +119,16 @@ async fn a_message_over_the_memory_budget_is_refused_with_1013() {
     };
     let server = TestServer::start(config).await;
 
-    // A announces 700 KiB and sends only the first bytes: the server holds
-    // the whole 700 KiB for it from the header on.
+    // A announces 800 KiB and sends only the first bytes: the server holds
+    // the whole 800 KiB for it from the header on (less the 64 KiB each
+    // connection buffers uncharged).
     let mut a = raw_connect(&server, "/echo").await;
-    a.write_all(&binary_header(700 * KIB as u64)).await.unwrap();
+    a.write_all(&binary_header(800 * KIB as u64)).await.unwrap();
     a.write_all(&[7u8; 100]).await.unwrap();
     // Give the server a moment to read A's header before B's arrives.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
-    // B's 400 KiB do not fit beside A's 700: refused before the payload.
+    // B's 400 KiB do not fit beside A's 800: refused before the payload.
     let mut b = raw_connect(&server, "/echo").await;
     b.write_all(&binary_header(400 * KIB as u64)).await.unwrap();
     let close = expect_close(&mut b).await;
@@ -135,10 +136,21 @@ async fn a_message_over_the_memory_budget_is_refused_with_1013() {
     assert!(close.close_reason().contains("try again later"));
 
     // A, within the budget, gets its whole echo.
-    a.write_all(&vec![7u8; 700 * KIB - 100]).await.unwrap();
+    // A small message still passes while the budget is spent.
+    let mut small = raw_connect(&server, "/echo").await;
+    small
+        .write_all(&client_frame(FIN | TEXT, b"small"))
+        .await
+        .unwrap();
+    assert_eq!(
+        read_frame(&mut small).await.expect("echo").payload,
+        b"small"
+    );
+
+    a.write_all(&vec![7u8; 800 * KIB - 100]).await.unwrap();
     let echo = read_frame(&mut a).await.expect("A's echo");
     assert_eq!(echo.opcode, BINARY);
-    assert_eq!(echo.payload.len(), 700 * KIB);
+    assert_eq!(echo.payload.len(), 800 * KIB);
 
     // Once A's echo has left, the budget has room for C's 400 KiB.
     let mut c = raw_connect(&server, "/echo").await;
