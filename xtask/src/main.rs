@@ -17,6 +17,7 @@ mod ci;
 mod conformance;
 mod msrv;
 mod owners;
+mod soak;
 
 /// wsconform's project chores.
 #[derive(Parser)]
@@ -44,6 +45,8 @@ enum Task {
     Owners,
     /// Headless Chromium: the chat page in two tabs, and an HTML report (screenshots in target/browser/).
     Browser,
+    /// Hostile clients against the reference server: peak and settled memory, who was cut off (bounded, default 2 min).
+    Soak(soak::Args),
 }
 
 fn main() -> Result<()> {
@@ -57,6 +60,7 @@ fn main() -> Result<()> {
         Task::Browser => browser::run(),
         Task::Msrv => msrv::run(),
         Task::Owners => owners::run(),
+        Task::Soak(args) => soak::run(args),
     }
 }
 

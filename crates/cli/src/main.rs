@@ -18,10 +18,14 @@ use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::report::ReportFormat;
 use wsconform_runner::report::human::{HumanOptions, render};
 use wsconform_runner::scenario::Dur;
-use wsconform_runner::spawn::SpawnedTarget;
+use wsconform_runner::spawn::{SpawnedTarget, refuse_busy_port};
 use wsconform_runner::suite::{Selection, run_suite};
 
+mod output;
 mod progress;
+mod serve;
+
+use output::{out, outln};
 
 /// Grades WebSocket servers against RFC 6455 with readable YAML scenarios.
 #[derive(Parser, Debug)]
@@ -59,14 +63,7 @@ enum Command {
         hex: Vec<String>,
     },
     /// Run the reference server: echo at /echo, chat at /socket.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1")]
-        bind: String,
-        /// Port to listen on.
-        #[arg(long, short, default_value_t = 8080)]
-        port: u16,
-    },
+    Serve(serve::ServeArgs),
     /// Put load on a server: echo round trips, chat fan-out or idle connections.
     Bench(BenchArgs),
 }
@@ -129,7 +126,7 @@ fn parse_dur(text: &str) -> Result<Dur, String> {
 }
 
 /// Exit code for usage and input errors.
-const USAGE: u8 = 2;
+pub(crate) const USAGE: u8 = 2;
 
 fn color_enabled() -> bool {
     std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
@@ -158,6 +155,10 @@ fn load(path: Option<&Path>) -> Result<Vec<LoadedScenario>, ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // `--spawn` runs this program again as the target's supervisor.
+    if let Some(code) = wsconform_runner::spawn::supervise_if_asked() {
+        return code;
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => match tokio::runtime::Runtime::new() {
@@ -171,8 +172,8 @@ fn main() -> ExitCode {
         Command::Check { path } => check_command(path.as_deref()),
         Command::Explain { id, scenarios } => explain(&id, scenarios.as_deref()),
         Command::Decode { hex } => decode(&hex.join(" ")),
-        Command::Serve { bind, port } => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(serve(&bind, port)),
+        Command::Serve(args) => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(serve::serve(args)),
             Err(e) => {
                 eprintln!("error: cannot start the async runtime: {e}");
                 ExitCode::from(USAGE)
@@ -231,7 +232,7 @@ fn bench(args: BenchArgs) -> ExitCode {
     };
     let announce = |Progress::Connected(n)| {
         use std::io::Write as _;
-        println!("connected: {n}");
+        outln!("connected: {n}");
         let _ = std::io::stdout().flush();
     };
     let report = match run_blocking(&settings, &announce) {
@@ -241,7 +242,7 @@ fn bench(args: BenchArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    print!("{report}");
+    out!("{report}");
     if let Some(path) = &args.json
         && let Err(e) = std::fs::write(path, report.to_json())
     {
@@ -264,7 +265,7 @@ fn list(path: Option<&Path>) -> ExitCode {
     for s in &scenarios {
         if s.chapter != chapter {
             chapter = &s.chapter;
-            println!("{chapter}");
+            outln!("{chapter}");
         }
         let sc = &s.scenario;
         let profile = match sc.profile {
@@ -272,10 +273,10 @@ fn list(path: Option<&Path>) -> ExitCode {
             wsconform_runner::scenario::ProfileNeed::Echo => " [echo]",
             wsconform_runner::scenario::ProfileNeed::Chat => " [chat]",
         };
-        println!("  {:<36} {}{profile}", sc.id, sc.title);
+        outln!("  {:<36} {}{profile}", sc.id, sc.title);
     }
     let points: u32 = scenarios.iter().map(|s| s.scenario.points).sum();
-    println!("\n{} scenarios, {points} points", scenarios.len());
+    outln!("\n{} scenarios, {points} points", scenarios.len());
     ExitCode::SUCCESS
 }
 
@@ -289,7 +290,7 @@ fn check_command(path: Option<&Path>) -> ExitCode {
         eprintln!("error: {e}");
     }
     if errors.is_empty() {
-        println!("{} scenarios OK", scenarios.len());
+        outln!("{} scenarios OK", scenarios.len());
         ExitCode::SUCCESS
     } else {
         eprintln!("{} problems in {} scenarios", errors.len(), scenarios.len());
@@ -307,24 +308,26 @@ fn explain(id: &str, path: Option<&Path>) -> ExitCode {
         return ExitCode::from(USAGE);
     };
     let sc = &s.scenario;
-    println!("{} — {}", sc.id, sc.title);
-    println!(
+    outln!("{} — {}", sc.id, sc.title);
+    outln!(
         "chapter: {}   points: {}   file: {}",
-        s.chapter, sc.points, s.path
+        s.chapter,
+        sc.points,
+        s.path
     );
     if let Some(rfc) = &sc.rfc {
-        println!("RFC 6455 §{rfc}: {}", wsconform_runner::rfc_link(rfc));
+        outln!("RFC 6455 §{rfc}: {}", wsconform_runner::rfc_link(rfc));
     }
     if let Some(case) = &sc.autobahn {
-        println!("Autobahn case: {case}");
+        outln!("Autobahn case: {case}");
     }
     if let Some(req) = &sc.requirement {
-        println!("\n{}", req.trim());
+        outln!("\n{}", req.trim());
     }
     if let Some(hint) = &sc.hint {
-        println!("\nHint: {}", hint.trim());
+        outln!("\nHint: {}", hint.trim());
     }
-    println!("\n{}", s.source.trim_end());
+    outln!("\n{}", s.source.trim_end());
     ExitCode::SUCCESS
 }
 
@@ -335,7 +338,7 @@ fn decode(hex: &str) -> ExitCode {
             ExitCode::from(USAGE)
         }
         Ok(bytes) => {
-            print!("{}", explain_bytes(&bytes));
+            out!("{}", explain_bytes(&bytes));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -343,36 +346,6 @@ fn decode(hex: &str) -> ExitCode {
             ExitCode::from(USAGE)
         }
     }
-}
-
-async fn serve(bind: &str, port: u16) -> ExitCode {
-    let addr = match format!("{bind}:{port}").parse() {
-        Ok(a) => a,
-        Err(_) => {
-            eprintln!(
-                "error: '{bind}' is not an IP address to listen on (e.g. 127.0.0.1 or 0.0.0.0)"
-            );
-            return ExitCode::from(USAGE);
-        }
-    };
-    let config = wsconform_server::Config {
-        bind_addr: addr,
-        ..wsconform_server::Config::default()
-    };
-    let server = match wsconform_server::spawn(config).await {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    let local = server.local_addr();
-    println!(
-        "wsconform reference server: ws://{local}/echo (echo), ws://{local}/socket (chat), http://{local}/ (chat page)"
-    );
-    wsconform_server::shutdown_signal().await;
-    server.shutdown().await;
-    ExitCode::SUCCESS
 }
 
 /// Splits positional arguments into paths to load and ids to select.
@@ -512,6 +485,10 @@ async fn run(args: RunArgs) -> ExitCode {
 
     let mut spawned = None;
     if let Some(command) = &args.spawn {
+        if let Err(e) = refuse_busy_port(command, &target.authority()).await {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
         let mut target_process = match SpawnedTarget::start(command, "[target]") {
             Ok(t) => t,
             Err(e) => {
@@ -566,12 +543,12 @@ async fn run(args: RunArgs) -> ExitCode {
     if human_to_stderr {
         eprint!("{text}");
     } else {
-        print!("{text}");
+        out!("{text}");
     }
     for (format, file) in reports {
         let body = format.render(&report);
         if file == "-" {
-            print!("{body}");
+            out!("{body}");
         } else if let Err(e) = std::fs::write(&file, body) {
             eprintln!("error: cannot write the report to {file}: {e}");
             return ExitCode::from(USAGE);

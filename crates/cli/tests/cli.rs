@@ -361,3 +361,254 @@ fn ctrl_c_stops_the_spawned_group() {
         "the server still listens"
     );
 }
+
+/// Runs `wsconform` with a standard output whose reader is already gone
+/// (one end of a socket pair, the other end closed: every write fails with
+/// "broken pipe", as it does behind `| head` once head has exited).
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+    drop(reader);
+    Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::os::fd::OwnedFd::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_every_printing_command_quietly() {
+    for args in [
+        &["list"][..],
+        &["explain", "frames.text-hello"],
+        &["decode", "81 85 37fa213d 7f9f4d5158"],
+        &["check"],
+        &["run", "--reference", "--no-progress", "frames.text-hello"],
+    ] {
+        let out = with_closed_stdout(args);
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+/// Starts `wsconform serve` with `args`; returns it and its first stdout line.
+fn start_serve(args: &[&str]) -> (std::process::Child, String) {
+    let mut serve = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = serve.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let banner = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("serve printed no banner");
+    (serve, banner)
+}
+
+/// Stops `serve` with SIGTERM and returns what it logged.
+fn stop_serve(mut serve: std::process::Child) -> String {
+    let _ = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status();
+    let until = Instant::now() + Duration::from_secs(20);
+    while serve.try_wait().unwrap().is_none() {
+        if Instant::now() > until {
+            let _ = serve.kill();
+            panic!("serve did not stop on SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut logs = String::new();
+    if let Some(mut stderr) = serve.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut logs);
+    }
+    logs
+}
+
+/// The port in a banner like `... ws://[::1]:PORT/echo ...`.
+fn banner_port(banner: &str) -> u16 {
+    let after = banner
+        .split("]:")
+        .nth(1)
+        .or_else(|| banner.split("1:").nth(1));
+    after
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {banner:?}"))
+}
+
+/// Sends `GET /` and returns the status line.
+fn get_status_line(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    text(&response)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn serve_listens_on_ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        println!("skipped: this machine has no IPv6 loopback (::1)");
+        return;
+    }
+    let (serve, banner) = start_serve(&["--bind", "::1", "--port", "0"]);
+    assert!(banner.contains("ws://[::1]:"), "{banner}");
+    let port = banner_port(&banner);
+    let status = get_status_line(std::net::SocketAddr::from((
+        std::net::Ipv6Addr::LOCALHOST,
+        port,
+    )));
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    stop_serve(serve);
+
+    // The address and port together, in brackets.
+    let port = free_port();
+    let (serve, banner) = start_serve(&["--bind", &format!("[::1]:{port}")]);
+    assert!(
+        banner.contains(&format!("ws://[::1]:{port}/echo")),
+        "{banner}"
+    );
+    stop_serve(serve);
+}
+
+#[test]
+fn serve_logs_why_it_refuses_a_connection() {
+    let (serve, banner) = start_serve(&["--port", "0", "--max-connections-per-address", "1"]);
+    let port = banner_port(&banner);
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let held = std::net::TcpStream::connect(addr).unwrap();
+    // The second connection from 127.0.0.1 is over the limit: closed unanswered.
+    let status = get_status_line(addr);
+    assert_eq!(status, "", "the refused connection gets no answer");
+    drop(held);
+    let logs = stop_serve(serve);
+    assert!(logs.contains("per-address limit"), "{logs}");
+    assert!(logs.contains("peer=127.0.0.1:"), "{logs}");
+}
+
+/// A target that leaves three processes behind if nobody stops them: a
+/// background child, a `setsid` escapee (new session, new group), and the
+/// server itself (the shell's pid, kept by `exec`). Returns the command and
+/// the file where it writes their pids.
+fn escaping_target(dir: &Path, port: u16) -> (String, PathBuf) {
+    let pids = dir.join("pids");
+    let cmd = format!(
+        "sleep 300 & echo $! >> {pids}; setsid sleep 301 & echo $! >> {pids}; \
+         echo $$ >> {pids}; exec {BIN} serve --port {port}",
+        pids = pids.display()
+    );
+    (cmd, pids)
+}
+
+/// Starts `wsconform run` of a scenario that pauses for 30 s, against the
+/// target `cmd`; returns once the target has printed its banner.
+fn start_long_run(dir: &Path, cmd: &str, port: u16) -> std::process::Child {
+    let scenario = write(
+        dir,
+        "01-slow/slow.yaml",
+        "id: slow.pause\ntitle: waits long enough to be interrupted\nsteps:\n  - send: { text: hi }\n  - pause: 30s\n",
+    );
+    let target = format!("ws://127.0.0.1:{port}/echo");
+    let mut run = Command::new(BIN)
+        .args([
+            "run",
+            scenario.to_str().unwrap(),
+            "--spawn",
+            cmd,
+            "--target",
+            &target,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = run.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("[target] ") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the target never started");
+    run
+}
+
+#[test]
+fn the_target_dies_with_the_runner_on_sigterm_sighup_and_sigkill() {
+    for signal in ["TERM", "HUP", "KILL"] {
+        let port = free_port();
+        let dir = temp_dir(&format!("orphans-{signal}"));
+        let (cmd, pidfile) = escaping_target(&dir, port);
+        let mut run = start_long_run(&dir, &cmd, port);
+        let pids: Vec<u32> = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .lines()
+            .map(|line| line.trim().parse().unwrap())
+            .collect();
+        assert_eq!(pids.len(), 3, "{pids:?}");
+        assert!(pids.iter().all(|&pid| alive(pid)), "{pids:?}");
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &run.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let _ = run.wait();
+        for pid in pids {
+            assert!(
+                gone(pid),
+                "SIG{signal} to the runner left process {pid} of the target running: {}",
+                std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default()
+            );
+        }
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "the server still listens after SIG{signal}"
+        );
+    }
+}
+
+#[test]
+fn spawn_refuses_a_port_already_in_use() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let target = format!("ws://127.0.0.1:{port}/echo");
+    let out = wsconform(&[
+        "run",
+        "--spawn",
+        "exit 0",
+        "--target",
+        &target,
+        "frames.text-hello",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("127.0.0.1:{port} is already in use by process")),
+        "{stderr}"
+    );
+    drop(listener);
+}

@@ -39,8 +39,13 @@ impl Endpoint {
     /// The two endpoints of a server laid out like the reference server:
     /// `/echo` with the echo profile, `/socket` with the chat profile.
     pub fn both(addr: SocketAddr) -> [Endpoint; 2] {
+        // An IPv6 host is written in brackets, as in a URL (RFC 3986 3.2.2).
+        let host = match addr {
+            SocketAddr::V4(v4) => v4.ip().to_string(),
+            SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+        };
         let at = |path: &str| Target {
-            host: addr.ip().to_string(),
+            host: host.clone(),
             port: addr.port(),
             path: path.to_owned(),
         };
@@ -293,5 +298,14 @@ mod tests {
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         assert_eq!(list(&refs), "s0, s1, s2, s3, s4, s5 and 4 more");
         assert_eq!(list(&[]), "none");
+    }
+
+    #[test]
+    fn both_brackets_an_ipv6_host() {
+        let [echo, chat] = Endpoint::both("[::1]:9001".parse().unwrap());
+        assert_eq!(echo.target.url(), "ws://[::1]:9001/echo");
+        assert_eq!(chat.target.authority(), "[::1]:9001");
+        let [v4, _] = Endpoint::both("127.0.0.1:9001".parse().unwrap());
+        assert_eq!(v4.target.url(), "ws://127.0.0.1:9001/echo");
     }
 }

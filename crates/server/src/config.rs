@@ -79,17 +79,46 @@ pub struct Config {
     /// closed without an answer).
     pub max_connections: usize,
 
-    /// How many chat messages may wait in one client's outgoing queue. A chat
-    /// client whose queue is full is not keeping up with the room: it is
-    /// closed with code 1008 instead of slowing everyone else down or making
-    /// the server buffer without bound.
+    /// The most TCP connections one IP address may have open at once,
+    /// counting those still in the opening handshake. A connection over the
+    /// limit is closed at once, without an answer (answering would cost a
+    /// task per refused connection, which is what the peer wants).
     ///
-    /// The default, 4096, leaves room for a burst: in the suite's
-    /// "20 clients × 50 messages" scenario every client may have all 1000
-    /// broadcasts waiting before it starts reading. Queued messages are shared
-    /// between clients (one allocation per broadcast), so a full queue costs
-    /// 4096 pointers plus the messages the room sent anyway.
-    pub chat_queue_capacity: usize,
+    /// Without it, one address could take all [`max_connections`] slots
+    /// (with idle sockets, or with handshakes it never finishes) and lock
+    /// every other client out. 64 is more than a browser opens to one host;
+    /// load tests that open thousands of connections from one address must
+    /// raise it.
+    ///
+    /// [`max_connections`]: Config::max_connections
+    pub max_connections_per_address: usize,
+
+    /// How many bytes of chat messages may wait in one client's outgoing
+    /// queue (each message counts its JSON text plus 64 bytes). A queue
+    /// that holds this much takes no more: its client is not keeping up
+    /// with the room and is closed with code 1008 "too slow", instead of
+    /// slowing everyone else down or making the server buffer without bound.
+    /// An empty queue always takes one message, however large.
+    ///
+    /// The default, 4 MiB, holds the suite's "20 clients × 50 messages"
+    /// burst many times over. A sender's own messages come back through its
+    /// own queue; once that holds half the limit, the server stops reading
+    /// from the sender until it catches up, so a client that reads
+    /// everything is slowed down, never closed (see the chat hub's docs).
+    pub chat_queue_bytes: usize,
+
+    /// The memory budget: the most bytes of messages the server buffers at
+    /// once, over all connections together. It counts messages being
+    /// received (from the moment a frame header announces them), bytes
+    /// waiting to be sent, and chat messages waiting in any queue; the first
+    /// 64 KiB of each connection are not counted, so small messages pass
+    /// even when floods of large ones have spent the budget. A message that
+    /// would exceed it is refused: its connection is closed with 1013 "try
+    /// again later". Must be at least `max_message_size`.
+    ///
+    /// The default, 256 MiB, keeps the server's peak memory within about
+    /// 512 MiB under floods of maximum-size messages.
+    pub max_buffered_bytes: usize,
 
     /// On graceful shutdown, how long the server waits for its connections to
     /// finish their closing handshakes before it stops them anyway. This
@@ -109,7 +138,9 @@ impl Default for Config {
             write_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(2),
             max_connections: 1024,
-            chat_queue_capacity: 4096,
+            max_connections_per_address: 64,
+            chat_queue_bytes: 4 * 1024 * 1024,
+            max_buffered_bytes: 256 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(3),
         }
     }

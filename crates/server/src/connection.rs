@@ -30,19 +30,20 @@ use std::time::Duration;
 use std::io::IoSlice;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use wsconform_wire::{
     CloseFrame, Decoder, Event, FrameHeader, HandshakeError, LengthForm, Limits, Message, OpCode,
     Role, accept_response, close_payload, encode_frame, parse_request,
 };
 
+use crate::budget::{Budget, Held, OVER_BUDGET_CODE, OverBudget};
 use crate::chat::{ChatError, ChatMessage};
 use crate::config::Config;
 use crate::http::{self, HeadError, Route};
-use crate::hub::{Hub, Subscription};
+use crate::hub::{Hub, RoomEvent, RoomMessage, Subscription};
+use crate::limits::Admission;
 use crate::shutdown::ShutdownSignal;
 
 /// What every connection task shares with the server.
@@ -52,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The chat room of `/socket`.
     pub(crate) hub: Arc<Hub>,
+    /// The memory budget every connection's buffered messages count against.
+    pub(crate) budget: Arc<Budget>,
 }
 
 /// Outgoing bytes above which a connection stops reading from its peer and
@@ -76,6 +79,12 @@ const READ_CHUNK: usize = 128 * 1024;
 /// Smaller ones are copied: a copy of a few bytes is cheaper than a system
 /// call, and several small frames then leave in one write.
 const VECTORED_WRITE_MIN: usize = 4 * 1024;
+
+/// What a connection may buffer without charging the memory budget. A
+/// budget spent by a few floods of large messages then still lets every
+/// other client's small messages through; and the uncharged part is
+/// bounded, by `max_connections` × 64 KiB (64 MiB by default).
+const UNCHARGED_PER_CONNECTION: usize = 64 * 1024;
 
 /// The payload of the keepalive ping sent to a quiet peer.
 const KEEPALIVE_PING: &[u8] = b"wsconform keepalive";
@@ -121,13 +130,13 @@ struct Closed {
 
 /// Serves one accepted TCP connection from start to end.
 ///
-/// `_permit` is this connection's slot in the connection limit; it is given
-/// back when the task ends and the permit is dropped.
+/// `_admission` is this connection's slot in the connection limits (the
+/// server's and its address's); both are given back when the task ends.
 pub(crate) async fn handle(
     mut stream: TcpStream,
     shared: Arc<Shared>,
     mut shutdown: ShutdownSignal,
-    _permit: OwnedSemaphorePermit,
+    _admission: Admission,
 ) {
     let config = &shared.config;
     // Frames are small and latency matters more than packet count.
@@ -175,7 +184,7 @@ pub(crate) async fn handle(
         },
         _ => Endpoint::Echo,
     };
-    let mut socket = WebSocket::new(stream, config, early_frames);
+    let mut socket = WebSocket::new(stream, config, early_frames, &shared.budget);
     socket.out.extend_from_slice(&accept_response(&request));
     // ANCHOR_END: accept_handshake
 
@@ -190,14 +199,18 @@ pub(crate) async fn handle(
     // nothing more is queued for a client that is going away.
     drop(endpoint);
     let closed = socket.finish(ending).await;
-    info!(
-        code = closed.code,
-        closed_by = closed.by,
-        // Debug formatting: the reason may come from the peer, and escaping
-        // it keeps a newline in it from forging a log line.
-        reason = ?closed.reason,
-        "websocket closed"
-    );
+    // A client cut off for its own good or the server's is worth a warning:
+    // too slow for the chat (1008), over the memory budget (1013), or not
+    // reading at all (write timeout). Other endings are routine.
+    let cut_off =
+        matches!(closed.code, 1008 | OVER_BUDGET_CODE) || closed.reason.contains("write timeout");
+    // Debug formatting of the reason: it may come from the peer, and
+    // escaping it keeps a newline in it from forging a log line.
+    if cut_off {
+        warn!(code = closed.code, closed_by = closed.by, reason = ?closed.reason, "websocket closed: client cut off");
+    } else {
+        info!(code = closed.code, closed_by = closed.by, reason = ?closed.reason, "websocket closed");
+    }
 }
 
 /// Reads the request head within [`Config::handshake_timeout`] and
@@ -311,10 +324,21 @@ struct WebSocket<'c> {
     input: Vec<u8>,
     /// Encoded frames waiting to be written to the peer.
     out: Vec<u8>,
+    /// What this connection holds of the memory budget: the message being
+    /// received (as announced), the unread input and the outgoing bytes.
+    held: Held,
+    /// Input is waiting undecoded because this chat client's own queue is
+    /// backed up (see [`Subscription::is_backed_up`]).
+    paused: bool,
 }
 
 impl<'c> WebSocket<'c> {
-    fn new(stream: TcpStream, config: &'c Config, early_frames: Vec<u8>) -> Self {
+    fn new(
+        stream: TcpStream,
+        config: &'c Config,
+        early_frames: Vec<u8>,
+        budget: &Arc<Budget>,
+    ) -> Self {
         let limits = Limits {
             max_frame_size: config.max_frame_size,
             max_message_size: config.max_message_size,
@@ -325,6 +349,8 @@ impl<'c> WebSocket<'c> {
             decoder: Decoder::new(Role::Server, limits),
             input: early_frames,
             out: Vec::new(),
+            held: Held::nothing(budget),
+            paused: false,
         }
     }
 
@@ -369,10 +395,25 @@ impl<'c> WebSocket<'c> {
             if self.out.is_empty() || self.out.len() < queued {
                 wrote_at = Instant::now();
             }
+            // What was written no longer counts against the budget.
+            let _ = self.account();
             let caught_up = self.out.len() < OUT_HIGH_WATER;
-            let (room_queue, evicted) = match endpoint {
-                Endpoint::Chat { room, .. } => (Some(&mut room.queue), Some(&mut room.evicted)),
-                Endpoint::Echo => (None, None),
+            let backed_up = match endpoint {
+                Endpoint::Chat { room, .. } => room.is_backed_up(),
+                Endpoint::Echo => false,
+            };
+            // A chat sender whose own queue has drained goes on with the
+            // input it already sent.
+            if self.paused && !backed_up {
+                self.paused = false;
+                if let Some(ending) = self.process_input(endpoint) {
+                    return ending;
+                }
+                continue;
+            }
+            let room = match endpoint {
+                Endpoint::Chat { room, .. } => Some(&mut *room),
+                Endpoint::Echo => None,
             };
 
             // Room to read into, but only once the peer has sent something:
@@ -384,7 +425,7 @@ impl<'c> WebSocket<'c> {
             let (mut reader, mut writer) = self.stream.split();
 
             tokio::select! {
-                read = reader.read_buf(&mut self.input), if caught_up => match read {
+                read = reader.read_buf(&mut self.input), if caught_up && !self.paused => match read {
                     Ok(0) => return Ending::Dropped("peer closed TCP without a close frame".into()),
                     Ok(_) => {
                         heard_at = Instant::now();
@@ -415,11 +456,15 @@ impl<'c> WebSocket<'c> {
                         ));
                     }
                 }
-                text = next_room_message(room_queue), if caught_up => match text {
-                    Some(text) => self.queue_room_messages(&text, endpoint),
-                    None => return too_slow(),
+                room_event = next_room_event(room), if caught_up => match room_event {
+                    RoomEvent::Message(message) => {
+                        self.queue_room_messages(&message, endpoint);
+                        if let Err(over) = self.account() {
+                            return over_budget(over);
+                        }
+                    }
+                    RoomEvent::Evicted => return too_slow(),
                 },
-                () = evicted_from_room(evicted) => return too_slow(),
                 () = &mut stop => {
                     return Ending::ServerCloses { code: 1001, reason: "server shutting down".into() };
                 }
@@ -450,6 +495,17 @@ impl<'c> WebSocket<'c> {
     fn process_input(&mut self, endpoint: &mut Endpoint) -> Option<Ending> {
         let mut used = 0;
         let ending = loop {
+            // A chat sender that is ahead of its own reading waits (see
+            // `crate::hub`): its input stays here, undecoded, and no more
+            // is read, until its queue has drained.
+            let backed_up = match endpoint {
+                Endpoint::Chat { room, .. } => room.is_backed_up(),
+                Endpoint::Echo => false,
+            };
+            if backed_up {
+                self.paused = true;
+                break None;
+            }
             let unread = self.input.get(used..).unwrap_or_default();
             match self.decoder.decode(unread) {
                 // A protocol violation or a limit: fail the connection with
@@ -474,7 +530,13 @@ impl<'c> WebSocket<'c> {
             }
         };
         self.input.drain(..used.min(self.input.len()));
-        ending
+        // A frame header that announces more than the budget has left is
+        // refused here, before its payload is read.
+        match (ending, self.account()) {
+            (Some(ending), _) => Some(ending),
+            (None, Err(over)) => Some(over_budget(over)),
+            (None, Ok(())) => None,
+        }
     }
 
     /// Answers one event from the decoder.
@@ -502,8 +564,13 @@ impl<'c> WebSocket<'c> {
                 Endpoint::Chat { hub, .. } => match chat_message(message) {
                     // Our own copy comes back through our queue, in room order.
                     Ok(chat) => {
-                        hub.broadcast(Arc::from(chat.to_json()));
-                        None
+                        // The message is out of the decoder now: give back
+                        // its charge before the room takes one for it.
+                        let _ = self.account();
+                        match hub.broadcast(chat.to_json()) {
+                            Ok(_) => None,
+                            Err(over) => Some(over_budget(over)),
+                        }
                     }
                     Err(error) => Some(Ending::ServerCloses {
                         code: 1003,
@@ -629,18 +696,43 @@ impl<'c> WebSocket<'c> {
     /// Queues a chat message for the peer, and every other one already
     /// waiting in the room's queue (up to the high-water mark), so that a
     /// busy room costs one write for many messages instead of one each.
-    fn queue_room_messages(&mut self, first: &str, endpoint: &mut Endpoint) {
-        encode_frame(&mut self.out, true, OpCode::Text, None, first.as_bytes());
+    fn queue_room_messages(&mut self, first: &RoomMessage, endpoint: &mut Endpoint) {
+        encode_frame(
+            &mut self.out,
+            true,
+            OpCode::Text,
+            None,
+            first.text.as_bytes(),
+        );
         let Endpoint::Chat { room, .. } = endpoint else {
             return;
         };
         while self.out.len() < OUT_HIGH_WATER {
-            match room.queue.try_recv() {
-                Ok(text) => encode_frame(&mut self.out, true, OpCode::Text, None, text.as_bytes()),
-                // Empty, or closed: the loop's next `recv` will tell which.
-                Err(_) => break,
-            }
+            // Empty, or closed: the loop's next wait will tell which.
+            let Some(message) = room.try_recv() else {
+                break;
+            };
+            encode_frame(
+                &mut self.out,
+                true,
+                OpCode::Text,
+                None,
+                message.text.as_bytes(),
+            );
         }
+    }
+
+    /// Charges the budget for what this connection buffers now: the message
+    /// being received, as far as its frame headers announced it, the unread
+    /// input and the outgoing bytes, less [`UNCHARGED_PER_CONNECTION`].
+    fn account(&mut self) -> Result<(), OverBudget> {
+        let receiving =
+            usize::try_from(self.decoder.message_bytes_expected()).unwrap_or(usize::MAX);
+        let bytes = receiving
+            .saturating_add(self.input.len())
+            .saturating_add(self.out.len());
+        self.held
+            .set(bytes.saturating_sub(UNCHARGED_PER_CONNECTION))
     }
 
     /// Appends a close frame to the outgoing bytes.
@@ -695,23 +787,20 @@ fn too_slow() -> Ending {
     }
 }
 
-/// The next message of the chat room for this client; never completes for a
+/// The next thing the chat room has for this client; never completes for a
 /// connection that is not in the chat.
-async fn next_room_message(queue: Option<&mut mpsc::Receiver<Arc<str>>>) -> Option<Arc<str>> {
-    match queue {
-        Some(queue) => queue.recv().await,
+async fn next_room_event(room: Option<&mut Subscription>) -> RoomEvent {
+    match room {
+        Some(room) => room.next_event().await,
         None => std::future::pending().await,
     }
 }
 
-/// Completes when the hub evicts this client; never completes for a
-/// connection that is not in the chat.
-async fn evicted_from_room(evicted: Option<&mut oneshot::Receiver<()>>) {
-    match evicted {
-        Some(evicted) => {
-            let _ = evicted.await;
-        }
-        None => std::future::pending().await,
+/// The close for a message that does not fit in the memory budget.
+fn over_budget(over: OverBudget) -> Ending {
+    Ending::Failed {
+        code: OVER_BUDGET_CODE,
+        reason: over.reason(),
     }
 }
 

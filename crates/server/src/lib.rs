@@ -39,7 +39,10 @@
 //! - `connection`: one task per connection: the opening handshake, the read
 //!   loop, frame handling and the closing handshake.
 //! - [`chat`]: the chat application protocol (what a chat message is).
-//! - `hub`: the chat room's broadcast hub with a bounded queue per client.
+//! - `hub`: the chat room's broadcast hub with a queue per client bounded
+//!   in bytes.
+//! - `budget`: the memory budget all buffered messages share.
+//! - [`memory`]: returning freed memory to the operating system.
 //! - [`shutdown`]: graceful shutdown, sending 1001 to every client.
 //!
 //! # Peer input never panics the server
@@ -58,12 +61,15 @@
     )
 )]
 
+mod budget;
 pub mod chat;
 pub mod config;
 mod connection;
 mod error;
 mod http;
 mod hub;
+mod limits;
+pub mod memory;
 pub mod server;
 pub mod shutdown;
 

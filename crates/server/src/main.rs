@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! wsconform-server [--bind ADDR] [--port PORT] [--max-connections N]
+//!                  [--max-connections-per-address N]
 //! ```
 //!
 //! Once the port is open it prints `listening on ADDR` on stdout, so a
@@ -16,9 +17,12 @@ use std::process::ExitCode;
 use wsconform_server::{Config, bind, shutdown_signal};
 
 const USAGE: &str = "usage: wsconform-server [--bind ADDR] [--port PORT] [--max-connections N]
-  --bind ADDR            IP address to listen on (default 127.0.0.1)
+                        [--max-connections-per-address N]
+  --bind ADDR            IP address to listen on: 127.0.0.1 (default), ::1, [::1]
   --port PORT            TCP port to listen on (default 8080; 0 picks a free one)
-  --max-connections N    connections served at once (default 1024)";
+  --max-connections N    connections served at once (default 1024)
+  --max-connections-per-address N
+                         connections one IP address may have open (default 64)";
 
 /// Reads `--bind`, `--port` and `--max-connections` from the command line.
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> {
@@ -28,7 +32,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
         match arg.as_str() {
             "--bind" => {
                 let text = value("--bind")?;
-                let ip: IpAddr = text
+                let bare = text
+                    .strip_prefix('[')
+                    .and_then(|t| t.strip_suffix(']'))
+                    .unwrap_or(&text);
+                let ip: IpAddr = bare
                     .parse()
                     .map_err(|_| format!("--bind {text:?} is not an IP address, e.g. 127.0.0.1"))?;
                 config.bind_addr.set_ip(ip);
@@ -45,6 +53,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
                 config.max_connections = text
                     .parse()
                     .map_err(|_| format!("--max-connections {text:?} is not a number"))?;
+            }
+            "--max-connections-per-address" => {
+                let text = value("--max-connections-per-address")?;
+                config.max_connections_per_address = text.parse().map_err(|_| {
+                    format!("--max-connections-per-address {text:?} is not a number")
+                })?;
             }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),

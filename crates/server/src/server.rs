@@ -21,10 +21,12 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::{Instrument, error, info, info_span, warn};
 
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::connection::{self, Shared};
 use crate::error::ServerError;
 use crate::hub::Hub;
+use crate::limits::{AddressSlots, Admission};
 use crate::shutdown;
 
 /// How many "503 Service Unavailable" answers may be in flight at once.
@@ -114,11 +116,16 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
-        let hub = Arc::new(Hub::new(config.chat_queue_capacity));
+        let budget = Budget::new(config.max_buffered_bytes);
+        let hub = Arc::new(Hub::new(config.chat_queue_bytes, Arc::clone(&budget)));
         Ok(Server {
             listener,
             local_addr,
-            shared: Arc::new(Shared { config, hub }),
+            shared: Arc::new(Shared {
+                config,
+                hub,
+                budget,
+            }),
         })
     }
 
@@ -154,6 +161,8 @@ impl Server {
 
         // One permit per connection: when none is left, the server is full.
         let slots = Arc::new(Semaphore::new(config.max_connections));
+        // And at most so many per IP address, so one peer cannot take them all.
+        let address_slots = AddressSlots::new(config.max_connections_per_address);
         // Refusing politely costs a short task; cap those as well, so a flood
         // beyond the limit cannot create tasks without bound.
         let refusal_slots = Arc::new(Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
@@ -176,6 +185,12 @@ impl Server {
                             continue;
                         }
                     };
+                    let Some(address_slot) = address_slots.try_take(peer.ip()) else {
+                        // No answer: a peer over its limit is opening
+                        // connections in a loop, and a 503 would cost a task.
+                        warn!(%peer, limit = config.max_connections_per_address, "per-address limit: connection refused");
+                        continue;
+                    };
                     let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
                         // Full. Say so with a 503 if a refusal slot is free
                         // (answering takes a task too), else just hang up.
@@ -191,7 +206,8 @@ impl Server {
                     };
                     next_id += 1;
                     let span = info_span!("connection", id = next_id, %peer);
-                    let task = connection::handle(stream, Arc::clone(&shared), signal.clone(), permit);
+                    let admission = Admission { _server: permit, _address: address_slot };
+                    let task = connection::handle(stream, Arc::clone(&shared), signal.clone(), admission);
                     connections.spawn(task.instrument(span));
                 }
                 // Collect finished tasks so the set does not grow forever.
@@ -236,7 +252,7 @@ impl Server {
 fn report_panic(finished: Result<(), tokio::task::JoinError>) {
     match finished {
         Err(join_error) if join_error.is_panic() => {
-            error!(%join_error, "a connection task panicked");
+            error!(%join_error, "task panicked: a connection was dropped");
         }
         _ => {}
     }
@@ -248,8 +264,17 @@ fn check(config: &Config) -> Result<(), ServerError> {
     if config.max_connections == 0 || config.max_connections > Semaphore::MAX_PERMITS {
         return invalid("max_connections", "must be between 1 and 2^61");
     }
-    if config.chat_queue_capacity == 0 || config.chat_queue_capacity > Semaphore::MAX_PERMITS {
-        return invalid("chat_queue_capacity", "must be between 1 and 2^61");
+    if config.max_connections_per_address == 0 {
+        return invalid("max_connections_per_address", "must be at least 1");
+    }
+    if config.chat_queue_bytes == 0 {
+        return invalid("chat_queue_bytes", "must be at least 1 byte");
+    }
+    if config.max_buffered_bytes < config.max_message_size {
+        return invalid(
+            "max_buffered_bytes",
+            "must be at least max_message_size, or no message of that size could ever be taken",
+        );
     }
     if config.max_handshake_size < 16 {
         return invalid(
@@ -280,11 +305,18 @@ mod tests {
     #[tokio::test]
     async fn refuses_configurations_that_cannot_work() {
         let zero_queue = Config {
-            chat_queue_capacity: 0,
+            chat_queue_bytes: 0,
             ..Config::ephemeral()
         };
         let error = bind(zero_queue).await.unwrap_err();
-        assert!(error.to_string().contains("chat_queue_capacity"), "{error}");
+        assert!(error.to_string().contains("chat_queue_bytes"), "{error}");
+        let small_budget = Config {
+            max_buffered_bytes: 1000,
+            max_message_size: 1001,
+            ..Config::ephemeral()
+        };
+        let error = bind(small_budget).await.unwrap_err();
+        assert!(error.to_string().contains("max_buffered_bytes"), "{error}");
         let zero_idle = Config {
             idle_timeout: Duration::ZERO,
             ..Config::ephemeral()

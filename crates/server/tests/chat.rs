@@ -161,7 +161,7 @@ async fn a_stalled_reader_does_not_delay_the_others_and_is_evicted() {
     // (a few MB at most) plus the server's queue can hold for one client.
     const MESSAGES: usize = 200;
     let config = Config {
-        chat_queue_capacity: 8,
+        chat_queue_bytes: 8 * 1024,
         ..Config::ephemeral()
     };
     let server = TestServer::start(config).await;

@@ -127,7 +127,14 @@ async fn a_handshake_that_never_finishes_is_dropped_at_its_deadline() {
 
 #[tokio::test]
 async fn five_hundred_half_open_connections_do_not_stop_a_new_client() {
-    let server = TestServer::default().await;
+    // All from 127.0.0.1, the new client too: the per-address limit is
+    // raised so that this tests the global limit and the handshake timeout
+    // (`fairness_and_budget.rs` tests the per-address limit).
+    let config = Config {
+        max_connections_per_address: 1024,
+        ..Config::ephemeral()
+    };
+    let server = TestServer::start(config).await;
     let mut idle = Vec::new();
     for i in 0..500 {
         let mut stream = TcpStream::connect(server.addr).await.expect("connect");

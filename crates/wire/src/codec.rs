@@ -283,6 +283,28 @@ impl Decoder {
     }
     // ANCHOR_END: take_payload
 
+    /// Payload bytes of the data message in progress that this decoder
+    /// holds or has been promised: what it assembled so far plus what is
+    /// still to come of the current data frame, as its header declared.
+    ///
+    /// A server can charge this against a memory budget as soon as a header
+    /// arrives, and refuse the message before its payload is read.
+    ///
+    /// ```
+    /// use wsconform_wire::{Decoder, Limits, Role};
+    /// let mut decoder = Decoder::new(Role::Client, Limits::default());
+    /// // A binary frame that announces 300 bytes and brings 2 of them.
+    /// decoder.decode(&[0x82, 126, 0x01, 0x2c, 7, 8]).unwrap();
+    /// assert_eq!(decoder.message_bytes_expected(), 300);
+    /// ```
+    pub fn message_bytes_expected(&self) -> u64 {
+        let coming = match self.frame {
+            Some(frame) if frame.header.opcode.is_data() => frame.remaining,
+            _ => 0,
+        };
+        (self.message.len() as u64).saturating_add(coming)
+    }
+
     /// Gives back the buffer of a message the caller is done with, so that
     /// the next message is assembled in it instead of in newly allocated
     /// memory. A connection that echoes message after message then

@@ -132,7 +132,14 @@ impl Running {
         let mut command = match kind {
             Kind::Reference => {
                 let mut c = pinning.command(0, &bins.server);
-                c.args(["--port", "0", "--max-connections", "19000"]);
+                c.args([
+                    "--port",
+                    "0",
+                    "--max-connections",
+                    "19000",
+                    "--max-connections-per-address",
+                    "19000",
+                ]);
                 c.env("RUST_LOG", "warn");
                 c
             }
