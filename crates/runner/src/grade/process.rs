@@ -180,7 +180,7 @@ async fn run_server(
     match tokio::time::timeout(settings.wall_limit, suites).await {
         Ok(reports) => {
             graded.reports = reports;
-            match server.exited() {
+            match crash_of(&mut server, &addr).await {
                 Some(status) => {
                     graded.status = Status::Crashed;
                     graded.detail = format!("the server exited ({status}) while the suite ran");
@@ -197,6 +197,31 @@ async fn run_server(
         }
     }
     server.stop().await;
+}
+
+/// How the server ended, if it did while the suite ran. A server that
+/// crashed at the suite's first connection lets the rest fail at once, so
+/// its supervisor may not have reported yet: when the port no longer
+/// accepts connections, its exit is awaited a little (bounded).
+async fn crash_of(server: &mut SpawnedTarget, addr: &str) -> Option<String> {
+    if let Some(status) = server.exited() {
+        return Some(status);
+    }
+    let probe = tokio::time::timeout(
+        Duration::from_millis(500),
+        tokio::net::TcpStream::connect(addr),
+    );
+    if matches!(probe.await, Ok(Ok(_))) {
+        return None;
+    }
+    let until = tokio::time::Instant::now() + crate::spawn::GRACE + Duration::from_secs(1);
+    while tokio::time::Instant::now() < until {
+        if let Some(status) = server.exited() {
+            return Some(status);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
 }
 
 fn round_to_ms(d: Duration) -> Duration {
