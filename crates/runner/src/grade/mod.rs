@@ -6,9 +6,9 @@
 //! endpoint (echo at `/echo`, chat at `/socket` by default), and stopped.
 //! The results become one record ([`record`], `grade.json`), rendered as
 //! `grades.csv` ([`csv`]) and `overview.html` ([`overview`]), next to each
-//! submission's own JSON and HTML reports. `--shard i/n` grades a stable part
-//! of the class and [`merge`] joins the parts; [`baseline`] serves a
-//! library's CI (`run --baseline`).
+//! submission's own JSON, HTML and Gradescope reports ([`reports`]).
+//! `--shard i/n` grades a stable part of the class and [`merge`] joins the
+//! parts; [`baseline`] serves a library's CI (`run --baseline`).
 
 pub mod baseline;
 pub mod csv;
@@ -16,6 +16,7 @@ pub mod isolation;
 pub mod overview;
 pub mod process;
 pub mod record;
+pub mod reports;
 pub mod selection;
 pub mod submissions;
 
@@ -28,7 +29,6 @@ use tokio::task::JoinSet;
 
 use crate::load::LoadedScenario;
 use crate::plan::Profile;
-use crate::report::{html, json};
 use crate::scenario::ProfileNeed;
 
 use isolation::{Account, Cgroups, Limits};
@@ -219,11 +219,10 @@ pub async fn grade_class(
         let Ok((submission, folder, graded)) = done else {
             continue;
         };
-        for (endpoint, report) in &graded.reports {
-            let name = endpoint.profile.name();
-            write(&folder.join(format!("{name}.json")), json::render(report))?;
-            write(&folder.join(format!("{name}.html")), html::render(report))?;
-        }
+        reports::write(&folder, &graded, &scenarios).map_err(|source| GradeError::Write {
+            path: folder.display().to_string(),
+            source,
+        })?;
         let reports: Vec<_> = graded.reports.into_iter().map(|(_, r)| r).collect();
         let row = record::row(
             &submission.name,
