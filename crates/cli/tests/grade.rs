@@ -361,3 +361,14 @@ fn a_baseline_fails_only_on_new_failures() {
     let said = String::from_utf8_lossy(&second.stderr);
     assert!(said.contains("0 new"), "{said}");
 }
+
+#[test]
+fn the_help_says_what_is_not_isolated() {
+    let output = Command::new(WSCONFORM)
+        .args(["grade", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.contains("NOT isolated: the network"), "{help}");
+    assert!(help.contains("memory is NOT capped"), "{help}");
+}
