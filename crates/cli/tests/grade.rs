@@ -372,3 +372,31 @@ fn the_help_says_what_is_not_isolated() {
     assert!(help.contains("NOT isolated: the network"), "{help}");
     assert!(help.contains("memory is NOT capped"), "{help}");
 }
+
+#[test]
+fn weights_multiply_a_chapters_points_in_the_gradebook() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let class = root.path().join("class");
+    submission(
+        &class,
+        "good",
+        &format!("exec '{WSCONFORM}' serve --port \"$1\"\n"),
+        None,
+    );
+    for entry in walk(root.path()) {
+        let mode = if entry.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let out = root.path().join("out");
+    grade(
+        &class,
+        &out,
+        &["--profile", "echo", "--weight", "01-handshake=2"],
+    );
+    let csv = std::fs::read_to_string(out.join("grades.csv")).unwrap();
+    assert_eq!(
+        csv,
+        "submission,points,max_points,status,01-handshake,02-frames\ngood,93,93,ok,62,31\n"
+    );
+}

@@ -96,7 +96,11 @@ impl Cgroups {
     /// for its children, or `None` when the hierarchy is not cgroup v2,
     /// lacks a controller, or is not writable.
     pub fn create() -> Option<Cgroups> {
-        let root = Path::new(CGROUP_ROOT);
+        Cgroups::create_in(Path::new(CGROUP_ROOT))
+    }
+
+    /// [`Cgroups::create`] under another mount point (tests use a plain folder).
+    fn create_in(root: &Path) -> Option<Cgroups> {
         let controllers = std::fs::read_to_string(root.join("cgroup.controllers")).ok()?;
         let has = |name: &str| controllers.split_whitespace().any(|c| c == name);
         if !(has("memory") && has("cpu") && has("pids")) {
@@ -326,6 +330,43 @@ mod tests {
             line,
             "exec '/bin/wsconform' __confine --dir '/subs/a b' --cpu-seconds 30 --uid 65534 --gid 65534 -- 'python3 s.py 9' </dev/null >'/o/log' 2>&1"
         );
+    }
+
+    #[test]
+    fn a_submission_cgroup_gets_its_limits() {
+        let root = std::env::temp_dir().join(format!("wsconform-cgroup-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(
+            root.join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
+        let cgroups = Cgroups::create_in(&root).unwrap();
+        let parent = cgroups.parent.clone();
+        assert_eq!(
+            std::fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap(),
+            "+memory +cpu +pids"
+        );
+        let limits = Limits {
+            memory_bytes: 256 * 1024 * 1024,
+            cpus: 0.5,
+            pids: 64,
+            cpu_seconds: 10,
+        };
+        let leaf = cgroups.leaf("ann lee", &limits).unwrap();
+        assert_eq!(leaf, parent.join("ann_lee"));
+        let read = |name: &str| std::fs::read_to_string(leaf.join(name)).unwrap();
+        assert_eq!(read("memory.max"), "268435456");
+        assert_eq!(read("cpu.max"), "50000 100000");
+        assert_eq!(read("pids.max"), "64");
+        std::fs::remove_dir_all(&root).unwrap();
+
+        // Without the controllers (cgroup v1, or v2 without memory), no cgroups.
+        let v1 = std::env::temp_dir().join(format!("wsconform-cgroup-v1-{}", std::process::id()));
+        std::fs::create_dir_all(&v1).unwrap();
+        std::fs::write(v1.join("cgroup.controllers"), "cpu pids\n").unwrap();
+        assert!(Cgroups::create_in(&v1).is_none());
+        std::fs::remove_dir_all(&v1).unwrap();
     }
 
     #[test]
