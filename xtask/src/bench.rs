@@ -28,10 +28,13 @@
 //! `/proc`), [`report`] (the report's types and the targets), [`table`] and
 //! [`chart`].
 //!
+//! `--only grade` grades a class of 60 submissions instead ([`grade`]).
+//!
 //! `--smoke` runs a tiny version on debug builds that only checks that every
 //! part completes (CI); it writes `<target>/bench/smoke.json` and no chart.
 
 mod chart;
+mod grade;
 mod measure;
 mod report;
 mod servers;
@@ -60,9 +63,16 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     pub millis: u64,
     /// Run only these parts (comma-separated: echo, chat, idle, suite,
-    /// masking); the chart is drawn only from a full run.
+    /// masking, grade); the chart is drawn only from a full run. `grade`
+    /// (a class graded with `wsconform grade`) runs only when named here.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
+    /// `grade`: how many submissions the class has.
+    #[arg(long, default_value_t = 60)]
+    pub submissions: usize,
+    /// `grade`: submissions graded at once.
+    #[arg(long, default_value_t = 4)]
+    pub grade_jobs: usize,
 }
 
 /// What one run measures; `--smoke` shrinks everything.
@@ -150,8 +160,14 @@ pub fn run(args: Args) -> Result<()> {
 
     let wanted = |part: &str| args.only.is_empty() || args.only.iter().any(|p| p == part);
     for part in &args.only {
-        if !["echo", "chat", "idle", "suite", "masking"].contains(&part.as_str()) {
-            bail!("--only {part}: use echo, chat, idle, suite or masking");
+        if !["echo", "chat", "idle", "suite", "masking", "grade"].contains(&part.as_str()) {
+            bail!("--only {part}: use echo, chat, idle, suite, masking or grade");
+        }
+    }
+    if args.only.iter().any(|p| p == "grade") {
+        grade_part(&args, &bins, plan.profile)?;
+        if args.only.iter().all(|p| p == "grade") {
+            return Ok(());
         }
     }
     let echo = wanted("echo")
@@ -218,5 +234,30 @@ pub fn run(args: Args) -> Result<()> {
             .with_context(|| format!("cannot write {}", svg.display()))?;
         eprintln!("wrote {}", svg.display());
     }
+    Ok(())
+}
+
+/// `--only grade`: grades a class of mutants and correct servers, prints
+/// the numbers and writes `<target>/bench/grade.json`.
+fn grade_part(args: &Args, bins: &Binaries, profile: &str) -> Result<()> {
+    let result = grade::measure(bins, args.submissions.max(1), args.grade_jobs.max(1))?;
+    println!(
+        "grade ({profile} build): {} submissions, -j {}: {:.1} s wall, {:.1} submissions/min, \
+         grader peak {:.1} MiB, grader + servers peak {:.1} MiB; statuses {:?}",
+        result.submissions,
+        result.jobs,
+        result.wall_seconds,
+        result.per_minute,
+        result.grader_peak_mib,
+        result.tree_peak_mib,
+        result.statuses
+    );
+    let out_dir = target_dir().join("bench");
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let path = out_dir.join("grade.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&result)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
     Ok(())
 }

@@ -21,6 +21,7 @@ use wsconform_runner::scenario::Dur;
 use wsconform_runner::spawn::{SpawnedTarget, refuse_busy_port};
 use wsconform_runner::suite::{Selection, run_suite};
 
+mod grade;
 mod output;
 mod progress;
 mod serve;
@@ -66,6 +67,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Put load on a server: echo round trips, chat fan-out or idle connections.
     Bench(BenchArgs),
+    /// Grade a class: every sub-folder of --submissions is a server to start and test.
+    Grade(grade::GradeArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -119,6 +122,12 @@ struct RunArgs {
     /// terminal or CI is set).
     #[arg(long)]
     no_progress: bool,
+    /// Known failures (a file from --write-baseline): exit 1 only on a failure not listed.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Write this run's failures as a baseline file.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
 }
 
 fn parse_dur(text: &str) -> Result<Dur, String> {
@@ -159,6 +168,10 @@ fn main() -> ExitCode {
     if let Some(code) = wsconform_runner::spawn::supervise_if_asked() {
         return code;
     }
+    // `grade` runs this program again to confine a submission's server.
+    if let Some(code) = wsconform_runner::grade::isolation::confine_if_asked() {
+        return code;
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => match tokio::runtime::Runtime::new() {
@@ -180,6 +193,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Bench(args) => bench(args),
+        Command::Grade(args) => grade::grade(args),
     }
 }
 
@@ -554,9 +568,9 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     }
-    if report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    grade::run_exit(
+        &report,
+        args.baseline.as_deref(),
+        args.write_baseline.as_deref(),
+    )
 }

@@ -30,6 +30,7 @@
 //! | [`chapter`] | a chapter folder's name without its number |
 //! | [`payload`] | payload descriptions become bytes; repeatable keys |
 //! | [`spawn`] | starting the target in its own process group and always stopping it |
+//! | [`grade`] | a class of submissions: gradebook, overview, shards, baselines |
 //! | [`bench`](mod@bench) | the load generator behind `wsconform bench` |
 //!
 //! Running the bundled suite against a server takes three calls:
@@ -63,6 +64,7 @@ pub mod connect;
 pub mod decode;
 pub mod exec;
 pub mod flood;
+pub mod grade;
 pub mod hex;
 pub mod limits;
 pub mod load;

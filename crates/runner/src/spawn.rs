@@ -222,6 +222,16 @@ impl SpawnedTarget {
         }
     }
 
+    /// How the target's shell ended, once it has (`None` while it runs):
+    /// a server that crashed while it was being tested.
+    pub fn exited(&mut self) -> Option<String> {
+        self.supervisor
+            .try_wait()
+            .ok()
+            .flatten()
+            .map(|status| status.to_string())
+    }
+
     /// Stops every process of the target (`SIGTERM`, [`GRACE`], `SIGKILL`)
     /// and waits for the supervisor to confirm by exiting.
     pub async fn stop(&mut self) {
