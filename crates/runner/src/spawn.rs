@@ -414,7 +414,9 @@ fn wait_all_gone(group: Pid, within: Duration) -> bool {
 
 /// Every live process whose chain of parents leads to `root`, read from
 /// `/proc` (zombies are left out: they are gone, only not yet reaped).
-fn descendants(root: Pid) -> Vec<Pid> {
+/// Public for the tools that measure a target's whole tree (the grading
+/// benchmark's memory).
+pub fn descendants(root: Pid) -> Vec<Pid> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

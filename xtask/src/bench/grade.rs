@@ -54,33 +54,17 @@ fn bugs(testbed: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Every live process whose parent chain leads to `root`, with `root`.
+/// `root` and every live process under it (the runner's one `/proc` walk).
 fn tree(root: u32) -> Vec<u32> {
-    let mut parents = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
-        if let Some(ppid) = ppid {
-            parents.push((pid, ppid));
-        }
-    }
+    let Ok(raw) = i32::try_from(root) else {
+        return vec![root];
+    };
     let mut found = vec![root];
-    let mut i = 0;
-    while let Some(&parent) = found.get(i) {
-        for &(pid, ppid) in &parents {
-            if ppid == parent && !found.contains(&pid) {
-                found.push(pid);
-            }
-        }
-        i += 1;
-    }
+    found.extend(
+        wsconform_runner::spawn::descendants(nix::unistd::Pid::from_raw(raw))
+            .into_iter()
+            .filter_map(|pid| u32::try_from(pid.as_raw()).ok()),
+    );
     found
 }
 
