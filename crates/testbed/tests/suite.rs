@@ -228,7 +228,7 @@ async fn the_suite_passes_correct_servers_and_catches_every_mutant() {
                     ),
                     // tungstenite may be lenient (non-strict), never wrong. Where it
                     // is (the snapshot's `peer:` lines show the list):
-                    // - utf8.fail-fast-in-frame, utf8.fail-fast-in-frame-one-byte:
+                    // - text-utf8.fail-fast-in-frame, text-utf8.fail-fast-in-frame-one-byte:
                     //   tungstenite checks a text frame's UTF-8 once the frame is
                     //   complete, so a bad byte early in a frame fails the connection
                     //   only when the frame ends (allowed; failing fast is best).
