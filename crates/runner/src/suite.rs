@@ -17,6 +17,7 @@ use crate::load::{LoadedScenario, parse_scenario};
 use crate::plan::{Op, PlanSettings, plan};
 use crate::scenario::Action;
 use crate::verdict::{Failure, Outcome, ScenarioResult};
+use crate::{chapter, ids};
 
 // The run report belongs to the reports that render it; re-exported here,
 // where a run produces it.
@@ -35,24 +36,22 @@ pub struct Selection {
     pub filter: Option<glob::Pattern>,
 }
 
-fn chapter_matches(chapter: &str, wanted: &str) -> bool {
-    chapter == wanted
-        || chapter
-            .split_once('-')
-            .is_some_and(|(number, name)| name == wanted || number == wanted)
-}
-
 impl Selection {
-    /// Whether `s` is selected.
+    /// Whether `s` is selected. Ids and `--filter` also take the ids a
+    /// scenario had before ([`ids`]).
     pub fn selects(&self, s: &LoadedScenario) -> bool {
-        (self.ids.is_empty() || self.ids.contains(&s.scenario.id))
+        let id = &s.scenario.id;
+        (self.ids.is_empty() || self.ids.iter().any(|wanted| ids::names(id, wanted)))
             && (self.chapters.is_empty()
-                || self.chapters.iter().any(|c| chapter_matches(&s.chapter, c)))
+                || self
+                    .chapters
+                    .iter()
+                    .any(|c| chapter::matches(&s.chapter, c)))
             && (self.tags.is_empty() || self.tags.iter().any(|t| s.scenario.tags.contains(t)))
             && self
                 .filter
                 .as_ref()
-                .is_none_or(|p| p.matches(&s.scenario.id))
+                .is_none_or(|p| p.matches(id) || ids::former(id).iter().any(|old| p.matches(old)))
     }
 }
 
@@ -80,9 +79,12 @@ fn floods(s: &LoadedScenario) -> bool {
         .any(|step| matches!(step.action, Action::Flood(_)))
 }
 
-/// Runs `scenarios` against the target, `jobs` at a time (scenarios with a
-/// `flood` step run last, one at a time). `on_result` is
-/// called as each scenario finishes (for progress display).
+/// Runs `scenarios` against the target, `jobs` at a time. Scenarios of the
+/// chapters before concurrency run first, one at a time (a server from
+/// those chapters may serve one connection at a time, and a second
+/// connection would wait for the first to end); scenarios with a `flood`
+/// step run last, one at a time. `on_result` is called as each scenario
+/// finishes (for progress display).
 pub async fn run_suite(
     scenarios: &[LoadedScenario],
     settings: &PlanSettings,
@@ -143,8 +145,11 @@ pub async fn run_suite(
     }
     // A flood is a load test: it gets the server to itself, after the rest,
     // so its thousands of chat broadcasts never reach other scenarios' clients.
-    let (alone, together): (Vec<_>, Vec<_>) = to_run.into_iter().partition(|(_, s)| floods(s));
-    for (batch, batch_jobs) in [(together, jobs.max(1)), (alone, 1)] {
+    let (alone, rest): (Vec<_>, Vec<_>) = to_run.into_iter().partition(|(_, s)| floods(s));
+    let (serial, together): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|(_, s)| chapter::serves_one_at_a_time(&s.chapter));
+    for (batch, batch_jobs) in [(serial, 1), (together, jobs.max(1)), (alone, 1)] {
         let limit = Arc::new(Semaphore::new(batch_jobs));
         let mut set = JoinSet::new();
         for (i, s) in batch {
