@@ -20,6 +20,7 @@ use wsconform_runner::report::human::{HumanOptions, render};
 use wsconform_runner::scenario::Dur;
 use wsconform_runner::spawn::SpawnedTarget;
 use wsconform_runner::suite::{Selection, run_suite};
+use wsconform_runner::verdict::Outcome;
 use wsconform_runner::{chapter, ids};
 
 mod progress;
@@ -620,7 +621,18 @@ async fn run(args: RunArgs) -> ExitCode {
     }
     if report.passed() {
         if let Some(last) = &args.up_to {
-            let next = what_next(last);
+            let skipped = report
+                .results
+                .iter()
+                .filter(|r| r.outcome == Outcome::Skip)
+                .count();
+            let mut next = what_next(last);
+            if skipped > 0 {
+                next.push_str(&format!(
+                    "\n({skipped} scenarios were skipped: they need the other profile; run them too, \
+                     e.g. --profile chat on /socket)"
+                ));
+            }
             if human_to_stderr {
                 eprintln!("{next}");
             } else {

@@ -8,7 +8,7 @@ other opcode or length form closes the TCP connection: later chapters teach
 them.
 
 Run it:    python3 step02_frames.py 8080
-Check it:  wsconform run --chapter frames --target ws://127.0.0.1:8080/echo -j 1
+Check it:  wsconform run --up-to frames --target ws://127.0.0.1:8080/echo
 """
 
 import base64
