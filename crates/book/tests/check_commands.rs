@@ -23,7 +23,7 @@ fn short_name(folder: &str) -> &str {
 
 /// Every `--chapter NAME` and `--up-to NAME` in the book's chapters, with
 /// the file it is in.
-fn chapter_flags() -> Vec<(String, String)> {
+fn chapter_flags() -> Vec<(String, String, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src");
     let mut found = Vec::new();
     for entry in std::fs::read_dir(&src).expect("book/src exists") {
@@ -42,7 +42,7 @@ fn chapter_flags() -> Vec<(String, String)> {
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
                     .collect();
-                found.push((file.clone(), name));
+                found.push((file.clone(), format!("{flag}{name}"), name));
             }
         }
     }
@@ -62,8 +62,8 @@ fn every_chapter_command_selects_scenarios_and_every_folder_has_a_chapter() {
     );
     let unknown: Vec<String> = flags
         .iter()
-        .filter(|(_, name)| !short.contains(name.as_str()) && !folders.contains(name.as_str()))
-        .map(|(file, name)| format!("book/src/{file}: --chapter {name}"))
+        .filter(|(_, _, name)| !short.contains(name.as_str()) && !folders.contains(name.as_str()))
+        .map(|(file, command, _)| format!("book/src/{file}: {command}"))
         .collect();
     assert!(
         unknown.is_empty(),
@@ -71,7 +71,7 @@ fn every_chapter_command_selects_scenarios_and_every_folder_has_a_chapter() {
         unknown.join("\n")
     );
 
-    let used: BTreeSet<&str> = flags.iter().map(|(_, name)| name.as_str()).collect();
+    let used: BTreeSet<&str> = flags.iter().map(|(_, _, name)| name.as_str()).collect();
     let orphans: Vec<&&str> = short.iter().filter(|name| !used.contains(**name)).collect();
     assert!(
         orphans.is_empty(),
