@@ -183,7 +183,7 @@ fn step_features(step: &Step) -> Vec<Feature> {
 }
 
 /// The number of bytes a payload stands for, without making them.
-fn payload_len(payload: &Payload) -> usize {
+pub(crate) fn payload_len(payload: &Payload) -> usize {
     match payload {
         Payload::Text(t) => t.len(),
         Payload::Hex(h) => h.0.len(),
