@@ -76,7 +76,7 @@ const EXCERPTS: &[Excerpt] = &[
     },
     Excerpt {
         file: "utf8-no-check.txt",
-        scenario: "utf8.invalid",
+        scenario: "text-utf8.invalid",
         bug: Bug::NoUtf8Check,
         chat: false,
     },
@@ -88,7 +88,7 @@ const EXCERPTS: &[Excerpt] = &[
     },
     Excerpt {
         file: "ping-ignored.txt",
-        scenario: "ping.echo-payload",
+        scenario: "ping-pong.echo-payload",
         bug: Bug::PingIgnored,
         chat: false,
     },

@@ -20,6 +20,8 @@ use wsconform_runner::report::human::{HumanOptions, render};
 use wsconform_runner::scenario::Dur;
 use wsconform_runner::spawn::{SpawnedTarget, refuse_busy_port};
 use wsconform_runner::suite::{Selection, run_suite};
+use wsconform_runner::verdict::Outcome;
+use wsconform_runner::{chapter, ids};
 
 mod grade;
 mod output;
@@ -101,13 +103,20 @@ struct RunArgs {
     /// Only scenarios of this chapter (folder name, or its name without the number).
     #[arg(long)]
     chapter: Vec<String>,
+    /// Every chapter of the main chain from the first up to and including
+    /// this one (the optional chapters are left out); when all pass, says
+    /// which chapter comes next.
+    #[arg(long, value_name = "CHAPTER", conflicts_with = "chapter")]
+    up_to: Option<String>,
     /// Only scenarios with this tag.
     #[arg(long)]
     tag: Vec<String>,
     /// Only scenarios whose id matches this glob (e.g. 'lengths.*').
     #[arg(long, value_name = "GLOB")]
     filter: Option<String>,
-    /// Scenarios run in parallel (default: number of CPUs).
+    /// Scenarios run in parallel (default: number of CPUs), from the
+    /// concurrency chapter on; the chapters before it run one at a time,
+    /// since a server from those chapters may serve one connection at a time.
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
     /// Deadline for each step.
@@ -317,7 +326,7 @@ fn explain(id: &str, path: Option<&Path>) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let Some(s) = scenarios.iter().find(|s| s.scenario.id == id) else {
+    let Some(s) = scenarios.iter().find(|s| ids::names(&s.scenario.id, id)) else {
         eprintln!("error: no scenario with id '{id}'; `wsconform list` shows them all");
         return ExitCode::from(USAGE);
     };
@@ -390,12 +399,35 @@ fn scenarios_for(args: &RunArgs) -> Result<(Vec<LoadedScenario>, Vec<String>), E
         return Err(ExitCode::from(USAGE));
     }
     for id in &ids {
-        if !loaded.iter().any(|s| &s.scenario.id == id) {
+        if !loaded.iter().any(|s| ids::names(&s.scenario.id, id)) {
             eprintln!("error: no scenario with id '{id}'; `wsconform list` shows them all");
             return Err(ExitCode::from(USAGE));
         }
     }
     Ok((loaded, ids))
+}
+
+/// What `--up-to CHAPTER` says when every chapter up to it passes.
+fn what_next(last: &str) -> String {
+    let name = chapter::find(last).map_or(last, |(_, c)| c.name);
+    match chapter::next(name) {
+        Some(next) => format!(
+            "all of {name} passes — next: {}, {}",
+            next.name,
+            next.page()
+        ),
+        None => {
+            let optional: Vec<&str> = chapter::CHAPTERS
+                .iter()
+                .filter(|c| c.optional)
+                .map(|c| c.name)
+                .collect();
+            format!(
+                "all of {name} passes — the main chain is done; optional chapters: {}",
+                optional.join(", ")
+            )
+        }
+    }
 }
 
 /// Starts the reference server on a free loopback port.
@@ -463,9 +495,19 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
+    let chapters = match &args.up_to {
+        Some(last) => match chapter::up_to(last) {
+            Ok(names) => names.into_iter().map(String::from).collect(),
+            Err(e) => {
+                eprintln!("error: --up-to {e}");
+                return ExitCode::from(USAGE);
+            }
+        },
+        None => args.chapter.clone(),
+    };
     let selection = Selection {
         ids,
-        chapters: args.chapter.clone(),
+        chapters,
         tags: args.tag.clone(),
         filter,
     };
@@ -566,6 +608,27 @@ async fn run(args: RunArgs) -> ExitCode {
         } else if let Err(e) = std::fs::write(&file, body) {
             eprintln!("error: cannot write the report to {file}: {e}");
             return ExitCode::from(USAGE);
+        }
+    }
+    if report.passed()
+        && let Some(last) = &args.up_to
+    {
+        let skipped = report
+            .results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Skip)
+            .count();
+        let mut next = what_next(last);
+        if skipped > 0 {
+            next.push_str(&format!(
+                "\n({skipped} scenarios were skipped: they need the other profile; run them too, \
+                     e.g. --profile chat on /socket)"
+            ));
+        }
+        if human_to_stderr {
+            eprintln!("{next}");
+        } else {
+            outln!("{next}");
         }
     }
     grade::run_exit(

@@ -612,3 +612,84 @@ fn spawn_refuses_a_port_already_in_use() {
     );
     drop(listener);
 }
+
+#[test]
+fn up_to_runs_the_chapters_so_far_and_says_what_comes_next() {
+    let out = wsconform(&["run", "--reference", "--up-to", "frames", "--no-progress"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains("01-handshake") && stdout.contains("02-frames"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("03-lengths"), "{stdout}");
+    assert!(
+        stdout.contains("all of frames passes — next: lengths, book/src/lengths.md"),
+        "{stdout}"
+    );
+    let out = wsconform(&["run", "--reference", "--up-to", "compression"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("optional chapter"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = wsconform(&["run", "--reference", "--up-to", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("handshake, frames, lengths"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn old_ids_still_select_their_scenarios() {
+    let out = wsconform(&["explain", "utf8.invalid"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("text-utf8.invalid"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = wsconform(&[
+        "run",
+        "--reference",
+        "--filter",
+        "ping.ten-*",
+        "--no-progress",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("ping-pong.ten-pings-chopped"), "{stdout}");
+    assert!(stdout.contains("2 passed"), "{stdout}");
+    let out = wsconform(&["run", "--reference", "frames.binary", "--no-progress"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("lengths.binary-126"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn check_rejects_a_step_from_a_later_chapter() {
+    let dir = temp_dir("staging");
+    write(
+        &dir,
+        "02-frames/close.yaml",
+        "id: frames.close-early\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n  - send: { close: 1000 }\n  - expect: { close: [1000] }\n",
+    );
+    let out = wsconform(&["check", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("02-frames/close.yaml"), "{stderr}");
+    assert!(
+        stderr.contains("step 3 uses a close frame, which the closing chapter teaches"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("step 4 uses a close frame expected from the server"),
+        "{stderr}"
+    );
+}

@@ -8,7 +8,7 @@ HTTP error. After the 101 the server does not speak WebSocket yet: it reads
 and ignores everything until the client hangs up.
 
 Run it:    python3 step01_handshake.py 8080
-Check it:  wsconform run --chapter handshake --target ws://127.0.0.1:8080/echo -j 1
+Check it:  wsconform run --up-to handshake --target ws://127.0.0.1:8080/echo
 """
 
 import base64
@@ -64,7 +64,7 @@ class Reader:
         (CRLF CRLF), reading no further than MAX_HEAD bytes."""
         while True:
             end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0:
+            if end >= 0 and end + 4 <= MAX_HEAD:
                 head = bytes(self.buffer[: end + 4])
                 del self.buffer[: end + 4]
                 return head

@@ -8,7 +8,7 @@ wait for (or store) more than it is willing to, and large payloads arrive
 in many pieces.
 
 Run it:    python3 step03_lengths.py 8080
-Check it:  wsconform run --chapter lengths --target ws://127.0.0.1:8080/echo -j 1
+Check it:  wsconform run --up-to lengths --target ws://127.0.0.1:8080/echo
 """
 
 import base64
@@ -89,7 +89,7 @@ class Reader:
         (CRLF CRLF), reading no further than MAX_HEAD bytes."""
         while True:
             end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0:
+            if end >= 0 and end + 4 <= MAX_HEAD:
                 head = bytes(self.buffer[: end + 4])
                 del self.buffer[: end + 4]
                 return head

@@ -8,7 +8,7 @@ that breaks one of these rules fails the connection: the server sends a
 close frame with code 1002 and hangs up.
 
 Run it:    python3 step04_masking.py 8080
-Check it:  wsconform run --chapter masking --target ws://127.0.0.1:8080/echo -j 1
+Check it:  wsconform run --up-to masking --target ws://127.0.0.1:8080/echo
 """
 
 import base64
@@ -94,7 +94,7 @@ class Reader:
         (CRLF CRLF), reading no further than MAX_HEAD bytes."""
         while True:
             end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0:
+            if end >= 0 and end + 4 <= MAX_HEAD:
                 head = bytes(self.buffer[: end + 4])
                 del self.buffer[: end + 4]
                 return head

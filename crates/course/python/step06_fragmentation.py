@@ -10,7 +10,7 @@ connection with 1002. Text is checked fragment by fragment, so an invalid
 byte fails the connection as soon as it arrives.
 
 Run it:    python3 step06_fragmentation.py 8080
-Check it:  wsconform run --chapter fragmentation --target ws://127.0.0.1:8080/echo -j 1
+Check it:  wsconform run --up-to fragmentation --target ws://127.0.0.1:8080/echo
 """
 
 import base64
@@ -97,7 +97,7 @@ class Reader:
         (CRLF CRLF), reading no further than MAX_HEAD bytes."""
         while True:
             end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0:
+            if end >= 0 and end + 4 <= MAX_HEAD:
                 head = bytes(self.buffer[: end + 4])
                 del self.buffer[: end + 4]
                 return head

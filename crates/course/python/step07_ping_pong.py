@@ -8,7 +8,7 @@ fragmented and carry at most 125 bytes (5.5); one that breaks this fails
 the connection with 1002.
 
 Run it:    python3 step07_ping_pong.py 8080
-Check it:  wsconform run --chapter ping-pong --target ws://127.0.0.1:8080/echo -j 1
+Check it:  wsconform run --up-to ping-pong --target ws://127.0.0.1:8080/echo
 """
 
 import base64
@@ -95,7 +95,7 @@ class Reader:
         (CRLF CRLF), reading no further than MAX_HEAD bytes."""
         while True:
             end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0:
+            if end >= 0 and end + 4 <= MAX_HEAD:
                 head = bytes(self.buffer[: end + 4])
                 del self.buffer[: end + 4]
                 return head

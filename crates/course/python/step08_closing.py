@@ -10,7 +10,7 @@ and only then closes the socket, so that TCP never resets the connection
 under the client's feet.
 
 Run it:    python3 step08_closing.py 8080
-Check it:  wsconform run --chapter closing --target ws://127.0.0.1:8080/echo -j 1
+Check it:  wsconform run --up-to closing --target ws://127.0.0.1:8080/echo
 """
 
 import base64
@@ -99,7 +99,7 @@ class Reader:
         (CRLF CRLF), reading no further than MAX_HEAD bytes."""
         while True:
             end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0:
+            if end >= 0 and end + 4 <= MAX_HEAD:
                 head = bytes(self.buffer[: end + 4])
                 del self.buffer[: end + 4]
                 return head

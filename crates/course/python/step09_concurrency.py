@@ -8,7 +8,7 @@ that stayed connected kept everyone else waiting. Each connection's state
 call, so a thread can run each call on its own.
 
 Run it:    python3 step09_concurrency.py 8080
-Check it:  wsconform run --chapter concurrency --target ws://127.0.0.1:8080/echo
+Check it:  wsconform run --up-to concurrency --target ws://127.0.0.1:8080/echo
 """
 
 import base64
@@ -98,7 +98,7 @@ class Reader:
         (CRLF CRLF), reading no further than MAX_HEAD bytes."""
         while True:
             end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0:
+            if end >= 0 and end + 4 <= MAX_HEAD:
                 head = bytes(self.buffer[: end + 4])
                 del self.buffer[: end + 4]
                 return head

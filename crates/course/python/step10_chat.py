@@ -9,7 +9,8 @@ that lets one whole frame out at a time. A client joins the room before
 its 101 goes out and leaves it exactly once, when its connection ends.
 
 Run it:    python3 step10_chat.py 8080
-Check it:  wsconform run --chapter chat --profile chat --target ws://127.0.0.1:8080/socket
+Check it:  wsconform run --up-to chat --target ws://127.0.0.1:8080/echo
+           wsconform run --up-to chat --profile chat --target ws://127.0.0.1:8080/socket
 """
 
 import base64
@@ -163,7 +164,7 @@ class Reader:
         (CRLF CRLF), reading no further than MAX_HEAD bytes."""
         while True:
             end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0:
+            if end >= 0 and end + 4 <= MAX_HEAD:
                 head = bytes(self.buffer[: end + 4])
                 del self.buffer[: end + 4]
                 return head

@@ -8,8 +8,8 @@ all its fragments, checked before a fragment's payload is read (1009
 beyond); the server takes MAX_CONNECTIONS clients at once (503 beyond).
 
 Run it:    python3 step11_hardening.py 8080
-Check it:  wsconform run --target ws://127.0.0.1:8080/echo
-           wsconform run --profile chat --target ws://127.0.0.1:8080/socket
+Check it:  wsconform run --up-to hardening --target ws://127.0.0.1:8080/echo
+           wsconform run --up-to hardening --profile chat --target ws://127.0.0.1:8080/socket
 """
 
 import base64
@@ -168,7 +168,7 @@ class Reader:
         (CRLF CRLF), reading no further than MAX_HEAD bytes."""
         while True:
             end = self.buffer.find(b"\r\n\r\n")
-            if end >= 0:
+            if end >= 0 and end + 4 <= MAX_HEAD:
                 head = bytes(self.buffer[: end + 4])
                 del self.buffer[: end + 4]
                 return head

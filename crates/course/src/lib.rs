@@ -5,6 +5,6 @@
 //! functions. The steps use only `std`, `sha1` and `base64` (Rust) or the
 //! Python standard library, and nothing of this workspace.
 //!
-//! `tests/track.rs` starts every step and plays the suite against it;
-//! `STAGING.md` records which scenarios of a step's own chapter still need a
-//! later chapter.
+//! `tests/track.rs` starts every step and plays the suite against it: the
+//! chapters up to its own pass, the next one fails something. `STAGING.md`
+//! states the staging rule the suite keeps for that.

@@ -2,8 +2,8 @@
 //!
 //! Loading proves each file is well formed. Checking proves the suite makes
 //! sense: ids are unique and well formed, every `echo: last` has a message
-//! before it, close codes expected are ones a server may actually send, and
-//! so on. A scenario that can never pass is a bug in the suite, not in the
+//! before it, close codes expected are ones a server may actually send, no
+//! step needs a chapter after its scenario's own (`stages`), and so on. A scenario that can never pass is a bug in the suite, not in the
 //! learner's server.
 
 use std::collections::HashMap;
@@ -15,6 +15,7 @@ use crate::load::LoadedScenario;
 use crate::payload::payload_bytes;
 use crate::plan::{PlanError, PlanSettings, Profile, Target, plan};
 use crate::scenario::{Action, DataKind, ExpectKind, ProfileNeed};
+use crate::stages::check_staging;
 
 /// One problem found by `check`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +113,10 @@ pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
                 }
             }
         }
+        // The staging rule: nothing a later chapter teaches.
+        for early in check_staging(s) {
+            err(early.to_string());
+        }
         // Planning for each applicable profile finds what depends on order.
         for profile in [Profile::Echo, Profile::Chat] {
             let applies = match sc.profile {
@@ -185,6 +190,22 @@ mod tests {
         assert!(
             p.iter().any(|m| m.contains("should use only lowercase")),
             "{p:?}"
+        );
+    }
+
+    #[test]
+    fn a_step_from_a_later_chapter_is_named_with_its_chapter() {
+        let s = parse_scenario(
+            "scenarios/02-frames/a.yaml",
+            "id: a\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n  - send: { close: 1000 }\n",
+        )
+        .unwrap();
+        let errors = check(&[s]);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(
+            errors[0].to_string(),
+            "scenarios/02-frames/a.yaml: step 3 uses a close frame, which the closing chapter teaches: \
+             move the scenario there or do without it"
         );
     }
 

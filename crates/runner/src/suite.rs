@@ -15,8 +15,10 @@ use tokio::task::JoinSet;
 use crate::exec::run_scenario;
 use crate::load::{LoadedScenario, parse_scenario};
 use crate::plan::{Op, PlanSettings, plan};
-use crate::scenario::Action;
+use crate::scenario::{Action, SendKind};
+use crate::stages::payload_len;
 use crate::verdict::{Failure, Outcome, ScenarioResult};
+use crate::{chapter, ids};
 
 // The run report belongs to the reports that render it; re-exported here,
 // where a run produces it.
@@ -36,19 +38,21 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// Whether `s` is selected.
+    /// Whether `s` is selected. Ids and `--filter` also take the ids a
+    /// scenario had before ([`ids`]).
     pub fn selects(&self, s: &LoadedScenario) -> bool {
-        (self.ids.is_empty() || self.ids.contains(&s.scenario.id))
+        let id = &s.scenario.id;
+        (self.ids.is_empty() || self.ids.iter().any(|wanted| ids::names(id, wanted)))
             && (self.chapters.is_empty()
                 || self
                     .chapters
                     .iter()
-                    .any(|c| crate::chapter::matches(&s.chapter, c)))
+                    .any(|c| chapter::matches(&s.chapter, c)))
             && (self.tags.is_empty() || self.tags.iter().any(|t| s.scenario.tags.contains(t)))
             && self
                 .filter
                 .as_ref()
-                .is_none_or(|p| p.matches(&s.scenario.id))
+                .is_none_or(|p| p.matches(id) || ids::former(id).iter().any(|old| p.matches(old)))
     }
 }
 
@@ -68,17 +72,36 @@ fn needs_connection(s: &LoadedScenario, settings: &PlanSettings) -> bool {
     })
 }
 
-/// Whether a scenario has a `flood` step (and so runs alone).
-fn floods(s: &LoadedScenario) -> bool {
-    s.scenario
-        .steps
-        .iter()
-        .any(|step| matches!(step.action, Action::Flood(_)))
+/// Above this many payload bytes sent, a scenario is a load test.
+const HEAVY: usize = 4 << 20;
+
+/// Whether a scenario is a load test and so runs alone: it has a `flood`
+/// step, or sends more than [`HEAVY`] bytes of payload (a message over a
+/// size limit). Played beside others, it would take the CPU their
+/// deadlines count on.
+fn runs_alone(s: &LoadedScenario) -> bool {
+    let mut sent = 0usize;
+    for step in &s.scenario.steps {
+        match &step.action {
+            Action::Flood(_) => return true,
+            Action::Send(send) => {
+                if let SendKind::Text(p) | SendKind::Binary(p) = &send.kind {
+                    sent = sent.saturating_add(payload_len(p));
+                }
+            }
+            Action::Frame(frame) => sent = sent.saturating_add(payload_len(&frame.payload)),
+            _ => {}
+        }
+    }
+    sent > HEAVY
 }
 
-/// Runs `scenarios` against the target, `jobs` at a time (scenarios with a
-/// `flood` step run last, one at a time). `on_result` is
-/// called as each scenario finishes (for progress display).
+/// Runs `scenarios` against the target, `jobs` at a time. Scenarios of the
+/// chapters before concurrency run first, one at a time (a server from
+/// those chapters may serve one connection at a time, and a second
+/// connection would wait for the first to end); load tests (a `flood` step,
+/// or megabytes of payload) run last, one at a time. `on_result` is called as each scenario
+/// finishes (for progress display).
 pub async fn run_suite(
     scenarios: &[LoadedScenario],
     settings: &PlanSettings,
@@ -137,10 +160,15 @@ pub async fn run_suite(
             _ => to_run = scenarios.iter().cloned().enumerate().collect(),
         }
     }
-    // A flood is a load test: it gets the server to itself, after the rest,
-    // so its thousands of chat broadcasts never reach other scenarios' clients.
-    let (alone, together): (Vec<_>, Vec<_>) = to_run.into_iter().partition(|(_, s)| floods(s));
-    for (batch, batch_jobs) in [(together, jobs.max(1)), (alone, 1)] {
+    // A flood, or a message of many megabytes, is a load test: it gets the
+    // server to itself, after the rest, so its thousands of chat broadcasts
+    // never reach other scenarios' clients and its CPU never starves their
+    // deadlines.
+    let (alone, rest): (Vec<_>, Vec<_>) = to_run.into_iter().partition(|(_, s)| runs_alone(s));
+    let (serial, together): (Vec<_>, Vec<_>) = rest
+        .into_iter()
+        .partition(|(_, s)| chapter::serves_one_at_a_time(&s.chapter));
+    for (batch, batch_jobs) in [(serial, 1), (together, jobs.max(1)), (alone, 1)] {
         let limit = Arc::new(Semaphore::new(batch_jobs));
         let mut set = JoinSet::new();
         for (i, s) in batch {
@@ -179,4 +207,67 @@ pub async fn run_suite(
     }
     report.duration = started.elapsed();
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(folder: &str, steps: &str) -> LoadedScenario {
+        let yaml = format!("id: a.b\ntitle: t\nsteps:\n{steps}");
+        parse_scenario(&format!("scenarios/{folder}/a.yaml"), &yaml)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn load_tests_run_alone() {
+        assert!(runs_alone(&scenario(
+            "09-concurrency",
+            "  - flood: { clients: 2, messages: 2 }\n"
+        )));
+        assert!(runs_alone(&scenario(
+            "11-hardening",
+            "  - send: { binary: { len: 16777216 }, fragments: [1048576] }\n"
+        )));
+        assert!(!runs_alone(&scenario(
+            "03-lengths",
+            "  - send: { binary: { len: 327680 } }\n"
+        )));
+        assert!(!runs_alone(&scenario(
+            "11-hardening",
+            "  - frame: { opcode: binary, claimed_len: 67108864, payload: { len: 16 } }\n"
+        )));
+    }
+
+    #[test]
+    fn selection_takes_old_ids_and_chapter_names() {
+        let s = scenario("05-text-utf8", "  - send: { text: hi }\n");
+        let mut s = s;
+        s.scenario.id = "text-utf8.invalid".into();
+        let by_old_id = Selection {
+            ids: vec!["utf8.invalid".into()],
+            ..Selection::default()
+        };
+        assert!(by_old_id.selects(&s));
+        let by_old_glob = Selection {
+            filter: glob::Pattern::new("utf8.*").ok(),
+            ..Selection::default()
+        };
+        assert!(by_old_glob.selects(&s));
+        let by_new_glob = Selection {
+            filter: glob::Pattern::new("text-utf8.*").ok(),
+            ..Selection::default()
+        };
+        assert!(by_new_glob.selects(&s));
+        let other = Selection {
+            filter: glob::Pattern::new("ping.*").ok(),
+            ..Selection::default()
+        };
+        assert!(!other.selects(&s));
+        let by_chapter = Selection {
+            chapters: vec!["text-utf8".into(), "frames".into()],
+            ..Selection::default()
+        };
+        assert!(by_chapter.selects(&s));
+    }
 }

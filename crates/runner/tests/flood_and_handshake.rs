@@ -27,7 +27,7 @@ async fn play(
     timeout: Duration,
     yaml: &str,
 ) -> ScenarioResult {
-    let scenario = parse_scenario("scenarios/10-concurrency/t.yaml", yaml).unwrap();
+    let scenario = parse_scenario("scenarios/09-concurrency/t.yaml", yaml).unwrap();
     run_scenario(&scenario, &settings(addr, path, profile, timeout, 11)).await
 }
 

@@ -27,7 +27,7 @@ steps:
 #[tokio::test]
 async fn a_prerequisite_failed_in_one_scenario_is_explained_in_failures() {
     let addr = serve(Behaviour::Echo(Bugs::default())).await;
-    let scenario = parse_scenario("scenarios/10-concurrency/two.yaml", SCENARIO).unwrap();
+    let scenario = parse_scenario("scenarios/09-concurrency/two.yaml", SCENARIO).unwrap();
     let settings = settings(addr, "/echo", Profile::Echo, Duration::from_secs(1), 1);
     let mut report = run_suite(&[scenario], &settings, 1, |_| {}).await;
     assert!(report.cause.is_none());

@@ -18,7 +18,7 @@ async fn human_output_of_a_failing_run() {
     let selection = only(&[
         "handshake.missing-key",
         "lengths.16bit-126",
-        "ping.echo-payload",
+        "ping-pong.echo-payload",
     ]);
     let scenarios: Vec<_> = starter()
         .into_iter()

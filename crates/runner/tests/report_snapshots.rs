@@ -58,7 +58,7 @@ steps:
     (
         "scenarios/07-ping-pong/ping.yaml",
         r#"
-id: ping.echo-payload
+id: ping-pong.echo-payload
 title: A ping is answered by a pong with the same payload
 rfc: "5.5.2"
 autobahn: "2.2"

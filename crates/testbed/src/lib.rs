@@ -51,8 +51,8 @@
 //! | `fragmentation` | `fin-ignored` |
 //! | `ping-pong` | `ping-ignored` |
 //! | `closing` | `close-not-answered` |
-//! | `chat` | `broadcast-to-sender-only` |
 //! | `concurrency` | `one-client-at-a-time` |
+//! | `chat` | `broadcast-to-sender-only` |
 //! | `hardening` | (none: limits and hostile clients, no single classic bug) |
 
 pub mod chat;
@@ -84,8 +84,8 @@ pub const CHAPTERS: [&str; 11] = [
     "fragmentation",
     "ping-pong",
     "closing",
-    "chat",
     "concurrency",
+    "chat",
     "hardening",
 ];
 

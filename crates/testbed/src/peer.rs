@@ -59,8 +59,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 /// Largest frame payload accepted (as the reference server: 16 MiB).
 pub const MAX_FRAME_SIZE: usize = 16 << 20;
-/// Largest message accepted (as the reference server: 64 MiB).
-pub const MAX_MESSAGE_SIZE: usize = 64 << 20;
+/// Largest message accepted (as the reference server: 16 MiB).
+pub const MAX_MESSAGE_SIZE: usize = 16 << 20;
 
 /// The tungstenite configuration of the peer: every check tungstenite can
 /// make is on.
@@ -187,6 +187,11 @@ async fn handshake(stream: &mut TcpStream) -> std::io::Result<Option<Upgrade>> {
         let mut slots = [httparse::EMPTY_HEADER; 64];
         let mut request = httparse::Request::new(&mut slots);
         match request.parse(&buf) {
+            // A whole head may arrive in one read: its size counts, not the reads'.
+            Ok(httparse::Status::Complete(used)) if used > MAX_REQUEST_SIZE => {
+                refuse(stream, Refusal::new(431, "request header block too large")).await?;
+                return Ok(None);
+            }
             Ok(httparse::Status::Complete(used)) => {
                 let answer = check_request(&request);
                 match answer {

@@ -7,7 +7,7 @@
 //! reads and ignores everything until the client hangs up.
 //!
 //! Run it:   cargo run -p wsconform-course --bin step01_handshake -- 8080
-//! Check it: wsconform run --chapter handshake --target ws://127.0.0.1:8080/echo -j 1
+//! Check it: wsconform run --up-to handshake --target ws://127.0.0.1:8080/echo
 //!
 //! SIGTERM needs no code: its default action ends the process, and the
 //! operating system closes every socket the server had open.

@@ -7,7 +7,7 @@
 //! later chapters teach them.
 //!
 //! Run it:   cargo run -p wsconform-course --bin step02_frames -- 8080
-//! Check it: wsconform run --chapter frames --target ws://127.0.0.1:8080/echo -j 1
+//! Check it: wsconform run --up-to frames --target ws://127.0.0.1:8080/echo
 //!
 //! SIGTERM needs no code: its default action ends the process, and the
 //! operating system closes every socket the server had open.

@@ -7,7 +7,7 @@
 //! arrive in many pieces.
 //!
 //! Run it:   cargo run -p wsconform-course --bin step03_lengths -- 8080
-//! Check it: wsconform run --chapter lengths --target ws://127.0.0.1:8080/echo -j 1
+//! Check it: wsconform run --up-to lengths --target ws://127.0.0.1:8080/echo
 //!
 //! SIGTERM needs no code: its default action ends the process, and the
 //! operating system closes every socket the server had open.

@@ -7,7 +7,7 @@
 //! close frame with code 1002 and hangs up.
 //!
 //! Run it:   cargo run -p wsconform-course --bin step04_masking -- 8080
-//! Check it: wsconform run --chapter masking --target ws://127.0.0.1:8080/echo -j 1
+//! Check it: wsconform run --up-to masking --target ws://127.0.0.1:8080/echo
 //!
 //! SIGTERM needs no code: its default action ends the process, and the
 //! operating system closes every socket the server had open.

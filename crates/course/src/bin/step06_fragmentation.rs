@@ -9,7 +9,7 @@
 //! invalid byte fails the connection as soon as it arrives.
 //!
 //! Run it:   cargo run -p wsconform-course --bin step06_fragmentation -- 8080
-//! Check it: wsconform run --chapter fragmentation --target ws://127.0.0.1:8080/echo -j 1
+//! Check it: wsconform run --up-to fragmentation --target ws://127.0.0.1:8080/echo
 //!
 //! SIGTERM needs no code: its default action ends the process, and the
 //! operating system closes every socket the server had open.

@@ -7,7 +7,7 @@
 //! fails the connection with 1002.
 //!
 //! Run it:   cargo run -p wsconform-course --bin step07_ping_pong -- 8080
-//! Check it: wsconform run --chapter ping-pong --target ws://127.0.0.1:8080/echo -j 1
+//! Check it: wsconform run --up-to ping-pong --target ws://127.0.0.1:8080/echo
 //!
 //! SIGTERM needs no code: its default action ends the process, and the
 //! operating system closes every socket the server had open.

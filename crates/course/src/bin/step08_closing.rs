@@ -9,7 +9,7 @@
 //! connection under the client's feet.
 //!
 //! Run it:   cargo run -p wsconform-course --bin step08_closing -- 8080
-//! Check it: wsconform run --chapter closing --target ws://127.0.0.1:8080/echo -j 1
+//! Check it: wsconform run --up-to closing --target ws://127.0.0.1:8080/echo
 //!
 //! SIGTERM needs no code: its default action ends the process, and the
 //! operating system closes every socket the server had open.

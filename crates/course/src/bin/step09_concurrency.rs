@@ -7,7 +7,7 @@
 //! function call, so a thread can run each call on its own.
 //!
 //! Run it:   cargo run -p wsconform-course --bin step09_concurrency -- 8080
-//! Check it: wsconform run --chapter concurrency --target ws://127.0.0.1:8080/echo
+//! Check it: wsconform run --up-to concurrency --target ws://127.0.0.1:8080/echo
 //!
 //! SIGTERM needs no code: its default action ends the process, and the
 //! operating system closes every socket the server had open.

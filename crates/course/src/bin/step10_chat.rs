@@ -8,7 +8,8 @@
 //! its 101 goes out and leaves it exactly once, when its connection ends.
 //!
 //! Run it:   cargo run -p wsconform-course --bin step10_chat -- 8080
-//! Check it: wsconform run --chapter chat --profile chat --target ws://127.0.0.1:8080/socket
+//! Check it: wsconform run --up-to chat --target ws://127.0.0.1:8080/echo
+//!           wsconform run --up-to chat --profile chat --target ws://127.0.0.1:8080/socket
 //!
 //! SIGTERM needs no code: its default action ends the process, and the
 //! operating system closes every socket the server had open.

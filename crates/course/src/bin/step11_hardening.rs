@@ -7,8 +7,8 @@
 //! beyond); the server takes `MAX_CONNECTIONS` clients at once (503 beyond).
 //!
 //! Run it:   cargo run -p wsconform-course --bin step11_hardening -- 8080
-//! Check it: wsconform run --target ws://127.0.0.1:8080/echo
-//!           wsconform run --profile chat --target ws://127.0.0.1:8080/socket
+//! Check it: wsconform run --up-to hardening --target ws://127.0.0.1:8080/echo
+//!           wsconform run --up-to hardening --profile chat --target ws://127.0.0.1:8080/socket
 //!
 //! SIGTERM needs no code: its default action ends the process, and the
 //! operating system closes every socket the server had open.

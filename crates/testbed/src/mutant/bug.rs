@@ -71,8 +71,8 @@ impl Bug {
         Bug::FinIgnored,
         Bug::PingIgnored,
         Bug::CloseNotAnswered,
-        Bug::BroadcastToSenderOnly,
         Bug::OneClientAtATime,
+        Bug::BroadcastToSenderOnly,
     ];
 
     /// The bug's stable kebab-case name, used on the command line and in

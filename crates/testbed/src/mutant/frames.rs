@@ -78,7 +78,11 @@ impl FrameReader {
         FrameReader {
             stream,
             bug,
-            limits: Limits::default(),
+            // As the reference server: 16 MiB a frame and 16 MiB a message.
+            limits: Limits {
+                max_message_size: 16 << 20,
+                ..Limits::default()
+            },
             buf: leftover,
             chunk: vec![0; READ_CHUNK],
             read_for_this_frame: false,

@@ -238,7 +238,7 @@ mod tests {
 
     fn covered(case: &str) -> Covered {
         Covered {
-            loaded: scenario("utf8.fail-fast", Some(case)),
+            loaded: scenario("fragmentation.utf8-fail-fast", Some(case)),
             case: case.into(),
             explanations: Vec::new(),
         }
