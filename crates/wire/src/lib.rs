@@ -16,6 +16,8 @@
 //! | [`mask`] | §5.3 | XOR masking of client payloads |
 //! | [`utf8`] | §8.1 | incremental UTF-8 validation for text messages |
 //! | [`close`] | §5.5.1, §7.4 | close codes and the close frame payload |
+//! | [`extension`] | RFC 7692 §5, §7.1 | `Sec-WebSocket-Extensions` and the permessage-deflate negotiation |
+//! | [`deflate`] | RFC 7692 §7.2 | compressing and inflating messages |
 //! | [`codec`] | §5.4, §5.5 | a streaming decoder that turns bytes into messages |
 //! | [`reader`] | §5.2, §5.4 | frames one by one with their stream offsets, for test tools |
 //! | [`splitmix`] | | repeatable pseudo-random keys for test tools |
@@ -28,7 +30,9 @@
 
 pub mod close;
 pub mod codec;
+pub mod deflate;
 pub mod error;
+pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
