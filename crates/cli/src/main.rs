@@ -66,6 +66,9 @@ enum Command {
         /// Port to listen on.
         #[arg(long, short, default_value_t = 8080)]
         port: u16,
+        /// Decline permessage-deflate (RFC 7692) offers: plain RFC 6455 only.
+        #[arg(long)]
+        no_deflate: bool,
     },
     /// Put load on a server: echo round trips, chat fan-out or idle connections.
     Bench(BenchArgs),
@@ -171,8 +174,12 @@ fn main() -> ExitCode {
         Command::Check { path } => check_command(path.as_deref()),
         Command::Explain { id, scenarios } => explain(&id, scenarios.as_deref()),
         Command::Decode { hex } => decode(&hex.join(" ")),
-        Command::Serve { bind, port } => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(serve(&bind, port)),
+        Command::Serve {
+            bind,
+            port,
+            no_deflate,
+        } => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(serve(&bind, port, !no_deflate)),
             Err(e) => {
                 eprintln!("error: cannot start the async runtime: {e}");
                 ExitCode::from(USAGE)
@@ -345,7 +352,7 @@ fn decode(hex: &str) -> ExitCode {
     }
 }
 
-async fn serve(bind: &str, port: u16) -> ExitCode {
+async fn serve(bind: &str, port: u16, deflate: bool) -> ExitCode {
     let addr = match format!("{bind}:{port}").parse() {
         Ok(a) => a,
         Err(_) => {
@@ -355,9 +362,11 @@ async fn serve(bind: &str, port: u16) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
+    let defaults = wsconform_server::Config::default();
     let config = wsconform_server::Config {
         bind_addr: addr,
-        ..wsconform_server::Config::default()
+        deflate: defaults.deflate.filter(|_| deflate),
+        ..defaults
     };
     let server = match wsconform_server::spawn(config).await {
         Ok(s) => s,

@@ -34,10 +34,14 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{debug, info};
 
+use wsconform_wire::deflate::Deflater;
 use wsconform_wire::{
     CloseFrame, Decoder, Event, FrameHeader, HandshakeError, LengthForm, Limits, Message, OpCode,
-    Role, accept_response, close_payload, encode_frame, parse_request,
+    Role, accept_response, accept_response_with_extensions, close_payload, encode_frame,
+    parse_request,
 };
+
+use crate::compression;
 
 use crate::chat::{ChatError, ChatMessage};
 use crate::config::Config;
@@ -175,8 +179,20 @@ pub(crate) async fn handle(
         },
         _ => Endpoint::Echo,
     };
+    let deflate = compression::accept_offer(&request, config);
     let mut socket = WebSocket::new(stream, config, early_frames);
-    socket.out.extend_from_slice(&accept_response(&request));
+    match deflate {
+        Some(accepted) => {
+            socket
+                .out
+                .extend_from_slice(&accept_response_with_extensions(
+                    &request,
+                    &accepted.response,
+                ));
+            socket.use_deflate(&accepted.params);
+        }
+        None => socket.out.extend_from_slice(&accept_response(&request)),
+    }
     // ANCHOR_END: accept_handshake
 
     match &endpoint {
@@ -311,6 +327,8 @@ struct WebSocket<'c> {
     input: Vec<u8>,
     /// Encoded frames waiting to be written to the peer.
     out: Vec<u8>,
+    /// The compressor, when permessage-deflate was negotiated.
+    deflater: Option<Deflater>,
 }
 
 impl<'c> WebSocket<'c> {
@@ -325,7 +343,18 @@ impl<'c> WebSocket<'c> {
             decoder: Decoder::new(Role::Server, limits),
             input: early_frames,
             out: Vec::new(),
+            deflater: None,
         }
+    }
+
+    /// Speaks permessage-deflate with `params` from now on.
+    fn use_deflate(&mut self, params: &wsconform_wire::extension::DeflateParams) {
+        let decoder = std::mem::replace(
+            &mut self.decoder,
+            Decoder::new(Role::Server, Limits::default()),
+        );
+        self.decoder = decoder.with_deflate(params);
+        self.deflater = Some(compression::deflater(params));
     }
 
     // ANCHOR: read_loop
@@ -577,6 +606,10 @@ impl<'c> WebSocket<'c> {
     /// copies it once, into the kernel, and only what it does not take is
     /// queued.
     fn send_frame(&mut self, opcode: OpCode, payload: &[u8]) {
+        if self.deflater.is_some() {
+            compression::encode_message(&mut self.out, self.deflater.as_mut(), opcode, payload);
+            return;
+        }
         if payload.len() < VECTORED_WRITE_MIN || !self.out.is_empty() {
             encode_frame(&mut self.out, true, opcode, None, payload);
             return;
@@ -630,13 +663,19 @@ impl<'c> WebSocket<'c> {
     /// waiting in the room's queue (up to the high-water mark), so that a
     /// busy room costs one write for many messages instead of one each.
     fn queue_room_messages(&mut self, first: &str, endpoint: &mut Endpoint) {
-        encode_frame(&mut self.out, true, OpCode::Text, None, first.as_bytes());
+        let deflater = self.deflater.as_mut();
+        compression::encode_message(&mut self.out, deflater, OpCode::Text, first.as_bytes());
         let Endpoint::Chat { room, .. } = endpoint else {
             return;
         };
         while self.out.len() < OUT_HIGH_WATER {
             match room.queue.try_recv() {
-                Ok(text) => encode_frame(&mut self.out, true, OpCode::Text, None, text.as_bytes()),
+                Ok(text) => compression::encode_message(
+                    &mut self.out,
+                    self.deflater.as_mut(),
+                    OpCode::Text,
+                    text.as_bytes(),
+                ),
                 // Empty, or closed: the loop's next `recv` will tell which.
                 Err(_) => break,
             }

@@ -59,6 +59,7 @@
 )]
 
 pub mod chat;
+mod compression;
 pub mod config;
 mod connection;
 mod error;

@@ -1,7 +1,7 @@
 //! `wsconform-server`: runs the reference server until Ctrl-C.
 //!
 //! ```text
-//! wsconform-server [--bind ADDR] [--port PORT] [--max-connections N]
+//! wsconform-server [--bind ADDR] [--port PORT] [--max-connections N] [--no-deflate]
 //! ```
 //!
 //! Once the port is open it prints `listening on ADDR` on stdout, so a
@@ -15,12 +15,15 @@ use std::process::ExitCode;
 
 use wsconform_server::{Config, bind, shutdown_signal};
 
-const USAGE: &str = "usage: wsconform-server [--bind ADDR] [--port PORT] [--max-connections N]
+const USAGE: &str =
+    "usage: wsconform-server [--bind ADDR] [--port PORT] [--max-connections N] [--no-deflate]
   --bind ADDR            IP address to listen on (default 127.0.0.1)
   --port PORT            TCP port to listen on (default 8080; 0 picks a free one)
-  --max-connections N    connections served at once (default 1024)";
+  --max-connections N    connections served at once (default 1024)
+  --no-deflate           decline permessage-deflate offers (RFC 7692)";
 
-/// Reads `--bind`, `--port` and `--max-connections` from the command line.
+/// Reads `--bind`, `--port`, `--max-connections` and `--no-deflate` from the
+/// command line.
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> {
     let mut config = Config::default();
     while let Some(arg) = args.next() {
@@ -46,6 +49,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
                     .parse()
                     .map_err(|_| format!("--max-connections {text:?} is not a number"))?;
             }
+            "--no-deflate" => config.deflate = None,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
