@@ -48,8 +48,8 @@ pub use frame::{
 };
 pub use handshake::{
     ClientRequest, HandshakeError, ResponseError, ServerResponse, WEBSOCKET_GUID, accept_key,
-    accept_response, accept_response_with_extensions, build_request, generate_key, http_response, parse_request, parse_response,
-    validate_response,
+    accept_response, accept_response_with_extensions, build_request, generate_key, http_response,
+    parse_request, parse_response, validate_response,
 };
 pub use mask::{apply_mask, apply_mask_bytewise};
 pub use reader::{
