@@ -125,6 +125,17 @@ struct RunArgs {
     /// terminal or CI is set).
     #[arg(long)]
     no_progress: bool,
+    /// Fail, instead of skipping, the scenarios of an optional feature the
+    /// server declines: `--require deflate` (permessage-deflate, RFC 7692).
+    #[arg(long, value_enum)]
+    require: Vec<RequireArg>,
+}
+
+/// Optional features `--require` can make mandatory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RequireArg {
+    /// permessage-deflate (RFC 7692).
+    Deflate,
 }
 
 fn parse_dur(text: &str) -> Result<Dur, String> {
@@ -567,10 +578,13 @@ async fn run(args: RunArgs) -> ExitCode {
     if let Some(server) = reference.take() {
         server.shutdown().await;
     }
-    let Some(report) = outcome else {
+    let Some(mut report) = outcome else {
         eprintln!("interrupted");
         return ExitCode::from(130);
     };
+    if args.require.contains(&RequireArg::Deflate) {
+        wsconform_runner::exec::deflate::require_deflate(&mut report.results);
+    }
     let text = render(&report, opts);
     if human_to_stderr {
         eprint!("{text}");

@@ -80,7 +80,6 @@ const OWNERS: &[(&str, &str, &str, &str)] = &[
 const PENDING: &[(&str, &str)] = &[
     ("runner/src/bench.rs", "Decoder::new(Role::Client"),
     ("runner/src/report/human.rs", "rfc6455#section-"),
-    ("runner/src/report/detail.rs", "rfc6455#section-"),
     ("cli/src/main.rs", "rfc6455#section-"),
     ("runner/src/scenario.rs", "reserved-0x"),
     ("runner/src/suite.rs", "split_once('-')"),

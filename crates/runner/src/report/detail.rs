@@ -11,10 +11,7 @@ use std::fmt::Write;
 use super::annotated::{HumanOptions, transcript};
 use crate::verdict::{Failure, Outcome, ScenarioResult};
 
-/// The RFC 6455 link for a section, as every report prints it.
-pub fn rfc_link(section: &str) -> String {
-    format!("https://www.rfc-editor.org/rfc/rfc6455#section-{section}")
-}
+pub use crate::rfc_link;
 
 /// A stable chapter number: `03-lengths` is 3. Chapters without a number
 /// (a course's own folder) get `fallback`, their position in the run.
@@ -95,7 +92,7 @@ pub fn plain_detail(r: &ScenarioResult) -> String {
         let _ = writeln!(out, "Non-strict: {note}");
     }
     if let Some(section) = &r.rfc {
-        let _ = writeln!(out, "RFC 6455 §{section}: {}", rfc_link(section));
+        let _ = writeln!(out, "{}: {}", crate::rfc_name(section), rfc_link(section));
     }
     if let Some(f) = &r.failure {
         out.push_str(&failure_explanation(r, f, "", &f.actual));
