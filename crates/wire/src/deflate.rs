@@ -79,6 +79,7 @@ impl Inflater {
         self.state.is_some()
     }
 
+    // ANCHOR: inflate
     /// Inflates `input`, a piece of a compressed message, appending to
     /// `out`. Fails as soon as `out` would grow beyond `limit` bytes, so a
     /// small frame that claims gigabytes costs at most `limit` bytes and
@@ -132,6 +133,7 @@ impl Inflater {
             }
         }
     }
+    // ANCHOR_END: inflate
 
     /// Ends a message: inflates the [`TAIL`] the sender removed and, with
     /// no context takeover, frees the state.

@@ -61,7 +61,7 @@ pub(crate) async fn serve(mut stream: TcpStream, bug: Option<Bug>, room: Arc<Roo
             reader.use_deflate(&params);
             Deflater::new(
                 params.server_max_window_bits,
-                6,
+                1,
                 params.server_no_context_takeover,
             )
         });

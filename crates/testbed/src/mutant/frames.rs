@@ -19,13 +19,17 @@ use wsconform_wire::{
     check_client_frame, parse_close_payload,
 };
 
-use wsconform_wire::deflate::Inflater;
+use wsconform_wire::deflate::{InflateError, Inflater};
 use wsconform_wire::extension::DeflateParams;
 
 use super::Bug;
 
 /// How many bytes one `read` asks the kernel for.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// The largest inflated message: the reference server's message limit, so
+/// an inflation bomb costs a mutant no more than it costs the reference.
+const MAX_INFLATED: usize = 16 << 20;
 
 /// What the reader hands to the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -351,12 +355,15 @@ impl FrameReader {
         if self.compressed
             && let Some(inflater) = self.inflater.as_mut()
         {
-            let limit = self.limits.max_message_size;
+            let limit = self.limits.max_message_size.min(MAX_INFLATED);
             let mut plain = Vec::new();
             let inflated = inflater
                 .inflate(&self.message, &mut plain, limit)
                 .and_then(|()| inflater.finish_message(&mut plain, limit));
-            inflated.map_err(|e| ProtocolError::InvalidCompressedData(e.to_string()))?;
+            inflated.map_err(|e| match e {
+                InflateError::TooBig { limit } => ProtocolError::MessageTooBig { limit },
+                InflateError::Corrupt(reason) => ProtocolError::InvalidCompressedData(reason),
+            })?;
             self.message = plain;
             if text {
                 self.utf8.reset();
