@@ -288,6 +288,27 @@ mod tests {
     }
 
     #[test]
+    fn state_lives_only_as_long_as_the_context() {
+        // Nothing is allocated before the first message.
+        let mut kept = Deflater::new(15, 1, false);
+        let mut dropped = Deflater::new(15, 1, true);
+        assert!(!kept.is_allocated() && !dropped.is_allocated());
+        kept.compress(b"a message").unwrap();
+        dropped.compress(b"a message").unwrap();
+        // Context takeover keeps the window; without it nothing is left.
+        assert!(kept.is_allocated());
+        assert!(!dropped.is_allocated());
+        let mut inflater = Inflater::new(15, false);
+        assert!(!inflater.is_allocated());
+        let mut out = Vec::new();
+        inflater.inflate(&HELLO, &mut out, 100).unwrap();
+        inflater.finish_message(&mut out, 100).unwrap();
+        assert!(inflater.is_allocated());
+    }
+
+    const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+
+    #[test]
     fn corrupt_data() {
         let err = inflate_all(&mut Inflater::new(15, false), &[0xff, 0xff, 0xff], 100);
         assert!(matches!(err, Err(InflateError::Corrupt(_))), "{err:?}");

@@ -220,4 +220,22 @@ mod tests {
         // Without an offer any extension in the answer is an error.
         assert!(negotiated(None, &response(Some("permessage-deflate")), KEY).is_err());
     }
+
+    #[test]
+    fn require_deflate_turns_declined_skips_into_failures() {
+        let loaded = crate::load::parse_scenario(
+            "scenarios/12-compression/a.yaml",
+            "id: a\ntitle: t\nsteps:\n  - send: { text: x }\n",
+        )
+        .unwrap();
+        let mut declined = ScenarioResult::for_scenario(&loaded, Outcome::Skip);
+        declined.message = format!("{DECLINED} (offered \"permessage-deflate\"); the rest");
+        let mut other = ScenarioResult::for_scenario(&loaded, Outcome::Skip);
+        other.message = "the profile does not apply".into();
+        let mut results = [declined, other];
+        require_deflate(&mut results);
+        assert_eq!(results[0].outcome, Outcome::Fail);
+        assert!(results[0].message.ends_with("--require deflate requires it"));
+        assert_eq!(results[1].outcome, Outcome::Skip);
+    }
 }
