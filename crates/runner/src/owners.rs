@@ -78,14 +78,13 @@ const OWNERS: &[(&str, &str, &str, &str)] = &[
 
 /// Copies still to be switched to their owner: (file relative to `crates/`, marker).
 const PENDING: &[(&str, &str)] = &[
-    ("runner/src/bench.rs", "Decoder::new(Role::Client"),
-    ("runner/src/report/human.rs", "rfc6455#section-"),
+    ("runner/src/bench/connection.rs", "Decoder::new(Role::Client"),
     ("cli/src/main.rs", "rfc6455#section-"),
-    ("runner/src/scenario.rs", "reserved-0x"),
+    ("runner/src/scenario/frame.rs", "reserved-0x"),
     ("runner/src/suite.rs", "split_once('-')"),
     ("runner/src/report/detail.rs", "split_once('-')"),
     ("runner/src/suite.rs", "non_strict: Vec::new(),"),
-    ("runner/src/bench.rs", "parse_response("),
+    ("runner/src/bench/connection.rs", "parse_response("),
 ];
 
 #[test]
