@@ -78,7 +78,10 @@ const OWNERS: &[(&str, &str, &str, &str)] = &[
 
 /// Copies still to be switched to their owner: (file relative to `crates/`, marker).
 const PENDING: &[(&str, &str)] = &[
-    ("runner/src/bench/connection.rs", "Decoder::new(Role::Client"),
+    (
+        "runner/src/bench/connection.rs",
+        "Decoder::new(Role::Client",
+    ),
     ("cli/src/main.rs", "rfc6455#section-"),
     ("runner/src/scenario/frame.rs", "reserved-0x"),
     ("runner/src/suite.rs", "split_once('-')"),

@@ -235,7 +235,11 @@ mod tests {
         let mut results = [declined, other];
         require_deflate(&mut results);
         assert_eq!(results[0].outcome, Outcome::Fail);
-        assert!(results[0].message.ends_with("--require deflate requires it"));
+        assert!(
+            results[0]
+                .message
+                .ends_with("--require deflate requires it")
+        );
         assert_eq!(results[1].outcome, Outcome::Skip);
     }
 }

@@ -183,9 +183,18 @@ fn compressed_sends_are_encoded_at_write_time_with_rsv1_on_the_first_frame() {
     let views = crate::decode::frames(&bytes);
     let summaries: Vec<String> = views.iter().map(crate::decode::summary).collect();
     assert_eq!(summaries.len(), 3, "{summaries:?}");
-    assert!(summaries[0].starts_with("RSV1 text MASK len=3"), "{summaries:?}");
-    assert!(summaries[1].starts_with("FIN ping MASK len=1"), "{summaries:?}");
-    assert!(summaries[2].starts_with("FIN cont MASK len=4"), "{summaries:?}");
+    assert!(
+        summaries[0].starts_with("RSV1 text MASK len=3"),
+        "{summaries:?}"
+    );
+    assert!(
+        summaries[1].starts_with("FIN ping MASK len=1"),
+        "{summaries:?}"
+    );
+    assert!(
+        summaries[2].starts_with("FIN cont MASK len=4"),
+        "{summaries:?}"
+    );
     // Uncompressed when the window does not allow compression.
     let plain = send.frames(None).unwrap();
     assert_eq!(crate::decode::frames(&plain).len(), 3);
