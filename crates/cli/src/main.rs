@@ -331,7 +331,11 @@ fn explain(id: &str, path: Option<&Path>) -> ExitCode {
         s.chapter, sc.points, s.path
     );
     if let Some(rfc) = &sc.rfc {
-        println!("RFC 6455 §{rfc}: https://www.rfc-editor.org/rfc/rfc6455#section-{rfc}");
+        println!(
+            "{}: {}",
+            wsconform_runner::rfc_name(rfc),
+            wsconform_runner::rfc_link(rfc)
+        );
     }
     if let Some(case) = &sc.autobahn {
         println!("Autobahn case: {case}");

@@ -93,6 +93,14 @@ pub fn rfc_link(field: &str) -> String {
 
 /// The RFC number and the section of a scenario's `rfc` field: `"5.2"` is
 /// RFC 6455's (the default), `"7692 7.2"` names another RFC first.
+///
+/// ```
+/// use wsconform_runner::{rfc_citation, rfc_link, rfc_name};
+/// assert_eq!(rfc_citation("5.2"), ("6455", "5.2"));
+/// assert_eq!(rfc_citation("7692 7.2.1"), ("7692", "7.2.1"));
+/// assert_eq!(rfc_name("7692 6.1"), "RFC 7692 §6.1");
+/// assert!(rfc_link("7692 6.1").ends_with("rfc7692#section-6.1"));
+/// ```
 pub fn rfc_citation(field: &str) -> (&str, &str) {
     match field.trim().split_once(' ') {
         Some((rfc, section)) if rfc.len() == 4 && rfc.chars().all(|c| c.is_ascii_digit()) => {

@@ -82,7 +82,6 @@ const PENDING: &[(&str, &str)] = &[
         "runner/src/bench/connection.rs",
         "Decoder::new(Role::Client",
     ),
-    ("cli/src/main.rs", "rfc6455#section-"),
     ("runner/src/scenario/frame.rs", "reserved-0x"),
     ("runner/src/suite.rs", "split_once('-')"),
     ("runner/src/report/detail.rs", "split_once('-')"),
