@@ -137,6 +137,17 @@ struct RunArgs {
     /// Write this run's failures as a baseline file.
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
+    /// Fail, instead of skipping, the scenarios of an optional feature the
+    /// server declines: `--require deflate` (permessage-deflate, RFC 7692).
+    #[arg(long, value_enum)]
+    require: Vec<RequireArg>,
+}
+
+/// Optional features `--require` can make mandatory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum RequireArg {
+    /// permessage-deflate (RFC 7692).
+    Deflate,
 }
 
 fn parse_dur(text: &str) -> Result<Dur, String> {
@@ -339,7 +350,11 @@ fn explain(id: &str, path: Option<&Path>) -> ExitCode {
         s.path
     );
     if let Some(rfc) = &sc.rfc {
-        outln!("RFC 6455 §{rfc}: {}", wsconform_runner::rfc_link(rfc));
+        outln!(
+            "{}: {}",
+            wsconform_runner::rfc_name(rfc),
+            wsconform_runner::rfc_link(rfc)
+        );
     }
     if let Some(case) = &sc.autobahn {
         outln!("Autobahn case: {case}");
@@ -591,10 +606,13 @@ async fn run(args: RunArgs) -> ExitCode {
     if let Some(server) = reference.take() {
         server.shutdown().await;
     }
-    let Some(report) = outcome else {
+    let Some(mut report) = outcome else {
         eprintln!("interrupted");
         return ExitCode::from(130);
     };
+    if args.require.contains(&RequireArg::Deflate) {
+        wsconform_runner::exec::deflate::require_deflate(&mut report.results);
+    }
     let text = render(&report, opts);
     if human_to_stderr {
         eprint!("{text}");

@@ -65,6 +65,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DUR", value_parser = parse_dur,
           default_value_t = Dur(Config::default().shutdown_grace))]
     shutdown_grace: Dur,
+    /// Decline permessage-deflate (RFC 7692) offers: plain RFC 6455 only.
+    #[arg(long)]
+    no_deflate: bool,
     /// More log lines on standard error: -v every connection, -vv protocol
     /// details. RUST_LOG (e.g. RUST_LOG=wsconform_server=debug) overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
@@ -97,6 +100,7 @@ fn bind_addr(bind: &str, port: u16) -> Result<SocketAddr, String> {
 impl ServeArgs {
     /// The server configuration these flags ask for.
     fn config(&self) -> Result<Config, String> {
+        let defaults = Config::default();
         Ok(Config {
             bind_addr: bind_addr(&self.bind, self.port)?,
             max_handshake_size: self.max_handshake_size,
@@ -111,6 +115,7 @@ impl ServeArgs {
             chat_queue_bytes: self.chat_queue_bytes,
             max_buffered_bytes: self.max_buffered_bytes,
             shutdown_grace: self.shutdown_grace.0,
+            deflate: defaults.deflate.filter(|_| !self.no_deflate),
         })
     }
 }

@@ -83,8 +83,37 @@ pub mod verdict;
 #[cfg(test)]
 mod layering;
 
-/// The link to a section of RFC 6455, as every report and the command line
-/// print it: `rfc_link("5.2")`.
-pub fn rfc_link(section: &str) -> String {
-    format!("https://www.rfc-editor.org/rfc/rfc6455#section-{section}")
+/// The link to the section a scenario's `rfc` field cites, as every report
+/// and the command line print it: `rfc_link("5.2")` for RFC 6455 §5.2,
+/// `rfc_link("7692 7.2")` for RFC 7692 §7.2.
+pub fn rfc_link(field: &str) -> String {
+    match rfc_citation(field) {
+        ("6455", section) => format!("https://www.rfc-editor.org/rfc/rfc6455#section-{section}"),
+        (rfc, section) => format!("https://www.rfc-editor.org/rfc/rfc{rfc}#section-{section}"),
+    }
+}
+
+/// The RFC number and the section of a scenario's `rfc` field: `"5.2"` is
+/// RFC 6455's (the default), `"7692 7.2"` names another RFC first.
+///
+/// ```
+/// use wsconform_runner::{rfc_citation, rfc_link, rfc_name};
+/// assert_eq!(rfc_citation("5.2"), ("6455", "5.2"));
+/// assert_eq!(rfc_citation("7692 7.2.1"), ("7692", "7.2.1"));
+/// assert_eq!(rfc_name("7692 6.1"), "RFC 7692 §6.1");
+/// assert!(rfc_link("7692 6.1").ends_with("rfc7692#section-6.1"));
+/// ```
+pub fn rfc_citation(field: &str) -> (&str, &str) {
+    match field.trim().split_once(' ') {
+        Some((rfc, section)) if rfc.len() == 4 && rfc.chars().all(|c| c.is_ascii_digit()) => {
+            (rfc, section.trim())
+        }
+        _ => ("6455", field.trim()),
+    }
+}
+
+/// How reports name a cited section: `RFC 6455 §5.2`, `RFC 7692 §7.2`.
+pub fn rfc_name(field: &str) -> String {
+    let (rfc, section) = rfc_citation(field);
+    format!("RFC {rfc} §{section}")
 }

@@ -10,6 +10,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use wsconform_wire::extension::ServerDeflatePolicy;
+
 /// How the server listens and which limits it enforces.
 ///
 /// Build one with [`Config::default`] and change the fields you care about:
@@ -124,6 +126,16 @@ pub struct Config {
     /// finish their closing handshakes before it stops them anyway. This
     /// bounds the time from Ctrl-C to exit.
     pub shutdown_grace: Duration,
+
+    /// permessage-deflate (RFC 7692): how the server answers a client that
+    /// offers it on `/echo` or `/socket`; `None` declines every offer.
+    ///
+    /// On by default, answering with `server_no_context_takeover`: the
+    /// server's compressor (about 256 KiB of zlib state) then lives only
+    /// while a message is compressed, instead of for the whole connection.
+    /// The client's context is kept when it wants it; the inflater is
+    /// allocated at the first compressed message.
+    pub deflate: Option<ServerDeflatePolicy>,
 }
 
 impl Default for Config {
@@ -142,6 +154,10 @@ impl Default for Config {
             chat_queue_bytes: 4 * 1024 * 1024,
             max_buffered_bytes: 256 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(3),
+            deflate: Some(ServerDeflatePolicy {
+                server_no_context_takeover: true,
+                ..ServerDeflatePolicy::default()
+            }),
         }
     }
 }

@@ -33,13 +33,16 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{debug, info, warn};
 
+use wsconform_wire::deflate::Deflater;
 use wsconform_wire::{
     CloseFrame, Decoder, Event, FrameHeader, HandshakeError, LengthForm, Limits, Message, OpCode,
-    Role, accept_response, close_payload, encode_frame, parse_request,
+    Role, accept_response, accept_response_with_extensions, close_payload, encode_frame,
+    parse_request,
 };
 
 use crate::budget::{Budget, Held, OVER_BUDGET_CODE, OverBudget};
 use crate::chat::{ChatError, ChatMessage};
+use crate::compression;
 use crate::config::Config;
 use crate::http::{self, HeadError, Route};
 use crate::hub::{Hub, RoomEvent, RoomMessage, Subscription};
@@ -184,8 +187,20 @@ pub(crate) async fn handle(
         },
         _ => Endpoint::Echo,
     };
+    let deflate = compression::accept_offer(&request, config);
     let mut socket = WebSocket::new(stream, config, early_frames, &shared.budget);
-    socket.out.extend_from_slice(&accept_response(&request));
+    match deflate {
+        Some(accepted) => {
+            socket
+                .out
+                .extend_from_slice(&accept_response_with_extensions(
+                    &request,
+                    &accepted.response,
+                ));
+            socket.use_deflate(&accepted.params);
+        }
+        None => socket.out.extend_from_slice(&accept_response(&request)),
+    }
     // ANCHOR_END: accept_handshake
 
     match &endpoint {
@@ -330,6 +345,8 @@ struct WebSocket<'c> {
     /// Input is waiting undecoded because this chat client's own queue is
     /// backed up (see [`Subscription::is_backed_up`]).
     paused: bool,
+    /// The compressor, when permessage-deflate was negotiated.
+    deflater: Option<Deflater>,
 }
 
 impl<'c> WebSocket<'c> {
@@ -351,7 +368,18 @@ impl<'c> WebSocket<'c> {
             out: Vec::new(),
             held: Held::nothing(budget),
             paused: false,
+            deflater: None,
         }
+    }
+
+    /// Speaks permessage-deflate with `params` from now on.
+    fn use_deflate(&mut self, params: &wsconform_wire::extension::DeflateParams) {
+        let decoder = std::mem::replace(
+            &mut self.decoder,
+            Decoder::new(Role::Server, Limits::default()),
+        );
+        self.decoder = decoder.with_deflate(params);
+        self.deflater = Some(compression::deflater(params));
     }
 
     // ANCHOR: read_loop
@@ -644,6 +672,10 @@ impl<'c> WebSocket<'c> {
     /// copies it once, into the kernel, and only what it does not take is
     /// queued.
     fn send_frame(&mut self, opcode: OpCode, payload: &[u8]) {
+        if self.deflater.is_some() {
+            compression::encode_message(&mut self.out, self.deflater.as_mut(), opcode, payload);
+            return;
+        }
         if payload.len() < VECTORED_WRITE_MIN || !self.out.is_empty() {
             encode_frame(&mut self.out, true, opcode, None, payload);
             return;
@@ -697,13 +729,8 @@ impl<'c> WebSocket<'c> {
     /// waiting in the room's queue (up to the high-water mark), so that a
     /// busy room costs one write for many messages instead of one each.
     fn queue_room_messages(&mut self, first: &RoomMessage, endpoint: &mut Endpoint) {
-        encode_frame(
-            &mut self.out,
-            true,
-            OpCode::Text,
-            None,
-            first.text.as_bytes(),
-        );
+        let deflater = self.deflater.as_mut();
+        compression::encode_message(&mut self.out, deflater, OpCode::Text, first.text.as_bytes());
         let Endpoint::Chat { room, .. } = endpoint else {
             return;
         };
@@ -712,11 +739,10 @@ impl<'c> WebSocket<'c> {
             let Some(message) = room.try_recv() else {
                 break;
             };
-            encode_frame(
+            compression::encode_message(
                 &mut self.out,
-                true,
+                self.deflater.as_mut(),
                 OpCode::Text,
-                None,
                 message.text.as_bytes(),
             );
         }

@@ -63,6 +63,7 @@
 
 mod budget;
 pub mod chat;
+mod compression;
 pub mod config;
 mod connection;
 mod error;

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! wsconform-server [--bind ADDR] [--port PORT] [--max-connections N]
-//!                  [--max-connections-per-address N]
+//!                  [--max-connections-per-address N] [--no-deflate]
 //! ```
 //!
 //! Once the port is open it prints `listening on ADDR` on stdout, so a
@@ -17,14 +17,16 @@ use std::process::ExitCode;
 use wsconform_server::{Config, bind, shutdown_signal};
 
 const USAGE: &str = "usage: wsconform-server [--bind ADDR] [--port PORT] [--max-connections N]
-                        [--max-connections-per-address N]
+                        [--max-connections-per-address N] [--no-deflate]
   --bind ADDR            IP address to listen on: 127.0.0.1 (default), ::1, [::1]
   --port PORT            TCP port to listen on (default 8080; 0 picks a free one)
   --max-connections N    connections served at once (default 1024)
   --max-connections-per-address N
-                         connections one IP address may have open (default 64)";
+                         connections one IP address may have open (default 64)
+  --no-deflate           decline permessage-deflate offers (RFC 7692)";
 
-/// Reads `--bind`, `--port` and `--max-connections` from the command line.
+/// Reads `--bind`, `--port`, `--max-connections` and `--no-deflate` from the
+/// command line.
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> {
     let mut config = Config::default();
     while let Some(arg) = args.next() {
@@ -60,6 +62,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Config, String> 
                     format!("--max-connections-per-address {text:?} is not a number")
                 })?;
             }
+            "--no-deflate" => config.deflate = None,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }

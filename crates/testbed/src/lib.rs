@@ -54,6 +54,10 @@
 //! | `concurrency` | `one-client-at-a-time` |
 //! | `chat` | `broadcast-to-sender-only` |
 //! | `hardening` | (none: limits and hostile clients, no single classic bug) |
+//! | `compression` | `rsv1-on-continuation`, `context-takeover-ignored`, `window-bits-ignored` |
+//!
+//! The mutants speak permessage-deflate (RFC 7692) through the wire crate
+//! when a client offers it, so the compression chapter applies to them.
 
 pub mod chat;
 mod fastws;
@@ -75,7 +79,7 @@ pub use tcp_echo::{start_tcp_echo, start_tcp_echo_on};
 /// The chapters of the book in reading order; the scenario suite has one
 /// folder per chapter, numbered in the same order (`01-handshake`,
 /// `02-frames`, …). Every [`Bug::chapter`] is one of them.
-pub const CHAPTERS: [&str; 11] = [
+pub const CHAPTERS: [&str; 12] = [
     "handshake",
     "frames",
     "lengths",
@@ -87,6 +91,7 @@ pub const CHAPTERS: [&str; 11] = [
     "concurrency",
     "chat",
     "hardening",
+    "compression",
 ];
 
 /// Any server of the testbed.

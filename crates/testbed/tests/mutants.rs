@@ -49,6 +49,9 @@ fn every_bug_is_tested_here() {
         Bug::UnmaskedAccepted,
         Bug::BroadcastToSenderOnly,
         Bug::OneClientAtATime,
+        Bug::Rsv1OnContinuation,
+        Bug::ContextTakeoverIgnored,
+        Bug::WindowBitsIgnored,
     ];
     for bug in Bug::ALL {
         assert!(
@@ -331,4 +334,76 @@ async fn one_client_at_a_time() {
         served,
         "the second client is served once the first has left"
     );
+}
+
+/// A masked frame with RSV1 set: the "Per-Message Compressed" bit.
+fn compressed_frame(fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let mut frame = Raw::frame(fin, opcode, payload);
+    frame[0] |= 0x40;
+    frame
+}
+
+/// RFC 7692 7.2.3.1: "Hello" compressed, and 7.2.3.2: the second "Hello"
+/// as a back reference into the first.
+const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+const HELLO_AGAIN: [u8; 5] = [0xf2, 0x00, 0x11, 0x00, 0x00];
+
+#[tokio::test]
+async fn rsv1_on_continuation() {
+    let (good, bad) = both(Bug::Rsv1OnContinuation, |addr| async move {
+        let (mut raw, _) = Raw::open_offering(addr, "permessage-deflate").await;
+        let mut bytes = compressed_frame(false, OpCode::Text, &HELLO[..3]);
+        bytes.extend(compressed_frame(true, OpCode::Continuation, &HELLO[3..]));
+        raw.send(&bytes).await;
+        raw.event().await
+    })
+    .await;
+    assert!(
+        matches!(&good, Ok(e) if close_code(e) == Some(1002)),
+        "{good:?}"
+    );
+    assert_eq!(bad, Ok(Event::Message(Message::Text("Hello".into()))));
+}
+
+#[tokio::test]
+async fn context_takeover_ignored() {
+    let (good, bad) = both(Bug::ContextTakeoverIgnored, |addr| async move {
+        let (mut raw, _) = Raw::open_offering(addr, "permessage-deflate").await;
+        raw.send(&compressed_frame(true, OpCode::Text, &HELLO))
+            .await;
+        let first = raw.event().await;
+        raw.send(&compressed_frame(true, OpCode::Text, &HELLO_AGAIN))
+            .await;
+        (first, raw.event().await)
+    })
+    .await;
+    let hello = Ok(Event::Message(Message::Text("Hello".into())));
+    assert_eq!(good, (hello.clone(), hello.clone()));
+    assert_eq!(bad.0, hello);
+    assert!(
+        matches!(&bad.1, Ok(e) if close_code(e) == Some(1007)),
+        "{bad:?}"
+    );
+}
+
+#[tokio::test]
+async fn window_bits_ignored() {
+    let (good, bad) = both(Bug::WindowBitsIgnored, |addr| async move {
+        let (_, response) =
+            Raw::open_offering(addr, "permessage-deflate; server_max_window_bits=10").await;
+        response.header("Sec-WebSocket-Extensions")
+    })
+    .await;
+    assert_eq!(
+        good.as_deref(),
+        Some("permessage-deflate; server_max_window_bits=10")
+    );
+    assert_eq!(bad.as_deref(), Some("permessage-deflate"));
+}
+
+fn close_code(event: &Event) -> Option<u16> {
+    match event {
+        Event::Close(Some(CloseFrame { code, .. })) => Some(*code),
+        _ => None,
+    }
 }

@@ -16,7 +16,9 @@
 //! byte, even in the middle of a large frame (Autobahn cases 6.4.x).
 
 use crate::close::{CloseFrame, parse_close_payload};
+use crate::deflate::{InflateError, Inflater};
 use crate::error::ProtocolError;
+use crate::extension::DeflateParams;
 use crate::frame::{FrameHeader, OpCode, check_client_frame, check_server_frame};
 use crate::mask::apply_mask;
 use crate::utf8::Utf8Validator;
@@ -127,6 +129,12 @@ pub struct Decoder {
     control: Vec<u8>,
     utf8: Utf8Validator,
     failed: Option<ProtocolError>,
+    /// permessage-deflate, when negotiated (RFC 7692).
+    inflater: Option<Inflater>,
+    /// The message in progress has RSV1 on its first frame.
+    compressed: bool,
+    /// A compressed frame's unmasked bytes on their way to the inflater.
+    scratch: Vec<u8>,
 }
 
 impl Decoder {
@@ -141,7 +149,34 @@ impl Decoder {
             control: Vec::with_capacity(125),
             utf8: Utf8Validator::new(),
             failed: None,
+            inflater: None,
+            compressed: false,
+            scratch: Vec::new(),
         }
+    }
+
+    /// The same decoder on a connection that negotiated permessage-deflate
+    /// with `params`: RSV1 on the first frame of a message means the
+    /// message is compressed, and it is inflated (against the message
+    /// limit) as its bytes arrive. The peer's side of `params` applies: a
+    /// server inflates what the client compressed.
+    pub fn with_deflate(mut self, params: &DeflateParams) -> Decoder {
+        self.inflater = Some(match self.role {
+            Role::Server => Inflater::new(
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+            ),
+            Role::Client => Inflater::new(
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            ),
+        });
+        self
+    }
+
+    /// Does the decoder hold inflate state right now (for memory checks)?
+    pub fn holds_inflate_state(&self) -> bool {
+        self.inflater.as_ref().is_some_and(Inflater::is_allocated)
     }
 
     /// Consumes a prefix of `input` and returns how many bytes it used, plus
@@ -206,9 +241,14 @@ impl Decoder {
     /// Applies the header rules and the fragmentation rules, then prepares to
     /// receive the payload.
     fn start_frame(&mut self, header: FrameHeader) -> Result<CurrentFrame, ProtocolError> {
+        let compressed = self.compression_bit(&header)?;
+        let checked = FrameHeader {
+            rsv1: header.rsv1 && !compressed,
+            ..header
+        };
         match self.role {
-            Role::Server => check_client_frame(&header)?,
-            Role::Client => check_server_frame(&header)?,
+            Role::Server => check_client_frame(&checked)?,
+            Role::Client => check_server_frame(&checked)?,
         }
         // ANCHOR: frame_limit
         if header.payload_len > self.limits.max_frame_size {
@@ -230,11 +270,14 @@ impl Decoder {
                 self.message_kind = Some(header.opcode);
                 self.message.clear();
                 self.utf8.reset();
+                self.compressed = compressed;
             }
             _ => {}
         }
         // ANCHOR_END: fragment_rules
-        if header.opcode.is_data() {
+        if header.opcode.is_data() && self.compressed {
+            // The inflated size is checked as it grows.
+        } else if header.opcode.is_data() {
             let total = (self.message.len() as u64).saturating_add(header.payload_len);
             if total > self.limits.max_message_size as u64 {
                 return Err(ProtocolError::MessageTooBig {
@@ -263,6 +306,9 @@ impl Decoder {
         let Some(frame) = self.frame.as_mut() else {
             return Ok(());
         };
+        if self.compressed && frame.header.opcode.is_data() {
+            return self.take_compressed(bytes);
+        }
         let target = if frame.header.opcode.is_control() {
             &mut self.control
         } else {
@@ -342,6 +388,9 @@ impl Decoder {
             OpCode::Close => Ok(Some(Event::Close(parse_close_payload(&self.control)?))),
             _ if !header.fin => Ok(None),
             _ => {
+                if std::mem::take(&mut self.compressed) {
+                    self.finish_compressed()?;
+                }
                 let data = std::mem::take(&mut self.message);
                 let message = match self.message_kind.take() {
                     Some(OpCode::Text) => {
@@ -361,6 +410,70 @@ impl Decoder {
         }
     }
     // ANCHOR_END: finish_frame
+
+    /// Is this frame's RSV1 the permessage-deflate bit? Only on the first
+    /// frame of a message and only when negotiated (RFC 7692 §6.1); on a
+    /// continuation or control frame it is an error, and without the
+    /// extension the header rules reject it as a reserved bit.
+    fn compression_bit(&self, header: &FrameHeader) -> Result<bool, ProtocolError> {
+        if !header.rsv1 || self.inflater.is_none() {
+            return Ok(false);
+        }
+        match header.opcode {
+            OpCode::Text | OpCode::Binary => Ok(true),
+            OpCode::Reserved(_) => Ok(false),
+            other => Err(ProtocolError::CompressedBitMisplaced(other)),
+        }
+    }
+
+    /// Unmasks and inflates the next bytes of a compressed message, then
+    /// validates the inflated text.
+    fn take_compressed(&mut self, bytes: &[u8]) -> Result<(), ProtocolError> {
+        let (Some(frame), Some(inflater)) = (self.frame.as_mut(), self.inflater.as_mut()) else {
+            return Ok(());
+        };
+        self.scratch.clear();
+        self.scratch.extend_from_slice(bytes);
+        if let Some(key) = frame.header.mask {
+            apply_mask(&mut self.scratch, key, frame.seen);
+        }
+        frame.seen += bytes.len();
+        frame.remaining -= bytes.len() as u64;
+        let start = self.message.len();
+        let limit = self.limits.max_message_size;
+        inflater
+            .inflate(&self.scratch, &mut self.message, limit)
+            .map_err(inflate_error)?;
+        self.validate_inflated(start)
+    }
+
+    /// The last frame of a compressed message: the removed tail, then the
+    /// context reset when none is kept.
+    fn finish_compressed(&mut self) -> Result<(), ProtocolError> {
+        let Some(inflater) = self.inflater.as_mut() else {
+            return Ok(());
+        };
+        let start = self.message.len();
+        inflater
+            .finish_message(&mut self.message, self.limits.max_message_size)
+            .map_err(inflate_error)?;
+        self.validate_inflated(start)
+    }
+
+    fn validate_inflated(&mut self, start: usize) -> Result<(), ProtocolError> {
+        if self.message_kind == Some(OpCode::Text) {
+            let fresh = self.message.get(start..).unwrap_or_default();
+            self.utf8.feed(fresh).map_err(ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+}
+
+fn inflate_error(error: InflateError) -> ProtocolError {
+    match error {
+        InflateError::Corrupt(reason) => ProtocolError::InvalidCompressedData(reason),
+        InflateError::TooBig { limit } => ProtocolError::MessageTooBig { limit },
+    }
 }
 
 #[cfg(test)]
@@ -500,5 +613,141 @@ mod tests {
             d.decode(&plain),
             Ok((5, Some(Event::Message(Message::Binary(vec![1, 2, 3])))))
         );
+    }
+
+    /// A client frame with RSV1 set as chosen.
+    fn rsv1_frame(fin: bool, rsv1: bool, op: OpCode, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        FrameHeader {
+            fin,
+            rsv1,
+            mask: Some(KEY),
+            ..FrameHeader::new(op, payload.len() as u64)
+        }
+        .encode(crate::frame::LengthForm::Minimal, &mut out)
+        .unwrap();
+        let mut body = payload.to_vec();
+        apply_mask(&mut body, KEY, 0);
+        out.extend(body);
+        out
+    }
+
+    fn run_deflate(
+        bytes: &[u8],
+        chunk: usize,
+        limits: Limits,
+    ) -> (Vec<Event>, Option<ProtocolError>) {
+        let mut decoder = Decoder::new(Role::Server, limits)
+            .with_deflate(&crate::extension::DeflateParams::default());
+        let mut pending = Vec::new();
+        let mut events = Vec::new();
+        for piece in bytes.chunks(chunk.max(1)) {
+            pending.extend_from_slice(piece);
+            loop {
+                match decoder.decode(&pending) {
+                    Ok((used, event)) => {
+                        pending.drain(..used);
+                        let done = event.is_none();
+                        events.extend(event);
+                        if done {
+                            break;
+                        }
+                    }
+                    Err(e) => return (events, Some(e)),
+                }
+            }
+        }
+        (events, None)
+    }
+
+    const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+
+    #[test]
+    fn compressed_messages_whole_and_fragmented() {
+        let mut bytes = rsv1_frame(true, true, OpCode::Text, &HELLO);
+        // RFC 7692 §7.2.3.2's second "Hello" relies on the kept context,
+        // split over two frames with a ping in between.
+        bytes.extend(rsv1_frame(false, true, OpCode::Text, &[0xf2, 0x00]));
+        bytes.extend(rsv1_frame(true, false, OpCode::Ping, b"p"));
+        bytes.extend(rsv1_frame(
+            true,
+            false,
+            OpCode::Continuation,
+            &[0x11, 0x00, 0x00],
+        ));
+        // An uncompressed message on the same connection.
+        bytes.extend(rsv1_frame(true, false, OpCode::Binary, b"raw"));
+        for chunk in [1, 3, 1000] {
+            let (events, err) = run_deflate(&bytes, chunk, Limits::default());
+            assert_eq!(err, None);
+            assert_eq!(
+                events,
+                [
+                    Event::Message(Message::Text("Hello".into())),
+                    Event::Ping(b"p".to_vec()),
+                    Event::Message(Message::Text("Hello".into())),
+                    Event::Message(Message::Binary(b"raw".to_vec())),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn rsv1_rules_with_deflate() {
+        let mut bytes = rsv1_frame(false, true, OpCode::Text, &HELLO[..3]);
+        bytes.extend(rsv1_frame(true, true, OpCode::Continuation, &HELLO[3..]));
+        let (_, err) = run_deflate(&bytes, 100, Limits::default());
+        assert_eq!(
+            err,
+            Some(ProtocolError::CompressedBitMisplaced(OpCode::Continuation))
+        );
+        let (_, err) = run_deflate(
+            &rsv1_frame(true, true, OpCode::Ping, b""),
+            100,
+            Limits::default(),
+        );
+        assert_eq!(err.map(|e| e.close_code()), Some(1002));
+        // Without the extension RSV1 is a reserved bit.
+        let (_, err) = run(&rsv1_frame(true, true, OpCode::Text, &HELLO), 100);
+        assert_eq!(err, Some(ProtocolError::ReservedBits(0b100)));
+        // RSV2 stays reserved with the extension.
+        let mut rsv2 = rsv1_frame(true, true, OpCode::Text, &HELLO);
+        rsv2[0] |= 0x20;
+        let (_, err) = run_deflate(&rsv2, 100, Limits::default());
+        assert_eq!(err, Some(ProtocolError::ReservedBits(0b010)));
+    }
+
+    #[test]
+    fn invalid_deflate_data_and_bombs() {
+        let (_, err) = run_deflate(
+            &rsv1_frame(true, true, OpCode::Binary, &[0xff; 8]),
+            100,
+            Limits::default(),
+        );
+        assert_eq!(err.map(|e| e.close_code()), Some(1007));
+        // Compressed text that inflates to invalid UTF-8.
+        let bad = crate::deflate::Deflater::new(15, 6, true)
+            .compress(b"ab\xff")
+            .unwrap();
+        let (_, err) = run_deflate(
+            &rsv1_frame(true, true, OpCode::Text, &bad),
+            100,
+            Limits::default(),
+        );
+        assert!(
+            matches!(err, Some(ProtocolError::InvalidUtf8(_))),
+            "{err:?}"
+        );
+        // 1 MiB of zeros in about a kilobyte: stopped at a 100 KB limit.
+        let bomb = crate::deflate::Deflater::new(15, 9, true)
+            .compress(&vec![0; 1 << 20])
+            .unwrap();
+        assert!(bomb.len() < 2000);
+        let limits = Limits {
+            max_frame_size: 1 << 20,
+            max_message_size: 100_000,
+        };
+        let (_, err) = run_deflate(&rsv1_frame(true, true, OpCode::Binary, &bomb), 4096, limits);
+        assert_eq!(err, Some(ProtocolError::MessageTooBig { limit: 100_000 }));
     }
 }

@@ -52,6 +52,13 @@ pub enum ProtocolError {
     /// §5.5.1: the close reason must be UTF-8.
     #[error("close reason is not valid UTF-8 (RFC 6455 §5.5.1)")]
     InvalidCloseReason,
+    /// RFC 7692 §6.1: "An endpoint MUST NOT set the 'Per-Message Compressed'
+    /// bit of control frames and non-first fragments of a data message."
+    #[error("RSV1 set on a {} frame; only the first frame of a message may carry it (RFC 7692 §6.1)", .0.long_name())]
+    CompressedBitMisplaced(OpCode),
+    /// RFC 7692 §7.2.2: the payload of a compressed message did not inflate.
+    #[error("compressed message does not inflate: {0} (RFC 7692 §7.2.2)")]
+    InvalidCompressedData(String),
     /// The message grew beyond the configured limit (close code 1009, §7.4.1).
     #[error("message larger than the limit of {limit} bytes")]
     MessageTooBig {
@@ -71,13 +78,16 @@ pub enum ProtocolError {
 impl ProtocolError {
     /// The close code (§7.4.1) to send when failing the connection for this reason.
     ///
-    /// - 1007 "invalid frame payload data": text or a close reason that is not UTF-8;
+    /// - 1007 "invalid frame payload data": text or a close reason that is not UTF-8,
+    ///   or a compressed message that does not inflate;
     /// - 1009 "message too big": a configured limit was exceeded;
     /// - 1002 "protocol error": everything else.
     // ANCHOR: close_code
     pub fn close_code(&self) -> u16 {
         match self {
-            ProtocolError::InvalidUtf8(_) | ProtocolError::InvalidCloseReason => 1007,
+            ProtocolError::InvalidUtf8(_)
+            | ProtocolError::InvalidCloseReason
+            | ProtocolError::InvalidCompressedData(_) => 1007,
             ProtocolError::MessageTooBig { .. } | ProtocolError::FrameTooBig { .. } => 1009,
             _ => 1002,
         }

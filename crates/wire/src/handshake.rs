@@ -303,6 +303,33 @@ pub fn accept_response(request: &ClientRequest) -> Vec<u8> {
 }
 // ANCHOR_END: accept_response
 
+/// The `101 Switching Protocols` answer that also accepts an extension:
+/// `extensions` is the `Sec-WebSocket-Extensions` value, e.g. the
+/// [`Accepted::response`](crate::extension::Accepted::response) of a
+/// permessage-deflate negotiation.
+pub fn accept_response_with_extensions(request: &ClientRequest, extensions: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {}\r\nSec-WebSocket-Extensions: {extensions}\r\n\r\n",
+        accept_key(request.key.as_bytes())
+    )
+    .into_bytes()
+}
+
+impl ClientRequest {
+    /// Every `Sec-WebSocket-Extensions` value joined with commas, as HTTP
+    /// joins repeated list headers (RFC 7230 §3.2.2); `None` without one.
+    pub fn extensions(&self) -> Option<String> {
+        let values: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("Sec-WebSocket-Extensions"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+}
+
 /// A complete plain HTTP/1.1 response with `Content-Length` and
 /// `Connection: close` (used for refusals and for serving pages).
 pub fn http_response(status: u16, reason: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {

@@ -16,6 +16,8 @@
 //! | [`mask`] | §5.3 | XOR masking of client payloads |
 //! | [`utf8`] | §8.1 | incremental UTF-8 validation for text messages |
 //! | [`close`] | §5.5.1, §7.4 | close codes and the close frame payload |
+//! | [`extension`] | RFC 7692 §5, §7.1 | `Sec-WebSocket-Extensions` and the permessage-deflate negotiation |
+//! | [`deflate`] | RFC 7692 §7.2 | compressing and inflating messages |
 //! | [`codec`] | §5.4, §5.5 | a streaming decoder that turns bytes into messages |
 //! | [`reader`] | §5.2, §5.4 | frames one by one with their stream offsets, for test tools |
 //! | [`splitmix`] | | repeatable pseudo-random keys for test tools |
@@ -28,7 +30,9 @@
 
 pub mod close;
 pub mod codec;
+pub mod deflate;
 pub mod error;
+pub mod extension;
 pub mod frame;
 pub mod handshake;
 pub mod mask;
@@ -44,8 +48,8 @@ pub use frame::{
 };
 pub use handshake::{
     ClientRequest, HandshakeError, ResponseError, ServerResponse, WEBSOCKET_GUID, accept_key,
-    accept_response, build_request, generate_key, http_response, parse_request, parse_response,
-    validate_response,
+    accept_response, accept_response_with_extensions, build_request, generate_key, http_response,
+    parse_request, parse_response, validate_response,
 };
 pub use mask::{apply_mask, apply_mask_bytewise};
 pub use reader::{

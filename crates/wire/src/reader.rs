@@ -23,6 +23,7 @@
 
 use crate::close::parse_close_payload;
 use crate::codec::{Event, Limits, Message, Role};
+use crate::deflate::{InflateError, Inflater};
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, LengthForm, OpCode, check_client_frame, check_server_frame};
 use crate::mask::apply_mask;
@@ -157,6 +158,8 @@ pub struct FrameReader {
     /// Stream offset of `buf[0]`.
     base: u64,
     failed: Option<ReadError>,
+    /// permessage-deflate negotiated: RSV1 marks a compressed message.
+    deflate: bool,
 }
 
 impl FrameReader {
@@ -170,7 +173,15 @@ impl FrameReader {
             used: 0,
             base: 0,
             failed: None,
+            deflate: false,
         }
+    }
+
+    /// From now on RSV1 on a text or binary frame is permessage-deflate's
+    /// "Per-Message Compressed" bit (RFC 7692 §6), and RSV1 on a
+    /// continuation or control frame an error (§6.1).
+    pub fn allow_compression(&mut self) {
+        self.deflate = true;
     }
 
     /// Appends bytes that arrived.
@@ -234,9 +245,19 @@ impl FrameReader {
             };
             return Err(self.fail(fail(ReadErrorKind::Protocol(e), 1)));
         }
-        let checked = match self.role {
-            Role::Client => check_server_frame(&header),
-            Role::Server => check_client_frame(&header),
+        let compressed = self.deflate && header.rsv1;
+        let unchecked = FrameHeader {
+            rsv1: header.rsv1 && !compressed,
+            ..header
+        };
+        let checked = match (compressed, header.opcode) {
+            (true, OpCode::Continuation | OpCode::Ping | OpCode::Pong | OpCode::Close) => {
+                Err(ProtocolError::CompressedBitMisplaced(header.opcode))
+            }
+            _ => match self.role {
+                Role::Client => check_server_frame(&unchecked),
+                Role::Server => check_client_frame(&unchecked),
+            },
         };
         if let Err(e) = checked {
             let byte = header_rule_byte(&e);
@@ -274,13 +295,17 @@ impl FrameReader {
 /// Turns frames into messages and control events: fragments joined (§5.4),
 /// text validated as UTF-8 frame by frame (§8.1), close bodies parsed
 /// (§5.5.1), the message size bounded.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct MessageAssembler {
     max_message: usize,
     /// Text or Binary while a fragmented message is open.
     kind: Option<OpCode>,
     data: Vec<u8>,
     utf8: Utf8Validator,
+    /// permessage-deflate, when negotiated.
+    inflater: Option<Inflater>,
+    /// The open message is compressed (RSV1 on its first frame).
+    compressed: bool,
 }
 
 impl MessageAssembler {
@@ -291,7 +316,17 @@ impl MessageAssembler {
             kind: None,
             data: Vec::new(),
             utf8: Utf8Validator::new(),
+            inflater: None,
+            compressed: false,
         }
+    }
+
+    /// From now on a message whose first frame has RSV1 is inflated with
+    /// `inflater` (RFC 7692 §7.2.2), against the same message limit: the
+    /// inflated size counts. Use it with
+    /// [`FrameReader::allow_compression`].
+    pub fn inflate_with(&mut self, inflater: Inflater) {
+        self.inflater = Some(inflater);
     }
 
     /// Whether a fragmented message is open.
@@ -355,8 +390,21 @@ impl MessageAssembler {
                         self.kind = Some(op);
                         self.data.clear();
                         self.utf8.reset();
+                        self.compressed = header.rsv1 && self.inflater.is_some();
                     }
                 }
+                let compressed = self.compressed;
+                let payload = if compressed {
+                    match self.inflate(&payload, header.fin) {
+                        Ok(inflated) => inflated,
+                        Err(e) => {
+                            self.kind = None;
+                            return Err(with(frame.header_len, e));
+                        }
+                    }
+                } else {
+                    payload
+                };
                 if self.data.len().saturating_add(payload.len()) > self.max_message {
                     self.kind = None;
                     let e = ProtocolError::MessageTooBig {
@@ -372,9 +420,12 @@ impl MessageAssembler {
                     }
                     if let Err(e) = checked {
                         self.kind = None;
+                        // Inflated bytes have no place on the wire: point
+                        // at the frame's payload then.
                         let within = usize::try_from(e.position.saturating_sub(before))
                             .unwrap_or(usize::MAX)
-                            .min(payload.len().saturating_sub(1));
+                            .min(payload.len().saturating_sub(1))
+                            * usize::from(!compressed);
                         return Err(with(
                             frame.header_len + within,
                             ProtocolError::InvalidUtf8(e),
@@ -396,6 +447,27 @@ impl MessageAssembler {
                 };
                 Ok(Some(Event::Message(message)))
             }
+        }
+    }
+
+    /// Inflates one frame's payload of a compressed message, and the
+    /// removed tail after the last one; the limit counts inflated bytes.
+    fn inflate(&mut self, payload: &[u8], fin: bool) -> Result<Vec<u8>, ProtocolError> {
+        let Some(inflater) = self.inflater.as_mut() else {
+            return Ok(payload.to_vec());
+        };
+        let limit = self.max_message.saturating_sub(self.data.len());
+        let mut out = Vec::new();
+        let mut result = inflater.inflate(payload, &mut out, limit);
+        if result.is_ok() && fin {
+            result = inflater.finish_message(&mut out, limit);
+        }
+        match result {
+            Ok(()) => Ok(out),
+            Err(InflateError::Corrupt(reason)) => Err(ProtocolError::InvalidCompressedData(reason)),
+            Err(InflateError::TooBig { .. }) => Err(ProtocolError::MessageTooBig {
+                limit: self.max_message,
+            }),
         }
     }
 }

@@ -176,3 +176,62 @@ fn split_frames_shows_cut_off_frames() {
     assert_eq!((pieces[0].payload.len(), pieces[0].complete), (2, false));
     assert!(split_frames(&[]).is_empty());
 }
+
+#[test]
+fn compressed_messages_are_inflated_and_rsv1_is_checked() {
+    use crate::deflate::Inflater;
+    // RFC 7692 §7.2.3.1's "Hello", split over two frames, then the same
+    // with RSV1 on the continuation.
+    let good = [
+        0x41, 0x03, 0xf2, 0x48, 0xcd, 0x80, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+    ];
+    let mut reader = FrameReader::new(Role::Client, Limits::default());
+    reader.allow_compression();
+    let mut messages = MessageAssembler::new(Limits::default());
+    messages.inflate_with(Inflater::new(15, false));
+    reader.push(&good);
+    let first = reader.next_frame().unwrap().unwrap();
+    assert_eq!(messages.push(&first).unwrap(), None);
+    let second = reader.next_frame().unwrap().unwrap();
+    assert_eq!(
+        messages.push(&second).unwrap(),
+        Some(Event::Message(Message::Text("Hello".into())))
+    );
+    reader.push(&[
+        0x41, 0x03, 0xf2, 0x48, 0xcd, 0xc0, 0x04, 0xc9, 0xc9, 0x07, 0x00,
+    ]);
+    reader.next_frame().unwrap().unwrap();
+    let err = reader.next_frame().unwrap_err();
+    assert_eq!(
+        err.protocol(),
+        Some(&ProtocolError::CompressedBitMisplaced(OpCode::Continuation))
+    );
+    // Without allow_compression RSV1 is a reserved bit.
+    let mut plain = FrameReader::new(Role::Client, Limits::default());
+    plain.push(&good);
+    assert_eq!(
+        plain.next_frame().unwrap_err().protocol(),
+        Some(&ProtocolError::ReservedBits(0b100))
+    );
+    // A bomb stops at the limit.
+    let bomb = crate::deflate::Deflater::new(15, 9, true)
+        .compress(&vec![0; 1 << 20])
+        .unwrap();
+    let mut frame = vec![0x42, 126];
+    frame.extend((bomb.len() as u16).to_be_bytes());
+    frame.extend(&bomb);
+    let limits = Limits {
+        max_frame_size: 1 << 20,
+        max_message_size: 1000,
+    };
+    let mut reader = FrameReader::new(Role::Client, limits);
+    reader.allow_compression();
+    let mut messages = MessageAssembler::new(limits);
+    messages.inflate_with(Inflater::new(15, true));
+    reader.push(&frame);
+    let frame = reader.next_frame().unwrap().unwrap();
+    assert_eq!(
+        messages.push(&frame).unwrap_err().protocol(),
+        Some(&ProtocolError::MessageTooBig { limit: 1000 })
+    );
+}

@@ -32,6 +32,8 @@ pub(super) struct Conn {
     replies: MaskKeys,
     /// The read buffer, reused.
     chunk: Vec<u8>,
+    /// The compressor of `send: { compress: true }`.
+    pub deflater: Option<wsconform_wire::deflate::Deflater>,
 }
 
 impl Conn {
@@ -44,6 +46,7 @@ impl Conn {
             close_sent: false,
             replies: MaskKeys::new(0x5eed_1234),
             chunk: Vec::new(),
+            deflater: None,
         }
     }
 }

@@ -12,7 +12,9 @@
 
 use std::time::Duration;
 
-use wsconform_wire::{OpCode, ServerResponse, validate_response};
+use wsconform_wire::{OpCode, ServerResponse};
+
+use super::deflate::negotiated;
 
 use super::describe::{describe_event, describe_expected, seconds};
 use crate::chat;
@@ -43,6 +45,8 @@ pub struct ConnState {
     pub close: CloseState,
     /// How the connection ended, if it did.
     pub ended: Option<PeerEnd>,
+    /// The `Sec-WebSocket-Extensions` offer of the request, if any.
+    pub offer: Option<String>,
 }
 
 impl ConnState {
@@ -53,6 +57,7 @@ impl ConnState {
             key: key.to_string(),
             close: CloseState::Open,
             ended: None,
+            offer: None,
         }
     }
 }
@@ -165,8 +170,8 @@ impl<'a> Judging<'a> {
             return self.unmet("no handshake was sent on this connection".into());
         };
         match (self.expected, response) {
-            (Expected::Accepted, Ok(r)) => match validate_response(r, &conn.key) {
-                Ok(()) => Progress::Met,
+            (Expected::Accepted, Ok(r)) => match negotiated(conn.offer.as_deref(), r, &conn.key) {
+                Ok(_) => Progress::Met,
                 Err(e) => match self.unmet(format!("{} {}: {e}", r.status, r.reason)) {
                     Progress::Unmet(failure) => Progress::Unmet(Failure {
                         rule: Some("RFC 6455 4.2.2: the server answers 101 with Upgrade, Connection and the Sec-WebSocket-Accept computed from the key".into()),

@@ -20,6 +20,7 @@
 //! | [`describe`] | the `Expected:` and `Actual:` texts, the rules broken |
 
 mod conn;
+pub mod deflate;
 pub mod describe;
 pub mod judge;
 mod read;
@@ -45,6 +46,8 @@ enum StepResult {
     Unmet(Failure),
     /// The target could not be reached at all.
     Unreachable(String),
+    /// The scenario does not apply to this target (it declined an extension).
+    NotApplicable(String),
 }
 
 /// Plays one scenario and judges it.
@@ -80,6 +83,10 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
                 | Op::Handshake {
                     message: Some(m), ..
                 } => m.chat.as_ref().map(|c| c.nonce.clone()),
+                Op::SendCompressed(send) => send
+                    .message
+                    .as_ref()
+                    .and_then(|m| m.chat.as_ref().map(|c| c.nonce.clone())),
                 _ => None,
             })
             .collect(),
@@ -144,6 +151,11 @@ async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioRes
                 result.message = why;
                 return;
             }
+            StepResult::NotApplicable(why) => {
+                result.outcome = Outcome::Skip;
+                result.message = why;
+                return;
+            }
             StepResult::Unmet(failure) => {
                 let non_strict = matches!(
                     planned.op,
@@ -204,6 +216,18 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
             write(run, client, bytes, chunks.as_ref(), pause.as_ref()).await;
             StepResult::Met
         }
+        Op::SendCompressed(send) => {
+            let bytes = run.compressed_frames(client, send);
+            write(
+                run,
+                client,
+                &bytes,
+                send.chunks.as_ref(),
+                send.pause.as_ref(),
+            )
+            .await;
+            StepResult::Met
+        }
         Op::Pause(d) => {
             tokio::time::sleep(*d).await;
             StepResult::Met
@@ -228,6 +252,10 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
             prerequisite,
             ..
         } => match expect(run, client, expected, *timeout).await {
+            None if matches!(expected, Expected::Accepted) => match run.start_deflate(client) {
+                Some(why) => StepResult::NotApplicable(why),
+                None => StepResult::Met,
+            },
             None => StepResult::Met,
             Some(mut failure) => {
                 failure.step = planned.step;
@@ -267,8 +295,9 @@ async fn handshake(
         }
         Ok(s) => s,
     };
-    run.conns
-        .insert(client.to_string(), Conn::new(stream, key.to_string()));
+    let mut conn = Conn::new(stream, key.to_string());
+    conn.state.offer = deflate::offered(&bytes[..request_len.min(bytes.len())]);
+    run.conns.insert(client.to_string(), conn);
     let at = run.now();
     let (request, then) = bytes.split_at(request_len.min(bytes.len()));
     run.transcript.http(at, client, LineKind::Sent, request);

@@ -125,6 +125,96 @@ fn chat_wrap(
     ))
 }
 
+/// How a message is cut into frames: its opcode, extra RSV bits on the
+/// first frame, fragment sizes (the last takes the rest), the control
+/// frames sent between them, and the length form.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageLayout {
+    /// The first frame's opcode.
+    pub opcode: u8,
+    /// RSV bits (0..=7) set on the first frame.
+    pub rsv: u8,
+    /// Fragment sizes.
+    pub fragments: Vec<usize>,
+    /// Control frames (opcode, payload) after fragment 1, 2, ...
+    pub between: Vec<(u8, Vec<u8>)>,
+    /// Length form of every data frame.
+    pub form: LengthForm,
+}
+
+impl MessageLayout {
+    /// Appends the frames of a message whose payload is `bytes`;
+    /// `compressed` sets RSV1 on the first frame (RFC 7692 §6).
+    pub fn encode(
+        &self,
+        out: &mut Vec<u8>,
+        bytes: &[u8],
+        compressed: bool,
+        next_key: &mut dyn FnMut() -> Option<[u8; 4]>,
+    ) -> Result<(), String> {
+        // Cut into fragments: each listed size, then the rest.
+        let mut pieces: Vec<&[u8]> = Vec::new();
+        let mut rest: &[u8] = bytes;
+        for size in &self.fragments {
+            let take = (*size).min(rest.len());
+            pieces.push(&rest[..take]);
+            rest = &rest[take..];
+        }
+        if !rest.is_empty() || pieces.is_empty() {
+            pieces.push(rest);
+        }
+        let count = pieces.len();
+        let first_rsv = self.rsv | if compressed { 4 } else { 0 };
+        for (i, piece) in pieces.iter().enumerate() {
+            let op = if i == 0 { self.opcode } else { 0 };
+            let rsv = if i == 0 { first_rsv } else { 0 };
+            let key = next_key();
+            push_frame(out, i + 1 == count, rsv, op, key, self.form, None, piece)?;
+            if let Some((cop, cbytes)) = self.between.get(i) {
+                let key = next_key();
+                push_frame(out, true, 0, *cop, key, LengthForm::Minimal, None, cbytes)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `send: { compress: true }`: a message compressed at the moment it is
+/// written, with the deflater of its connection (whose state depends on
+/// the messages before it and on what the server accepted).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompressedSend {
+    /// How the compressed bytes are cut into frames.
+    pub layout: MessageLayout,
+    /// The uncompressed payload.
+    pub payload: Vec<u8>,
+    /// Masking keys, used in order.
+    pub keys: Vec<Option<[u8; 4]>>,
+    /// How to cut the bytes into writes.
+    pub chunks: Option<crate::scenario::Chunks>,
+    /// Pause between pieces.
+    pub pause: Option<std::time::Duration>,
+    /// The data message sent.
+    pub message: Option<SentMessage>,
+}
+
+impl CompressedSend {
+    /// The frames, given the compressed payload (`None`: the window does
+    /// not allow compression, the message goes out plain).
+    pub fn frames(&self, compressed: Option<&[u8]>) -> Result<Vec<u8>, String> {
+        let mut keys = self.keys.iter().copied();
+        let mut next_key = || keys.next().flatten();
+        let mut out = Vec::new();
+        match compressed {
+            Some(bytes) => self.layout.encode(&mut out, bytes, true, &mut next_key)?,
+            None => self
+                .layout
+                .encode(&mut out, &self.payload, false, &mut next_key)?,
+        }
+        Ok(out)
+    }
+}
+
 pub(super) fn send_op(
     scenario_id: &str,
     spec: &SendSpec,
@@ -165,40 +255,35 @@ pub(super) fn send_op(
         SendKind::Ping(_) => state.last_ping = Some(bytes.clone()),
         _ => {}
     }
-    // Cut into fragments: each listed size, then the rest.
-    let mut pieces: Vec<&[u8]> = Vec::new();
-    let mut rest: &[u8] = &bytes;
-    for size in &spec.fragments {
-        let take = (*size).min(rest.len());
-        pieces.push(&rest[..take]);
-        rest = &rest[take..];
-    }
-    if !rest.is_empty() || pieces.is_empty() {
-        pieces.push(rest);
-    }
-    let form = length_form(spec.length);
-    let mut out = Vec::new();
-    let count = pieces.len();
-    for (i, piece) in pieces.iter().enumerate() {
-        let op = if i == 0 { opcode } else { 0 };
-        let rsv = if i == 0 { spec.rsv } else { 0 };
-        let key = mask_key(spec.mask, &mut state.masks);
-        push_frame(&mut out, i + 1 == count, rsv, op, key, form, None, piece)?;
-        if let Some(ctrl) = spec.between.get(i) {
-            let (cop, cbytes) = control(ctrl);
-            let key = mask_key(spec.mask, &mut state.masks);
-            push_frame(
-                &mut out,
-                true,
-                0,
-                cop,
-                key,
-                LengthForm::Minimal,
-                None,
-                &cbytes,
-            )?;
+    let layout = MessageLayout {
+        opcode,
+        rsv: spec.rsv,
+        fragments: spec.fragments.clone(),
+        between: spec.between.iter().map(control).collect(),
+        form: length_form(spec.length),
+    };
+    if spec.compress {
+        // Compressed when written: the connection's negotiated parameters
+        // decide the bytes. The masking keys are drawn now, in the order
+        // an uncompressed message would draw them.
+        let keys = (0..2 * (spec.fragments.len() + 1))
+            .map(|_| mask_key(spec.mask, &mut state.masks))
+            .collect();
+        if let Some(m) = &message {
+            state.last_message = Some(m.clone());
         }
+        return Ok(Op::SendCompressed(CompressedSend {
+            layout,
+            payload: bytes,
+            keys,
+            chunks: spec.delivery.chunks.clone(),
+            pause: spec.delivery.pause.map(|d| d.0),
+            message,
+        }));
     }
+    let mut out = Vec::new();
+    let mut next_key = || mask_key(spec.mask, &mut state.masks);
+    layout.encode(&mut out, &bytes, false, &mut next_key)?;
     if let Some(m) = message {
         state.last_message = Some(m.clone());
         message = Some(m);

@@ -26,8 +26,13 @@ pub fn handshake_request(spec: &HandshakeSpec, target: &Target, key: &str) -> Ve
         };
         return text.into_bytes();
     }
+    let offer = spec
+        .extensions
+        .as_deref()
+        .map(|offer| ("Sec-WebSocket-Extensions", offer));
     if spec.headers.is_empty() && spec.method.is_none() && spec.http.is_none() {
-        return build_request(&host, &path, key, &[]);
+        let extra: Vec<(&str, &str)> = offer.into_iter().collect();
+        return build_request(&host, &path, key, &extra);
     }
     let method = spec.method.clone().unwrap_or_else(|| "GET".into());
     let http = spec.http.clone().unwrap_or_else(|| "1.1".into());
@@ -38,6 +43,9 @@ pub fn handshake_request(spec: &HandshakeSpec, target: &Target, key: &str) -> Ve
         ("Sec-WebSocket-Key".into(), Some(key.to_string())),
         ("Sec-WebSocket-Version".into(), Some("13".into())),
     ];
+    if let Some((name, value)) = offer {
+        headers.push((name.into(), Some(value.into())));
+    }
     for (name, value) in &spec.headers {
         match headers
             .iter_mut()

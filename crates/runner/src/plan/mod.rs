@@ -42,6 +42,7 @@ use crate::scenario::{Action, Chunks, DataKind, ExpectKind, HandshakeSpec, Profi
 pub use crate::chat::ChatMessage;
 pub use crate::target::Target;
 pub use flood::{FloodClient, FloodPlan, plan_flood};
+pub use frames::{CompressedSend, MessageLayout};
 pub use handshake::handshake_request;
 
 /// The application protocol the target speaks.
@@ -149,6 +150,8 @@ pub enum Op {
         /// The data message this write sends, if any.
         message: Option<SentMessage>,
     },
+    /// Write a message compressed with the connection's deflater.
+    SendCompressed(CompressedSend),
     /// Wait for something.
     Expect {
         /// What.

@@ -160,3 +160,55 @@ fn a_path_can_extend_the_targets_and_a_written_key_is_the_one_checked() {
         Op::Expect { expected: Expected::Message { bytes: Some(b), .. }, .. } if b == b"hi"
     ));
 }
+
+#[test]
+fn compressed_sends_are_encoded_at_write_time_with_rsv1_on_the_first_frame() {
+    let plan = planned(
+        "id: a\ntitle: t\nsteps:\n  - handshake: { extensions: \"permessage-deflate\" }\n  - send: { text: Hello, compress: true, fragments: [3], between: [{ ping: x }] }\n  - expect: { echo: last }\n",
+        Profile::Echo,
+    );
+    let Op::Handshake { request, .. } = &plan[0].op else {
+        panic!("expected a handshake");
+    };
+    let request = String::from_utf8_lossy(request);
+    assert!(request.contains("\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"));
+    let Op::SendCompressed(send) = &plan[2].op else {
+        panic!("expected a compressed send, got {:?}", plan[2].op);
+    };
+    assert_eq!(send.payload, b"Hello");
+    // RFC 7692 7.2.3.1's "Hello", cut after 3 bytes with the ping between.
+    let bytes = send
+        .frames(Some(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]))
+        .unwrap();
+    let views = crate::decode::frames(&bytes);
+    let summaries: Vec<String> = views.iter().map(crate::decode::summary).collect();
+    assert_eq!(summaries.len(), 3, "{summaries:?}");
+    assert!(
+        summaries[0].starts_with("RSV1 text MASK len=3"),
+        "{summaries:?}"
+    );
+    assert!(
+        summaries[1].starts_with("FIN ping MASK len=1"),
+        "{summaries:?}"
+    );
+    assert!(
+        summaries[2].starts_with("FIN cont MASK len=4"),
+        "{summaries:?}"
+    );
+    // Uncompressed when the window does not allow compression.
+    let plain = send.frames(None).unwrap();
+    assert_eq!(crate::decode::frames(&plain).len(), 3);
+    assert!(matches!(
+        &plan[3].op,
+        Op::Expect { expected: Expected::Message { bytes: Some(b), .. }, .. } if b == b"Hello"
+    ));
+}
+
+#[test]
+fn compress_is_for_data_messages() {
+    let s = parse_scenario(
+        "scenarios/01-any/a.yaml",
+        "id: a\ntitle: t\nsteps:\n  - send: { ping: x, compress: true }\n",
+    );
+    assert!(s.is_err());
+}

@@ -88,7 +88,7 @@ pub fn plain_detail(r: &ScenarioResult) -> String {
         let _ = writeln!(out, "Non-strict: {note}");
     }
     if let Some(section) = &r.rfc {
-        let _ = writeln!(out, "RFC 6455 §{section}: {}", rfc_link(section));
+        let _ = writeln!(out, "{}: {}", crate::rfc_name(section), rfc_link(section));
     }
     if let Some(f) = &r.failure {
         out.push_str(&failure_explanation(r, f, "", &f.actual));

@@ -62,7 +62,8 @@ fn failure_block(r: &ScenarioResult, opts: HumanOptions) -> String {
         r.title
     );
     if let Some(section) = &r.rfc {
-        let _ = writeln!(out, "  RFC 6455 §{section}  {}", p.dim(&rfc_link(section)));
+        let name = crate::rfc_name(section);
+        let _ = writeln!(out, "  {name}  {}", p.dim(&rfc_link(section)));
     }
     let Some(f) = &r.failure else {
         let _ = writeln!(out, "  {}", r.message);

@@ -24,6 +24,11 @@ pub struct HandshakeSpec {
     pub method: Option<String>,
     /// HTTP version after `HTTP/`; defaults to `1.1`.
     pub http: Option<String>,
+    /// The `Sec-WebSocket-Extensions` offer, e.g.
+    /// `permessage-deflate; client_max_window_bits` (RFC 7692). When the
+    /// server accepts permessage-deflate, the connection speaks it: server
+    /// messages are inflated and `send: { compress: true }` compresses.
+    pub extensions: Option<String>,
     /// Header edits, in order: replace, add, or remove (`null`).
     #[serde(default, deserialize_with = "ordered_headers")]
     pub headers: Vec<(String, Option<String>)>,

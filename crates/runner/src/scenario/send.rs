@@ -52,6 +52,10 @@ pub struct SendSpec {
     pub length: LengthSpec,
     /// How the bytes are written.
     pub delivery: Delivery,
+    /// Compress the message with permessage-deflate (RFC 7692): RSV1 on
+    /// the first frame, the payload deflated with the connection's
+    /// negotiated parameters, then cut into `fragments`.
+    pub compress: bool,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +80,8 @@ struct SendFields {
     chunks: Option<Chunks>,
     #[serde(default)]
     pause: Option<Dur>,
+    #[serde(default)]
+    compress: bool,
 }
 
 #[derive(Deserialize)]
@@ -134,6 +140,12 @@ impl TryFrom<SendFields> for SendSpec {
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
+        if f.compress && !matches!(kind, SendKind::Text(_) | SendKind::Binary(_)) {
+            return Err(format!(
+                "compress applies to text and binary messages, not to {}",
+                kind.name()
+            ));
+        }
         if f.rsv > 7 {
             return Err(format!("rsv is 3 bits (0..=7), {} does not fit", f.rsv));
         }
@@ -144,6 +156,7 @@ impl TryFrom<SendFields> for SendSpec {
             mask: f.mask,
             rsv: f.rsv,
             length: f.length,
+            compress: f.compress,
             delivery: Delivery {
                 chunks: f.chunks,
                 pause: f.pause,

@@ -54,11 +54,21 @@ pub enum Bug {
     /// The accept loop serves one connection to its end before accepting the
     /// next: a second client waits until the first one leaves.
     OneClientAtATime,
+    /// permessage-deflate: RSV1 on a continuation frame is taken as part
+    /// of the compressed message instead of failing the connection.
+    Rsv1OnContinuation,
+    /// permessage-deflate: the inflater is reset after every message
+    /// although the client keeps its context.
+    ContextTakeoverIgnored,
+    /// permessage-deflate: `server_max_window_bits` in the offer is
+    /// ignored: the answer leaves it out (RFC 7692 7.1.2.1 requires it)
+    /// and the server compresses with a 32 KiB window.
+    WindowBitsIgnored,
 }
 
 impl Bug {
     /// Every bug, in the order of the book's chapters.
-    pub const ALL: [Bug; 14] = [
+    pub const ALL: [Bug; 17] = [
         Bug::WrongAcceptKey,
         Bug::CaseSensitiveHeaders,
         Bug::OneReadOneFrame,
@@ -73,6 +83,9 @@ impl Bug {
         Bug::CloseNotAnswered,
         Bug::OneClientAtATime,
         Bug::BroadcastToSenderOnly,
+        Bug::Rsv1OnContinuation,
+        Bug::ContextTakeoverIgnored,
+        Bug::WindowBitsIgnored,
     ];
 
     /// The bug's stable kebab-case name, used on the command line and in
@@ -93,6 +106,9 @@ impl Bug {
             Bug::UnmaskedAccepted => "unmasked-accepted",
             Bug::BroadcastToSenderOnly => "broadcast-to-sender-only",
             Bug::OneClientAtATime => "one-client-at-a-time",
+            Bug::Rsv1OnContinuation => "rsv1-on-continuation",
+            Bug::ContextTakeoverIgnored => "context-takeover-ignored",
+            Bug::WindowBitsIgnored => "window-bits-ignored",
         }
     }
 
@@ -113,6 +129,9 @@ impl Bug {
             Bug::CloseNotAnswered => "closing",
             Bug::BroadcastToSenderOnly => "chat",
             Bug::OneClientAtATime => "concurrency",
+            Bug::Rsv1OnContinuation | Bug::ContextTakeoverIgnored | Bug::WindowBitsIgnored => {
+                "compression"
+            }
         }
     }
 
@@ -133,6 +152,13 @@ impl Bug {
             Bug::UnmaskedAccepted => "unmasked client frames accepted",
             Bug::BroadcastToSenderOnly => "chat messages sent back to the sender only",
             Bug::OneClientAtATime => "one client served at a time",
+            Bug::Rsv1OnContinuation => "RSV1 accepted on a continuation frame",
+            Bug::ContextTakeoverIgnored => {
+                "inflater reset after every message despite context takeover"
+            }
+            Bug::WindowBitsIgnored => {
+                "server_max_window_bits dropped from the answer, 32 KiB window used"
+            }
         }
     }
 }

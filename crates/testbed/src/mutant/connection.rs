@@ -15,6 +15,7 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use wsconform_wire::deflate::Deflater;
 use wsconform_wire::{OpCode, close_payload};
 
 use super::Bug;
@@ -56,7 +57,24 @@ pub(crate) async fn serve(mut stream: TcpStream, bug: Option<Bug>, room: Arc<Roo
     let (read_half, write_half) = stream.into_split();
     let reading = async {
         let mut reader = FrameReader::new(read_half, upgrade.leftover, bug);
-        let end = session(&mut reader, upgrade.app, &queue, &room, member, bug).await;
+        let mut deflater = upgrade.deflate.map(|params| {
+            reader.use_deflate(&params);
+            Deflater::new(
+                params.server_max_window_bits,
+                1,
+                params.server_no_context_takeover,
+            )
+        });
+        let end = session(
+            &mut reader,
+            deflater.as_mut(),
+            upgrade.app,
+            &queue,
+            &room,
+            member,
+            bug,
+        )
+        .await;
         // Leave the room first, so no broadcast can follow our close frame.
         if let Some(id) = member {
             room.leave(id);
@@ -86,6 +104,7 @@ async fn write_loop(mut socket: OwnedWriteHalf, mut outgoing: UnboundedReceiver<
 /// Reads and answers frames until the connection must end.
 async fn session(
     reader: &mut FrameReader,
+    mut deflater: Option<&mut Deflater>,
     app: App,
     queue: &UnboundedSender<Vec<u8>>,
     room: &Room,
@@ -111,7 +130,19 @@ async fn session(
                 }
                 _ => {
                     let opcode = if text { OpCode::Text } else { OpCode::Binary };
-                    let _ = queue.send(encode(bug, opcode, &data));
+                    let compressed = deflater.as_deref_mut().and_then(|d| d.compress(&data));
+                    let frame = match compressed {
+                        Some(compressed) => {
+                            let mut frame = encode(bug, opcode, &compressed);
+                            // RSV1: the "Per-Message Compressed" bit.
+                            if let Some(first) = frame.first_mut() {
+                                *first |= 0x40;
+                            }
+                            frame
+                        }
+                        None => encode(bug, opcode, &data),
+                    };
+                    let _ = queue.send(frame);
                 }
             },
             Incoming::Ping(payload) => match bug {

@@ -19,10 +19,17 @@ use wsconform_wire::{
     check_client_frame, parse_close_payload,
 };
 
+use wsconform_wire::deflate::{InflateError, Inflater};
+use wsconform_wire::extension::DeflateParams;
+
 use super::Bug;
 
 /// How many bytes one `read` asks the kernel for.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// The largest inflated message: the reference server's message limit, so
+/// an inflation bomb costs a mutant no more than it costs the reference.
+const MAX_INFLATED: usize = 16 << 20;
 
 /// What the reader hands to the connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +76,10 @@ pub(crate) struct FrameReader {
     kind: Option<OpCode>,
     message: Vec<u8>,
     utf8: Utf8Validator,
+    /// permessage-deflate's inflater, when negotiated.
+    inflater: Option<Inflater>,
+    /// The message being read is compressed.
+    compressed: bool,
 }
 
 impl FrameReader {
@@ -89,7 +100,41 @@ impl FrameReader {
             kind: None,
             message: Vec::new(),
             utf8: Utf8Validator::new(),
+            inflater: None,
+            compressed: false,
         }
+    }
+
+    /// Inflates messages whose first frame has RSV1 (RFC 7692).
+    pub(crate) fn use_deflate(&mut self, params: &DeflateParams) {
+        let no_context_takeover = match self.bug {
+            // The bug: a fresh inflater for every message.
+            Some(Bug::ContextTakeoverIgnored) => true,
+            _ => params.client_no_context_takeover,
+        };
+        self.inflater = Some(Inflater::new(
+            params.client_max_window_bits,
+            no_context_takeover,
+        ));
+    }
+
+    /// Takes RSV1 off a frame that may carry it; the header rules see
+    /// the rest.
+    fn compression_bit(&mut self, header: &mut FrameHeader) -> Result<(), ProtocolError> {
+        if !header.rsv1 || self.inflater.is_none() {
+            return Ok(());
+        }
+        match header.opcode {
+            OpCode::Text | OpCode::Binary => {}
+            // The bug: "RSV1 means compressed", whichever frame it is on.
+            OpCode::Continuation if self.bug == Some(Bug::Rsv1OnContinuation) => {}
+            other => return Err(ProtocolError::CompressedBitMisplaced(other)),
+        }
+        header.rsv1 = false;
+        if header.opcode != OpCode::Continuation {
+            self.compressed = true;
+        }
+        Ok(())
     }
 
     /// Reads frames until one completes a message or is a control frame.
@@ -101,7 +146,11 @@ impl FrameReader {
                 // is forgotten, as if every read held exactly one frame.
                 self.buf.clear();
             }
-            let header = self.read_header().await?;
+            let mut header = self.read_header().await?;
+            if header.opcode != OpCode::Continuation && header.opcode.is_data() {
+                self.compressed = false;
+            }
+            self.compression_bit(&mut header).map_err(Stop::Violation)?;
             check_frame(&header, self.bug).map_err(Stop::Violation)?;
             if header.payload_len > self.limits.max_frame_size {
                 return Err(Stop::Violation(ProtocolError::FrameTooBig {
@@ -286,7 +335,7 @@ impl FrameReader {
             if let Some(key) = header.mask {
                 apply_mask(fresh, key, offset);
             }
-            if self.kind == Some(OpCode::Text) {
+            if self.kind == Some(OpCode::Text) && !self.compressed {
                 match self.bug {
                     // The bug: text is treated as bytes.
                     Some(Bug::NoUtf8Check) => {}
@@ -307,6 +356,26 @@ impl FrameReader {
     fn finish_message(&mut self, fin: bool) -> Result<Incoming, ProtocolError> {
         let kind = if fin { self.kind.take() } else { self.kind };
         let text = kind == Some(OpCode::Text);
+        if self.compressed
+            && let Some(inflater) = self.inflater.as_mut()
+        {
+            let limit = self.limits.max_message_size.min(MAX_INFLATED);
+            let mut plain = Vec::new();
+            let inflated = inflater
+                .inflate(&self.message, &mut plain, limit)
+                .and_then(|()| inflater.finish_message(&mut plain, limit));
+            inflated.map_err(|e| match e {
+                InflateError::TooBig { limit } => ProtocolError::MessageTooBig { limit },
+                InflateError::Corrupt(reason) => ProtocolError::InvalidCompressedData(reason),
+            })?;
+            self.message = plain;
+            if text {
+                self.utf8.reset();
+                self.utf8
+                    .feed(&self.message)
+                    .map_err(ProtocolError::InvalidUtf8)?;
+            }
+        }
         if text {
             self.utf8.finish().map_err(ProtocolError::InvalidUtf8)?;
         }

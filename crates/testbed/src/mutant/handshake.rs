@@ -7,6 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest as _, Sha1};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
+use wsconform_wire::extension::{DeflateParams, ServerDeflatePolicy, negotiate, parse_extensions};
 use wsconform_wire::{ClientRequest, accept_key, http_response, parse_request};
 
 use super::Bug;
@@ -33,6 +34,8 @@ pub(crate) struct Upgrade {
     /// Bytes read past the request: a client may send its first frame in
     /// the same segment.
     pub(crate) leftover: Vec<u8>,
+    /// permessage-deflate, when the client offered it.
+    pub(crate) deflate: Option<DeflateParams>,
 }
 
 /// Reads the request. A request the server refuses is answered here and
@@ -80,14 +83,36 @@ pub(crate) async fn read_request(
         Some(Bug::WrongAcceptKey) => BASE64.encode(Sha1::digest(key.as_bytes())),
         _ => accept_key(key.as_bytes()),
     };
+    // The wire crate's negotiation, keeping the server's context (so the
+    // window-bits bug shows across messages).
+    let mut offers = request
+        .extensions()
+        .and_then(|offer| parse_extensions(&offer).ok())
+        .unwrap_or_default();
+    if bug == Some(Bug::WindowBitsIgnored) {
+        // The bug: a parameter the server does not implement is dropped
+        // from the offer, so the answer leaves it out and the server
+        // compresses with its full 32 KiB window.
+        for offer in &mut offers {
+            offer
+                .params
+                .retain(|(name, _)| !name.eq_ignore_ascii_case("server_max_window_bits"));
+        }
+    }
+    let accepted = negotiate(&offers, &ServerDeflatePolicy::default());
+    let extension = accepted
+        .as_ref()
+        .map(|a| format!("Sec-WebSocket-Extensions: {}\r\n", a.response))
+        .unwrap_or_default();
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+         Sec-WebSocket-Accept: {accept}\r\n{extension}\r\n"
     );
     Ok(Some(Upgrade {
         app,
         response: response.into_bytes(),
         leftover: buf.get(used..).unwrap_or_default().to_vec(),
+        deflate: accepted.map(|a| a.params),
     }))
 }
 

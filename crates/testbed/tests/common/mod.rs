@@ -128,6 +128,31 @@ impl Raw {
         raw
     }
 
+    /// Opens a connection offering `extensions` on `/echo`; returns the
+    /// response. When it accepts permessage-deflate, [`Raw::event`]
+    /// inflates from then on.
+    #[allow(dead_code)]
+    pub async fn open_offering(addr: SocketAddr, extensions: &str) -> (Raw, ServerResponse) {
+        let mut raw = Raw::connect(addr).await;
+        let key = generate_key(7);
+        let offer = [("Sec-WebSocket-Extensions", extensions)];
+        raw.send(&build_request(&addr.to_string(), "/echo", &key, &offer))
+            .await;
+        let response = raw.response().await;
+        let answer = response
+            .header("Sec-WebSocket-Extensions")
+            .unwrap_or_default();
+        let offered = wsconform_wire::extension::parse_extensions(extensions).expect("an offer");
+        let answered = wsconform_wire::extension::parse_extensions(&answer).expect("an answer");
+        let params = offered.iter().find_map(|o| {
+            wsconform_wire::extension::validate_deflate_response(&o.params, &answered).ok()?
+        });
+        if let Some(params) = params {
+            raw.decoder = Decoder::new(Role::Client, Limits::default()).with_deflate(&params);
+        }
+        (raw, response)
+    }
+
     /// Writes `bytes` in one write.
     pub async fn send(&mut self, bytes: &[u8]) {
         within("writing to the server", self.stream.write_all(bytes))
