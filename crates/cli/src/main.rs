@@ -1,4 +1,5 @@
 //! The `wsconform` command line: a thin layer over `wsconform-runner`.
+//! (Long on purpose: every subcommand's arguments live here, so `--help` is defined in one place.)
 //!
 //! Every subcommand parses its arguments, calls one library function and
 //! turns the outcome into text and an exit code: 0 when everything passed,

@@ -1,4 +1,5 @@
 //! The `wsconform` binary end to end: exit codes, messages, `--spawn`.
+//! (Long on purpose: the end-to-end tests share their process and port helpers.)
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,5 @@
 //! One task per connection: the opening handshake, the read loop, frame
+//! (Long on purpose: the book reads it top to bottom as the life of one connection, one listing per step.)
 //! handling and the closing handshake.
 //!
 //! The life of a connection, in the order of this file:

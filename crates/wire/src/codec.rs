@@ -1,4 +1,5 @@
 //! A streaming decoder: bytes in, messages and control events out
+//! (One file: the decoder is one state machine; its transitions are read together.)
 //! (RFC 6455 §5.4 fragmentation, §5.5 control frames).
 //!
 //! TCP delivers a byte *stream*, not frames. One `read` may return half a

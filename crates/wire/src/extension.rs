@@ -1,4 +1,5 @@
 //! `Sec-WebSocket-Extensions` and the permessage-deflate negotiation
+//! (One file: the offer grammar and each parameter's negotiation rule are read side by side.)
 //! (RFC 6455 §9.1, RFC 7692 §5 and §7.1).
 //!
 //! A client *offers* extensions in its upgrade request, in order of

@@ -1,4 +1,5 @@
 //! The opening handshake (RFC 6455 §4).
+//! (One file: the server's and the client's side of the same exchange, rule next to rule.)
 //!
 //! A WebSocket connection starts life as an HTTP/1.1 request. The client asks
 //! to *upgrade* the TCP connection to the WebSocket protocol:

@@ -1,4 +1,5 @@
 //! A WebSocket server written from scratch, one chapter at a time.
+//! (One file on purpose: each step is the whole program a reader types, runs and checks.)
 //!
 //! Step 8, closing: the closing handshake (RFC 6455 sections 5.5.1 and 7).
 //! A close frame is answered with a close frame carrying the same code

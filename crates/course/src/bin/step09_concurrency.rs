@@ -1,4 +1,5 @@
 //! A WebSocket server written from scratch, one chapter at a time.
+//! (One file on purpose: each step is the whole program a reader types, runs and checks.)
 //!
 //! Step 9, concurrency: one thread per client. Until now the accept loop
 //! served one connection to its end before accepting the next, so a client

@@ -1,4 +1,5 @@
 //! A WebSocket server written from scratch, one chapter at a time.
+//! (One file on purpose: each step is the whole program a reader types, runs and checks.)
 //!
 //! Step 10, chat: a second endpoint, /socket, where every text message (the
 //! chat page sends JSON `{"username": ..., "message": ...}`) is broadcast to

@@ -1,4 +1,5 @@
 //! A WebSocket server written from scratch, one chapter at a time.
+//! (One file on purpose: each step is the whole program a reader types, runs and checks.)
 //!
 //! Step 11, hardening: every resource a client can make the server spend
 //! has a limit. A request head gets `MAX_HEAD` bytes (431 beyond) and
