@@ -483,9 +483,9 @@ fn split_chunks<'a>(bytes: &'a [u8], chunks: Option<&Chunks>) -> Vec<&'a [u8]> {
                 if rest.is_empty() {
                     break;
                 }
-                let take = (*size).min(rest.len());
-                out.push(&rest[..take]);
-                rest = &rest[take..];
+                let (piece, after) = rest.split_at((*size).min(rest.len()));
+                out.push(piece);
+                rest = after;
             }
             if !rest.is_empty() {
                 out.push(rest);
