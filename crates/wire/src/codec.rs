@@ -492,7 +492,15 @@ mod tests {
 
     /// Decodes `bytes` fed in chunks of `chunk` bytes; returns events and the error.
     fn run(bytes: &[u8], chunk: usize) -> (Vec<Event>, Option<ProtocolError>) {
-        let mut decoder = Decoder::new(Role::Server, Limits::default());
+        feed(Decoder::new(Role::Server, Limits::default()), bytes, chunk)
+    }
+
+    /// Feeds `bytes` to `decoder` in chunks of `chunk` bytes.
+    fn feed(
+        mut decoder: Decoder,
+        bytes: &[u8],
+        chunk: usize,
+    ) -> (Vec<Event>, Option<ProtocolError>) {
         let mut pending = Vec::new();
         let mut events = Vec::new();
         for piece in bytes.chunks(chunk.max(1)) {
@@ -638,27 +646,9 @@ mod tests {
         chunk: usize,
         limits: Limits,
     ) -> (Vec<Event>, Option<ProtocolError>) {
-        let mut decoder = Decoder::new(Role::Server, limits)
+        let decoder = Decoder::new(Role::Server, limits)
             .with_deflate(&crate::extension::DeflateParams::default());
-        let mut pending = Vec::new();
-        let mut events = Vec::new();
-        for piece in bytes.chunks(chunk.max(1)) {
-            pending.extend_from_slice(piece);
-            loop {
-                match decoder.decode(&pending) {
-                    Ok((used, event)) => {
-                        pending.drain(..used);
-                        let done = event.is_none();
-                        events.extend(event);
-                        if done {
-                            break;
-                        }
-                    }
-                    Err(e) => return (events, Some(e)),
-                }
-            }
-        }
-        (events, None)
+        feed(decoder, bytes, chunk)
     }
 
     const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
