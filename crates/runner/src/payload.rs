@@ -43,6 +43,16 @@ pub fn stable_hash(text: &str) -> u64 {
 
 const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
+/// The number of bytes a payload stands for, without making them.
+pub fn payload_len(payload: &Payload) -> usize {
+    match payload {
+        Payload::Text(t) => t.len(),
+        Payload::Hex(h) => h.0.len(),
+        Payload::Fill { len, .. } | Payload::Random { len, .. } => *len,
+        Payload::Json(v) => v.to_string().len(),
+    }
+}
+
 /// The bytes a payload stands for. `text` says the payload goes into a text
 /// message, where random bytes are drawn from ASCII letters and digits so
 /// the message stays valid UTF-8.

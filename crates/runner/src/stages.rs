@@ -14,9 +14,10 @@ use wsconform_wire::{FrameHeader, LengthForm, OpCode, split_frames};
 
 use crate::chapter;
 use crate::load::LoadedScenario;
+use crate::payload::payload_len;
 use crate::scenario::{
-    Action, ExpectKind, FrameSpec, LengthSpec, MaskSpec, OpcodeSpec, Payload, ProfileNeed,
-    SendKind, SendSpec, Step,
+    Action, ExpectKind, FrameSpec, LengthSpec, MaskSpec, OpcodeSpec, ProfileNeed, SendKind,
+    SendSpec, Step,
 };
 
 /// Something a scenario can make a server do, taught by one chapter.
@@ -180,16 +181,6 @@ fn step_features(step: &Step) -> Vec<Feature> {
         Action::Pause(_) | Action::Disconnect => {}
     }
     out
-}
-
-/// The number of bytes a payload stands for, without making them.
-pub(crate) fn payload_len(payload: &Payload) -> usize {
-    match payload {
-        Payload::Text(t) => t.len(),
-        Payload::Hex(h) => h.0.len(),
-        Payload::Fill { len, .. } | Payload::Random { len, .. } => *len,
-        Payload::Json(v) => v.to_string().len(),
-    }
 }
 
 fn length_features(len: usize, form: LengthSpec, out: &mut Vec<Feature>) {

@@ -14,9 +14,9 @@ use tokio::task::JoinSet;
 
 use crate::exec::run_scenario;
 use crate::load::{LoadedScenario, parse_scenario};
+use crate::payload::payload_len;
 use crate::plan::{Op, PlanSettings, plan};
 use crate::scenario::{Action, SendKind};
-use crate::stages::payload_len;
 use crate::verdict::{Failure, Outcome, ScenarioResult};
 use crate::{chapter, ids};
 
