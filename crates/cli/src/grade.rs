@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use wsconform_runner::grade::isolation::{self, Limits};
+use wsconform_runner::grade::network::{self, NetworkMode};
 use wsconform_runner::grade::record::Status;
 use wsconform_runner::grade::selection::{Weights, up_to};
 use wsconform_runner::grade::submissions::Shard;
@@ -105,6 +106,14 @@ struct ClassArgs {
     /// The unprivileged user servers run as when wsconform runs as root (default: nobody).
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
+    /// Where servers are reachable from: `private` gives each submission a
+    /// network namespace of its own (its server and the grader's client on a
+    /// private loopback: no other submission, no host, no internet), `shared`
+    /// leaves every server on the grader's loopback, `auto` is private when
+    /// the machine allows it (root, or unprivileged user namespaces) and
+    /// shared otherwise, said in the gradebook.
+    #[arg(long, value_name = "MODE", default_value = "auto", value_parser = NetworkMode::parse)]
+    network: NetworkMode,
     /// No progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -235,6 +244,8 @@ fn settings(args: ClassArgs) -> Result<(GradeSettings, bool), ExitCode> {
         })
         .collect();
     let account = isolation::account(args.user.as_deref()).map_err(usage)?;
+    // While this process has one thread: a user namespace may be needed.
+    let network = network::prepare(args.network).map_err(usage)?;
     let program = std::env::current_exe()
         .map_err(|e| usage(format!("cannot find this program to re-run it: {e}")))?;
     let wall_limit = args.wall_limit.0;
@@ -265,6 +276,7 @@ fn settings(args: ClassArgs) -> Result<(GradeSettings, bool), ExitCode> {
             cpu_seconds,
         },
         account,
+        network,
         program,
         out: args.out,
     };

@@ -369,7 +369,9 @@ fn the_help_says_what_is_not_isolated() {
         .output()
         .unwrap();
     let help = String::from_utf8_lossy(&output.stdout);
-    assert!(help.contains("NOT isolated: the network"), "{help}");
+    let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(help.contains("NOT isolated: the filesystem"), "{help}");
+    assert!(help.contains("network namespace of their own"), "{help}");
     assert!(help.contains("memory is NOT capped"), "{help}");
 }
 
@@ -399,4 +401,103 @@ fn weights_multiply_a_chapters_points_in_the_gradebook() {
         csv,
         "submission,points,max_points,status,01-handshake,02-frames\ngood,79,79,ok,60,19\n"
     );
+}
+
+/// A server that tries to reach a port on the grader's loopback and says
+/// what happened (then exits: the row is did-not-start, the log is the point).
+const PROBES_THE_HOST: &str = r#"
+import socket, sys
+try:
+    socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()
+    print("reached the grader's port")
+except OSError as e:
+    print("unreachable:", e)
+"#;
+
+#[test]
+fn a_private_network_keeps_a_server_from_the_graders_loopback() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let class = root.path().join("class");
+    submission(
+        &class,
+        "curious",
+        &format!("exec {PYTHON} probe.py {port}\n"),
+        Some(("probe.py", PROBES_THE_HOST)),
+    );
+    for entry in walk(root.path()) {
+        let mode = if entry.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    // As root, and again as an unprivileged user (a user namespace first).
+    let log = |mode: &str, as_nobody: bool| {
+        let out = root.path().join(format!("out-{mode}-{as_nobody}"));
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut command = Command::new("timeout");
+        command.arg("60");
+        if as_nobody {
+            command.args([
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+            ]);
+        }
+        let output = command
+            .arg(WSCONFORM)
+            .arg("grade")
+            .arg("--submissions")
+            .arg(&class)
+            .args(["--start", "sh start.sh", "--up-to", "01-handshake"])
+            .args([
+                "--start-timeout",
+                "3s",
+                "--profile",
+                "echo",
+                "--network",
+                mode,
+            ])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stderr).to_string();
+        let log =
+            std::fs::read_to_string(out.join("submissions/curious/server.log")).unwrap_or_default();
+        (output.status.code(), said, log, out)
+    };
+    let (code, said, private_log, out) = log("private", false);
+    if code == Some(2) && said.contains("cannot create a network namespace") {
+        eprintln!("skipped: this machine allows no network namespace: {said}");
+        return;
+    }
+    assert!(private_log.contains("unreachable"), "{said}\n{private_log}");
+    let book = std::fs::read_to_string(out.join("grade.json")).unwrap();
+    assert!(book.contains("a namespace per submission"), "{book}");
+    let (_, said, shared_log, _) = log("shared", false);
+    assert!(
+        shared_log.contains("reached the grader's port"),
+        "{said}\n{shared_log}"
+    );
+    let setpriv = Command::new("setpriv").arg("--version").output();
+    if running_as_root() && setpriv.is_ok_and(|o| o.status.success()) {
+        let (code, said, log, _) = log("private", true);
+        if code == Some(2) && said.contains("cannot create a network namespace") {
+            eprintln!("unprivileged part skipped: no user namespaces here: {said}");
+        } else {
+            assert!(log.contains("unreachable"), "{said}\n{log}");
+        }
+    }
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
+        })
+        .unwrap_or(false)
 }

@@ -26,8 +26,13 @@ cgroup v2 (memory.max, cpu.max, pids.max) when /sys/fs/cgroup is a writable \
 cgroup v2 hierarchy; otherwise only CPU time is capped, per process, with \
 RLIMIT_CPU, and memory is NOT capped (RLIMIT_AS would kill Node, Go and JVM \
 servers at start; Linux ignores RLIMIT_RSS). \
-NOT isolated: the network (servers share loopback: one submission can \
-connect to another's port, and out to the internet) and the filesystem (a \
+The network is private by default (--network auto): each submission's \
+server and the client that grades it share a network namespace of their own \
+with only a loopback interface, so no submission reaches another's port, the \
+grading machine or the internet; where the machine cannot create namespaces \
+(not root and unprivileged user namespaces disabled) every server shares the \
+grader's loopback, and the gradebook's isolation line says so. \
+NOT isolated: the filesystem (a \
 server reads whatever its user may read, other submissions' folders \
 included when they are world-readable, and writes where its user may, \
 such as /tmp).";

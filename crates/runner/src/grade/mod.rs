@@ -13,6 +13,7 @@
 pub mod baseline;
 pub mod csv;
 pub mod isolation;
+pub mod network;
 pub mod overview;
 pub mod process;
 pub mod record;
@@ -109,6 +110,8 @@ pub struct GradeSettings {
     pub limits: Limits,
     /// The unprivileged user servers run as (when root).
     pub account: Option<Account>,
+    /// Private networks per submission, or the shared loopback ([`network::prepare`]).
+    pub network: network::Network,
     /// This program, re-run to confine and supervise each server.
     pub program: PathBuf,
     /// The output folder.
@@ -183,6 +186,54 @@ fn create_dir(path: &Path) -> Result<(), GradeError> {
     })
 }
 
+/// Grades one submission on a thread of its own, moved into a new network
+/// namespace with a single-threaded runtime: the server it starts and every
+/// socket the suite opens live in that namespace ([`network`]).
+async fn grade_in_private_network(
+    submission: &Submission,
+    settings: &Arc<GradeSettings>,
+    ports: &Arc<Ports>,
+    cgroups: Option<Arc<Cgroups>>,
+    folder: &Path,
+) -> process::Graded {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (submission_, settings_, ports_, folder_) = (
+        submission.clone(),
+        Arc::clone(settings),
+        Arc::clone(ports),
+        folder.to_path_buf(),
+    );
+    let started = std::thread::Builder::new()
+        .name(format!("grade {}", submission.name))
+        .spawn(move || {
+            let graded = match network::enter_private_network().and_then(|()| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+            }) {
+                Ok(runtime) => runtime.block_on(grade_one(
+                    &submission_,
+                    &settings_,
+                    &ports_,
+                    cgroups.as_deref(),
+                    &folder_,
+                )),
+                Err(e) => process::Graded::not_started(
+                    format!("no private network for the server: {e}"),
+                    process::seed_of(settings_.seed, &submission_.name),
+                ),
+            };
+            let _ = tx.send(graded);
+        });
+    let seed = process::seed_of(settings.seed, &submission.name);
+    if let Err(e) = started {
+        return process::Graded::not_started(format!("cannot start a grading thread: {e}"), seed);
+    }
+    rx.await.unwrap_or_else(|_| {
+        process::Graded::not_started("the grading thread ended without a result".into(), seed)
+    })
+}
+
 /// Grades `class` (from [`class`]), `jobs` submissions at a time, writing
 /// every output into `settings.out`. `on_row` is called as each submission
 /// is graded (for progress display).
@@ -210,7 +261,12 @@ pub async fn grade_class(
         );
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let graded = grade_one(&submission, &shared, &ports, cgroups.as_deref(), &folder).await;
+            let graded = if shared.network.is_private() {
+                grade_in_private_network(&submission, &shared, &ports, cgroups.clone(), &folder)
+                    .await
+            } else {
+                grade_one(&submission, &shared, &ports, cgroups.as_deref(), &folder).await
+            };
             (submission, folder, graded)
         });
     }
@@ -257,10 +313,14 @@ pub async fn grade_class(
                 humantime::format_duration(settings.start_timeout),
                 humantime::format_duration(settings.wall_limit)
             ),
-            isolation: isolation::describe(
-                settings.account.as_ref(),
-                cgroups.is_some(),
-                &settings.limits,
+            isolation: format!(
+                "{}; {}",
+                isolation::describe(
+                    settings.account.as_ref(),
+                    cgroups.is_some(),
+                    &settings.limits
+                ),
+                settings.network.describe()
             ),
         },
         shards: vec![

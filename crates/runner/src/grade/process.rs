@@ -73,6 +73,18 @@ pub struct Graded {
     pub reports: Vec<(Endpoint, RunReport)>,
 }
 
+impl Graded {
+    /// A submission that never got a server started, and why.
+    pub fn not_started(detail: String, seed: u64) -> Graded {
+        Graded {
+            status: Status::DidNotStart,
+            detail,
+            seed,
+            reports: Vec::new(),
+        }
+    }
+}
+
 /// Grades one submission; `folder` is where its server log goes.
 pub async fn grade_one(
     submission: &Submission,
@@ -81,13 +93,7 @@ pub async fn grade_one(
     cgroups: Option<&Cgroups>,
     folder: &Path,
 ) -> Graded {
-    let seed = seed_of(settings.seed, &submission.name);
-    let mut graded = Graded {
-        status: Status::DidNotStart,
-        detail: String::new(),
-        seed,
-        reports: Vec::new(),
-    };
+    let mut graded = Graded::not_started(String::new(), seed_of(settings.seed, &submission.name));
     let port = match ports.reserve() {
         Ok(port) => port,
         Err(e) => {
