@@ -501,3 +501,74 @@ fn running_as_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// Takes 300 MiB, touching every page, and says so.
+const GREEDY: &str = r#"
+block = b"x" * (300 * 1024 * 1024)
+print("allocated", len(block), flush=True)
+"#;
+
+#[test]
+fn a_server_over_its_memory_cap_is_killed_where_cgroups_exist() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let class = root.path().join("class");
+    submission(
+        &class,
+        "greedy",
+        &format!("exec {PYTHON} greedy.py\n"),
+        Some(("greedy.py", GREEDY)),
+    );
+    for entry in walk(root.path()) {
+        let mode = if entry.is_dir() { 0o755 } else { 0o644 };
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let run = |mib: &str| {
+        let out = root.path().join(format!("out-{mib}"));
+        let output = Command::new("timeout")
+            .arg("60")
+            .arg(WSCONFORM)
+            .arg("grade")
+            .arg("--submissions")
+            .arg(&class)
+            .args(["--start", "sh start.sh", "--up-to", "01-handshake"])
+            .args([
+                "--start-timeout",
+                "5s",
+                "--profile",
+                "echo",
+                "--memory",
+                mib,
+            ])
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let log =
+            std::fs::read_to_string(out.join("submissions/greedy/server.log")).unwrap_or_default();
+        let book = std::fs::read_to_string(out.join("grade.json")).unwrap_or_default();
+        (
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            log,
+            book,
+        )
+    };
+    let (said, log, book) = run("64");
+    if book.contains("memory not capped") {
+        eprintln!("skipped: no writable cgroup hierarchy here: {said}");
+        return;
+    }
+    assert!(
+        !log.contains("allocated"),
+        "64 MiB cap not enforced: {said}\n{log}"
+    );
+    assert!(
+        book.contains("more than its memory cap of 64 MiB"),
+        "{book}"
+    );
+    let (said, log, _) = run("1024");
+    assert!(
+        log.contains("allocated"),
+        "a 1 GiB cap stopped 300 MiB: {said}\n{log}"
+    );
+}

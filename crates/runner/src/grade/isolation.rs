@@ -8,6 +8,7 @@
 //! user, clears the environment, enters the submission's folder and only
 //! then runs the start command with `sh -c`.
 
+use super::cgroups::Cgroups;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -22,8 +23,9 @@ stops it and every descendant when its grading ends or wsconform dies; as \
 root, it runs as an unprivileged user (nobody, or --user) without \
 supplementary groups; its environment is cleared (PATH and LANG kept, HOME \
 is the submission folder). Memory, CPU and process count are capped with a \
-cgroup v2 (memory.max, cpu.max, pids.max) when /sys/fs/cgroup is a writable \
-cgroup v2 hierarchy; otherwise only CPU time is capped, per process, with \
+cgroup (v2: memory.max, cpu.max, pids.max; or the older v1 layout's \
+memory.limit_in_bytes, cpu.cfs_quota_us, pids.max) when /sys/fs/cgroup holds \
+a writable hierarchy with those controllers; otherwise only CPU time is capped, per process, with \
 RLIMIT_CPU, and memory is NOT capped (RLIMIT_AS would kill Node, Go and JVM \
 servers at start; Linux ignores RLIMIT_RSS). \
 The network is private by default (--network auto): each submission's \
@@ -88,92 +90,22 @@ pub fn account(wanted: Option<&str>) -> Result<Option<Account>, String> {
     }
 }
 
-/// A cgroup v2 folder of this run, with one child per submission.
-#[derive(Debug)]
-pub struct Cgroups {
-    parent: PathBuf,
-}
-
-const CGROUP_ROOT: &str = "/sys/fs/cgroup";
-
-impl Cgroups {
-    /// Creates this run's cgroup with the memory, cpu and pids controllers
-    /// for its children, or `None` when the hierarchy is not cgroup v2,
-    /// lacks a controller, or is not writable.
-    pub fn create() -> Option<Cgroups> {
-        Cgroups::create_in(Path::new(CGROUP_ROOT))
-    }
-
-    /// [`Cgroups::create`] under another mount point (tests use a plain folder).
-    fn create_in(root: &Path) -> Option<Cgroups> {
-        let controllers = std::fs::read_to_string(root.join("cgroup.controllers")).ok()?;
-        let has = |name: &str| controllers.split_whitespace().any(|c| c == name);
-        if !(has("memory") && has("cpu") && has("pids")) {
-            return None;
-        }
-        let parent = root.join(format!("wsconform-grade-{}", std::process::id()));
-        std::fs::create_dir(&parent).ok()?;
-        if std::fs::write(parent.join("cgroup.subtree_control"), "+memory +cpu +pids").is_err() {
-            let _ = std::fs::remove_dir(&parent);
-            return None;
-        }
-        Some(Cgroups { parent })
-    }
-
-    /// A child cgroup for one submission, its limits written.
-    pub fn leaf(&self, submission: &str, limits: &Limits) -> std::io::Result<PathBuf> {
-        let name: String = submission
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        let leaf = self.parent.join(name);
-        std::fs::create_dir_all(&leaf)?;
-        std::fs::write(leaf.join("memory.max"), limits.memory_bytes.to_string())?;
-        // Swap would let a server exceed memory.max unnoticed.
-        let _ = std::fs::write(leaf.join("memory.swap.max"), "0");
-        let period = 100_000u64;
-        let quota = ((limits.cpus * period as f64) as u64).max(1_000);
-        std::fs::write(leaf.join("cpu.max"), format!("{quota} {period}"))?;
-        std::fs::write(leaf.join("pids.max"), limits.pids.to_string())?;
-        Ok(leaf)
-    }
-
-    /// Removes a submission's cgroup once its processes are gone (bounded retries).
-    pub fn remove_leaf(leaf: &Path) {
-        for _ in 0..20 {
-            if std::fs::remove_dir(leaf).is_ok() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Cgroups {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.parent);
-    }
-}
-
 /// A one-line description of the isolation a run applies, for the record.
-pub fn describe(account: Option<&Account>, cgroups: bool, limits: &Limits) -> String {
+pub fn describe(account: Option<&Account>, cgroups: Option<&Cgroups>, limits: &Limits) -> String {
     let user = account.map_or_else(
         || "the invoking user (not root)".to_string(),
         |a| format!("user {} (uid {})", a.name, a.uid),
     );
-    if cgroups {
-        format!(
-            "{user}; cgroup v2: memory.max {} MiB, cpu.max {} CPU, pids.max {}; RLIMIT_CPU {} s",
-            limits.memory_bytes / (1024 * 1024),
-            limits.cpus,
-            limits.pids,
+    match cgroups {
+        Some(c) => format!(
+            "{user}; {}; RLIMIT_CPU {} s",
+            c.describe(limits),
             limits.cpu_seconds
-        )
-    } else {
-        format!(
-            "{user}; RLIMIT_CPU {} s per process; memory not capped (no writable cgroup v2)",
+        ),
+        None => format!(
+            "{user}; RLIMIT_CPU {} s per process; memory not capped (no writable cgroup v2 or v1 memory, cpu and pids controllers)",
             limits.cpu_seconds
-        )
+        ),
     }
 }
 
@@ -189,8 +121,8 @@ pub struct Confinement {
     pub dir: PathBuf,
     /// The account to drop to.
     pub account: Option<Account>,
-    /// The cgroup to join.
-    pub cgroup: Option<PathBuf>,
+    /// The cgroup folders to join (one for v2, one per controller for v1).
+    pub cgroups: Vec<PathBuf>,
     /// `RLIMIT_CPU` seconds.
     pub cpu_seconds: u64,
 }
@@ -208,7 +140,7 @@ impl Confinement {
         if let Some(a) = &self.account {
             line.push_str(&format!(" --uid {} --gid {}", a.uid, a.gid));
         }
-        if let Some(c) = &self.cgroup {
+        for c in &self.cgroups {
             line.push_str(&format!(" --cgroup {}", shell_quote(&c.to_string_lossy())));
         }
         line.push_str(&format!(
@@ -246,7 +178,7 @@ fn confine(args: &[String]) -> Result<std::convert::Infallible, String> {
     let mut dir = None;
     let mut uid = None;
     let mut gid = None;
-    let mut cgroup = None;
+    let mut cgroups = Vec::new();
     let mut cpu_seconds = None;
     let mut command = None;
     let mut i = 0;
@@ -256,7 +188,7 @@ fn confine(args: &[String]) -> Result<std::convert::Infallible, String> {
             "--dir" => dir = value,
             "--uid" => uid = value.and_then(|v| v.parse::<u32>().ok()),
             "--gid" => gid = value.and_then(|v| v.parse::<u32>().ok()),
-            "--cgroup" => cgroup = value,
+            "--cgroup" => cgroups.extend(value),
             "--cpu-seconds" => cpu_seconds = value.and_then(|v| v.parse::<u64>().ok()),
             "--" => {
                 command = value;
@@ -268,7 +200,7 @@ fn confine(args: &[String]) -> Result<std::convert::Infallible, String> {
     }
     let dir = dir.ok_or("no --dir")?;
     let command = command.ok_or("no command")?;
-    if let Some(cgroup) = cgroup {
+    for cgroup in cgroups {
         std::fs::write(
             Path::new(&cgroup).join("cgroup.procs"),
             std::process::id().to_string(),
@@ -323,7 +255,7 @@ mod tests {
                 uid: 65534,
                 gid: 65534,
             }),
-            cgroup: None,
+            cgroups: Vec::new(),
             cpu_seconds: 30,
         };
         let line = c.command_line(
@@ -335,43 +267,6 @@ mod tests {
             line,
             "exec '/bin/wsconform' __confine --dir '/subs/a b' --cpu-seconds 30 --uid 65534 --gid 65534 -- 'python3 s.py 9' </dev/null >'/o/log' 2>&1"
         );
-    }
-
-    #[test]
-    fn a_submission_cgroup_gets_its_limits() {
-        let root = std::env::temp_dir().join(format!("wsconform-cgroup-{}", std::process::id()));
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::write(
-            root.join("cgroup.controllers"),
-            "cpuset cpu io memory pids\n",
-        )
-        .unwrap();
-        let cgroups = Cgroups::create_in(&root).unwrap();
-        let parent = cgroups.parent.clone();
-        assert_eq!(
-            std::fs::read_to_string(parent.join("cgroup.subtree_control")).unwrap(),
-            "+memory +cpu +pids"
-        );
-        let limits = Limits {
-            memory_bytes: 256 * 1024 * 1024,
-            cpus: 0.5,
-            pids: 64,
-            cpu_seconds: 10,
-        };
-        let leaf = cgroups.leaf("ann lee", &limits).unwrap();
-        assert_eq!(leaf, parent.join("ann_lee"));
-        let read = |name: &str| std::fs::read_to_string(leaf.join(name)).unwrap();
-        assert_eq!(read("memory.max"), "268435456");
-        assert_eq!(read("cpu.max"), "50000 100000");
-        assert_eq!(read("pids.max"), "64");
-        std::fs::remove_dir_all(&root).unwrap();
-
-        // Without the controllers (cgroup v1, or v2 without memory), no cgroups.
-        let v1 = std::env::temp_dir().join(format!("wsconform-cgroup-v1-{}", std::process::id()));
-        std::fs::create_dir_all(&v1).unwrap();
-        std::fs::write(v1.join("cgroup.controllers"), "cpu pids\n").unwrap();
-        assert!(Cgroups::create_in(&v1).is_none());
-        std::fs::remove_dir_all(&v1).unwrap();
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! parts; [`baseline`] serves a library's CI (`run --baseline`).
 
 pub mod baseline;
+pub mod cgroups;
 pub mod csv;
 pub mod isolation;
 pub mod network;
@@ -32,7 +33,8 @@ use crate::load::LoadedScenario;
 use crate::plan::Profile;
 use crate::scenario::ProfileNeed;
 
-use isolation::{Account, Cgroups, Limits};
+use cgroups::Cgroups;
+use isolation::{Account, Limits};
 use process::{Ports, grade_one};
 use record::{Gradebook, RECORD_FILE, Row, Settings};
 use selection::Weights;
@@ -317,7 +319,7 @@ pub async fn grade_class(
                 "{}; {}",
                 isolation::describe(
                     settings.account.as_ref(),
-                    cgroups.is_some(),
+                    cgroups.as_deref(),
                     &settings.limits
                 ),
                 settings.network.describe()

@@ -13,7 +13,8 @@ use crate::report::RunReport;
 use crate::spawn::{SpawnError, SpawnedTarget, refuse_busy_port};
 use crate::suite::run_suite;
 
-use super::isolation::{Cgroups, Confinement, shell_quote};
+use super::cgroups::{Cgroups, Leaf};
+use super::isolation::{Confinement, shell_quote};
 use super::record::Status;
 use super::submissions::{Submission, stable_hash};
 use super::{Endpoint, GradeSettings};
@@ -106,12 +107,19 @@ pub async fn grade_one(
         submission,
         settings,
         port,
-        leaf.as_deref(),
+        leaf.as_ref(),
         folder,
         &mut graded,
     )
     .await;
     if let Some(leaf) = &leaf {
+        if Cgroups::oom_kills(leaf) > 0 && graded.status != Status::Ok {
+            graded.detail = format!(
+                "{}; the kernel killed it for using more than its memory cap of {} MiB (--memory)",
+                graded.detail,
+                settings.limits.memory_bytes / (1024 * 1024)
+            );
+        }
         Cgroups::remove_leaf(leaf);
     }
     ports.release(port);
@@ -122,7 +130,7 @@ async fn run_server(
     submission: &Submission,
     settings: &GradeSettings,
     port: u16,
-    cgroup: Option<&Path>,
+    cgroup: Option<&Leaf>,
     folder: &Path,
     graded: &mut Graded,
 ) {
@@ -131,7 +139,7 @@ async fn run_server(
     let confinement = Confinement {
         dir: submission.dir.clone(),
         account: settings.account.clone(),
-        cgroup: cgroup.map(Path::to_path_buf),
+        cgroups: cgroup.map(|l| l.0.clone()).unwrap_or_default(),
         cpu_seconds: settings.limits.cpu_seconds,
     };
     let line = confinement.command_line(&settings.program, &command, &folder.join("server.log"));
