@@ -401,6 +401,10 @@ fn weights_multiply_a_chapters_points_in_the_gradebook() {
         csv,
         "submission,points,max_points,status,01-handshake,02-frames\ngood,79,79,ok,60,19\n"
     );
+    // Gradescope's score for the submission is the gradebook's.
+    let gradescope = std::fs::read_to_string(out.join("submissions/good/gradescope.json")).unwrap();
+    let results: serde_json::Value = serde_json::from_str(&gradescope).unwrap();
+    assert_eq!(results["score"], 79, "{gradescope}");
 }
 
 /// A server that tries to reach a port on the grader's loopback and says

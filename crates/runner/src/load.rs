@@ -211,6 +211,19 @@ fn collect_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// The suite's changelog: its first `## VERSION` heading is the version.
+const CHANGELOG: &str = include_str!("../../../scenarios/CHANGELOG.md");
+
+/// The suite's version, from the first `## ` heading of `scenarios/CHANGELOG.md`.
+pub fn suite_version() -> String {
+    CHANGELOG
+        .lines()
+        .find_map(|line| line.strip_prefix("## "))
+        .and_then(|heading| heading.split_whitespace().next())
+        .unwrap_or("unversioned")
+        .to_string()
+}
+
 /// The embedded files as they are: (path under `scenarios/`, YAML text).
 pub fn bundled_sources() -> &'static [(&'static str, &'static str)] {
     bundled::BUNDLED

@@ -277,9 +277,11 @@ pub async fn grade_class(
         let Ok((submission, folder, graded)) = done else {
             continue;
         };
-        reports::write(&folder, &graded, &scenarios).map_err(|source| GradeError::Write {
-            path: folder.display().to_string(),
-            source,
+        reports::write(&folder, &graded, &scenarios, &settings.weights).map_err(|source| {
+            GradeError::Write {
+                path: folder.display().to_string(),
+                source,
+            }
         })?;
         let reports: Vec<_> = graded.reports.into_iter().map(|(_, r)| r).collect();
         let row = record::row(

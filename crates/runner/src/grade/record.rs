@@ -16,18 +16,7 @@ use super::selection::Weights;
 /// The file name of the gradebook record in an output folder.
 pub const RECORD_FILE: &str = "grade.json";
 
-/// The suite's changelog: its first `## VERSION` heading is the version.
-const CHANGELOG: &str = include_str!("../../../../scenarios/CHANGELOG.md");
-
-/// The suite's version, from the first `## ` heading of `scenarios/CHANGELOG.md`.
-pub fn suite_version() -> String {
-    CHANGELOG
-        .lines()
-        .find_map(|line| line.strip_prefix("## "))
-        .and_then(|heading| heading.split_whitespace().next())
-        .unwrap_or("unversioned")
-        .to_string()
-}
+pub use crate::load::suite_version;
 
 /// SHA-1 over every scenario's path and source, in order: two gradebooks
 /// with the same fingerprint were graded by the same scenarios.

@@ -14,10 +14,13 @@ use crate::verdict::{Outcome, ScenarioResult};
 
 use super::process::Graded;
 use super::record::Status;
+use super::selection::Weights;
 
-/// One report over every endpoint's run; for a server that did not run
-/// to the end, every scenario without a result is an error saying why.
-pub fn combined(graded: &Graded, scenarios: &[LoadedScenario]) -> RunReport {
+/// One report over every endpoint's run, points multiplied by the
+/// chapters' weights (so Gradescope's score is the gradebook's); for a
+/// server that did not run to the end, every scenario without a result is
+/// an error saying why.
+pub fn combined(graded: &Graded, scenarios: &[LoadedScenario], weights: &Weights) -> RunReport {
     let mut results: Vec<ScenarioResult> = Vec::new();
     for s in scenarios {
         let found = graded
@@ -37,6 +40,11 @@ pub fn combined(graded: &Graded, scenarios: &[LoadedScenario]) -> RunReport {
                 r
             }
         });
+        if let Some(r) = results.last_mut() {
+            let weight = weights.of(&r.chapter);
+            r.points *= weight;
+            r.max_points *= weight;
+        }
     }
     let first = graded.reports.first().map(|(_, r)| r);
     RunReport {
@@ -58,7 +66,12 @@ pub fn combined(graded: &Graded, scenarios: &[LoadedScenario]) -> RunReport {
 }
 
 /// Writes a submission's reports into its folder.
-pub fn write(folder: &Path, graded: &Graded, scenarios: &[LoadedScenario]) -> std::io::Result<()> {
+pub fn write(
+    folder: &Path,
+    graded: &Graded,
+    scenarios: &[LoadedScenario],
+    weights: &Weights,
+) -> std::io::Result<()> {
     for (endpoint, report) in &graded.reports {
         let name = endpoint.profile.name();
         std::fs::write(folder.join(format!("{name}.json")), json::render(report))?;
@@ -66,6 +79,6 @@ pub fn write(folder: &Path, graded: &Graded, scenarios: &[LoadedScenario]) -> st
     }
     std::fs::write(
         folder.join("gradescope.json"),
-        gradescope::render(&combined(graded, scenarios)),
+        gradescope::render(&combined(graded, scenarios, weights)),
     )
 }

@@ -6,6 +6,7 @@
 //! ```json
 //! {
 //!   "schema": "wsconform-report/1",
+//!   "wsconform_version": "0.1.0", "suite_version": "1.0.0",
 //!   "target": "ws://127.0.0.1:9001/echo",
 //!   "profile": "echo",
 //!   "duration_ms": 812,
@@ -23,6 +24,8 @@
 //! }
 //! ```
 //!
+//! `suite_version` is the version of the suite bundled with this wsconform
+//! (the first heading of `scenarios/CHANGELOG.md`), for a CI that pins it.
 //! `outcome` is one of `pass`, `fail`, `non-strict`, `skip`, `error`;
 //! `failure` is `null` unless the outcome is `fail`; `step` is 1-based (as in
 //! the YAML file) or `null` for the implicit handshake.
@@ -39,6 +42,8 @@ pub const SCHEMA: &str = "wsconform-report/1";
 #[derive(Serialize)]
 struct JsonReport<'a> {
     schema: &'static str,
+    wsconform_version: &'static str,
+    suite_version: String,
     target: &'a str,
     profile: &'a str,
     duration_ms: u64,
@@ -77,6 +82,8 @@ struct JsonFailure<'a> {
 pub fn render(report: &RunReport) -> String {
     let doc = JsonReport {
         schema: SCHEMA,
+        wsconform_version: env!("CARGO_PKG_VERSION"),
+        suite_version: crate::load::suite_version(),
         target: &report.target,
         profile: &report.profile,
         duration_ms: report.duration.as_millis() as u64,
