@@ -41,6 +41,7 @@ use anyhow::{Context, Result, bail};
 use crate::project_root;
 
 mod agreement;
+mod client;
 mod results;
 mod wstest;
 
@@ -95,6 +96,13 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["update", "url", "cases", "agreement"])]
     pub compression_full: bool,
 
+    /// Test the reference client instead of the server: Autobahn's fuzzing
+    /// server (`wstest -m fuzzingserver`) plays cases 1–7, 9 and 10 against
+    /// `wsconform-client`, which echoes every message; every case must be OK
+    /// or INFORMATIONAL. `--cases` narrows the run.
+    #[arg(long, conflicts_with_all = ["update", "url", "agreement", "compression_full"])]
+    pub client: bool,
+
     /// When no Python 2.7 is found, say so and succeed instead of failing
     /// (for CI scripts that run the cross-check wherever it can run).
     #[arg(long)]
@@ -123,6 +131,15 @@ pub fn run(args: Args) -> Result<()> {
 
     if args.agreement {
         let outcome = agreement::run(&wstest, &work_dir, &spec);
+        eprintln!(
+            "autobahn: finished in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        return outcome;
+    }
+
+    if args.client {
+        let outcome = client::run(&wstest, &work_dir.join("run-client"), &args.cases);
         eprintln!(
             "autobahn: finished in {:.1} s",
             started.elapsed().as_secs_f64()

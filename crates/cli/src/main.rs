@@ -24,6 +24,7 @@ use wsconform_runner::suite::{Selection, run_suite};
 use wsconform_runner::verdict::Outcome;
 use wsconform_runner::{chapter, ids};
 
+mod client;
 mod grade;
 mod output;
 mod progress;
@@ -72,6 +73,8 @@ enum Command {
     Bench(BenchArgs),
     /// Grade a class: every sub-folder of --submissions is a server to start and test.
     Grade(grade::GradeArgs),
+    /// Connect to a server with the reference client: type messages, or --echo.
+    Client(client::ClientArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -215,6 +218,7 @@ fn main() -> ExitCode {
         },
         Command::Bench(args) => bench(args),
         Command::Grade(args) => grade::grade(args),
+        Command::Client(args) => client::client(args),
     }
 }
 

@@ -64,6 +64,12 @@ pub fn generate_key(seed: u64) -> String {
     BASE64.encode(bytes)
 }
 
+/// A `Sec-WebSocket-Key` from 16 bytes the caller drew: a real client draws
+/// them from a strong random source, fresh for every connection (§4.1).
+pub fn key_from_bytes(bytes: [u8; 16]) -> String {
+    BASE64.encode(bytes)
+}
+
 // ANCHOR: has_token
 /// Does the comma-separated header value contain `token` (ASCII case-insensitive)?
 ///

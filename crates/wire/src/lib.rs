@@ -49,7 +49,7 @@ pub use frame::{
 pub use handshake::{
     ClientRequest, HandshakeError, ResponseError, ServerResponse, WEBSOCKET_GUID, accept_key,
     accept_response, accept_response_with_extensions, build_request, generate_key, http_response,
-    parse_request, parse_response, validate_response,
+    key_from_bytes, parse_request, parse_response, validate_response,
 };
 pub use mask::{apply_mask, apply_mask_bytewise};
 pub use reader::{

@@ -106,18 +106,10 @@ impl Wstest {
             .try_clone()
             .with_context(|| format!("could not reopen {}", log_path.display()))?;
 
-        // `zope` is a namespace package made by a `.pth` file, which only
-        // `site.addsitedir` processes (PYTHONPATH does not), so a two-line
-        // launcher loads the install and calls the real `wstest` entry point.
-        let launcher = "import site, sys\n\
-                        site.addsitedir(sys.argv[1])\n\
-                        sys.argv = ['wstest'] + sys.argv[2:]\n\
-                        from autobahntestsuite.wstest import run\n\
-                        sys.exit(run())\n";
         let mut command = tokio::process::Command::new(&self.python);
         command
             .arg("-c")
-            .arg(launcher)
+            .arg(LAUNCHER)
             .arg(&self.site_packages)
             .args(["-m", "fuzzingclient", "-s"])
             .arg(&spec_path)
@@ -153,6 +145,15 @@ impl Wstest {
         Ok(index)
     }
 }
+
+/// `zope` is a namespace package made by a `.pth` file, which only
+/// `site.addsitedir` processes (PYTHONPATH does not), so a small launcher
+/// loads the install and calls the real `wstest` entry point.
+pub(super) const LAUNCHER: &str = "import site, sys\n\
+                                   site.addsitedir(sys.argv[1])\n\
+                                   sys.argv = ['wstest'] + sys.argv[2:]\n\
+                                   from autobahntestsuite.wstest import run\n\
+                                   sys.exit(run())\n";
 
 /// Runs `command` and waits for it, killing it when it runs longer than
 /// `limit` (and on any early return: the child is killed when dropped). `log` names where its output goes, for
