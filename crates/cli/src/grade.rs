@@ -225,7 +225,9 @@ fn settings(args: ClassArgs) -> Result<(GradeSettings, bool), ExitCode> {
     let start = args
         .start
         .ok_or_else(|| usage("say how to start a server: --start \"CMD {port}\"".into()))?;
-    let suite = load(args.scenarios.as_deref())?;
+    let mut suite = load(args.scenarios.as_deref())?;
+    // A class's servers are graded; client scenarios are for `run --client-cmd`.
+    suite.retain(|s| s.scenario.role == wsconform_runner::scenario::Role::Server);
     let selected = match &args.up_to {
         Some(chapter) => up_to(&suite, chapter).map_err(usage)?,
         None => suite.clone(),

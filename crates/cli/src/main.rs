@@ -14,11 +14,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use wsconform_runner::check::check;
 use wsconform_runner::decode::explain_bytes;
 use wsconform_runner::hex::parse_hex;
-use wsconform_runner::load::{LoadError, LoadedScenario, bundled, load_path};
+use wsconform_runner::load::{LoadError, LoadedScenario, bundled, bundled_clients, load_path};
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::report::ReportFormat;
 use wsconform_runner::report::human::{HumanOptions, render};
 use wsconform_runner::scenario::Dur;
+use wsconform_runner::scenario::Role;
 use wsconform_runner::spawn::{SpawnedTarget, refuse_busy_port};
 use wsconform_runner::suite::{Selection, run_suite};
 use wsconform_runner::verdict::Outcome;
@@ -88,8 +89,15 @@ struct RunArgs {
     /// Scenario files, folders or ids (default: the bundled suite).
     scenarios: Vec<String>,
     /// The server: ws://HOST:PORT/PATH.
-    #[arg(long, required_unless_present = "reference")]
+    #[arg(long, required_unless_present_any = ["reference", "client_cmd"])]
     target: Option<String>,
+    /// Test a client instead of a server: wsconform listens on loopback and
+    /// plays the server of each client scenario, starting this command once
+    /// per connection with {url} replaced by the URL to connect to (appended
+    /// when absent), e.g. "python3 client.py {url}". The client must echo
+    /// every message and close when the server closes (Autobahn's contract).
+    #[arg(long, value_name = "CMD", conflicts_with_all = ["target", "reference", "spawn"])]
+    client_cmd: Option<String>,
     /// Test the reference server, started inside this process on a free
     /// port (/echo for the echo profile, /socket for chat), instead of --target.
     #[arg(long, conflicts_with_all = ["target", "spawn"])]
@@ -171,7 +179,8 @@ fn print_load_errors(errors: &[LoadError]) {
     }
 }
 
-/// Loads a path, or the bundled suite when `path` is `None`.
+/// Loads a path, or the bundled suite (server and client scenarios) when
+/// `path` is `None`.
 fn load(path: Option<&Path>) -> Result<Vec<LoadedScenario>, ExitCode> {
     let loaded = match path {
         Some(p) if !p.exists() => {
@@ -179,7 +188,10 @@ fn load(path: Option<&Path>) -> Result<Vec<LoadedScenario>, ExitCode> {
             return Err(ExitCode::from(USAGE));
         }
         Some(p) => load_path(p),
-        None => bundled(),
+        None => bundled().and_then(|mut all| {
+            all.extend(bundled_clients()?);
+            Ok(all)
+        }),
     };
     loaded.map_err(|errors| {
         print_load_errors(&errors);
@@ -312,6 +324,10 @@ fn list(path: Option<&Path>) -> ExitCode {
             wsconform_runner::scenario::ProfileNeed::Echo => " [echo]",
             wsconform_runner::scenario::ProfileNeed::Chat => " [chat]",
         };
+        let profile = match sc.role {
+            Role::Client => " [client: run --client-cmd]",
+            Role::Server => profile,
+        };
         outln!("  {:<36} {}{profile}", sc.id, sc.title);
     }
     let points: u32 = scenarios.iter().map(|s| s.scenario.points).sum();
@@ -411,6 +427,13 @@ fn scenarios_for(args: &RunArgs) -> Result<(Vec<LoadedScenario>, Vec<String>), E
     if !any_path {
         loaded = load(None)?;
     }
+    // A server is tested by the server scenarios, a client by the client ones.
+    let role = if args.client_cmd.is_some() {
+        Role::Client
+    } else {
+        Role::Server
+    };
+    loaded.retain(|s| s.scenario.role == role);
     let errors = check(&loaded);
     if !errors.is_empty() {
         for e in &errors {
@@ -457,7 +480,123 @@ async fn start_reference() -> Result<wsconform_server::RunningServer, String> {
         .map_err(|e| format!("cannot start the reference server: {e}"))
 }
 
+/// `--report FORMAT=FILE` pairs, checked.
+fn report_outputs(args: &RunArgs) -> Result<Vec<(ReportFormat, String)>, ExitCode> {
+    let mut reports = Vec::new();
+    for spec in &args.report {
+        let Some((format, file)) = spec.split_once('=') else {
+            eprintln!("error: --report '{spec}': write it as FORMAT=FILE, e.g. json=report.json");
+            return Err(ExitCode::from(USAGE));
+        };
+        match ReportFormat::parse(format) {
+            Ok(f) => reports.push((f, file.to_string())),
+            Err(e) => {
+                eprintln!("error: --report: {e}");
+                return Err(ExitCode::from(USAGE));
+            }
+        }
+    }
+    Ok(reports)
+}
+
+/// The scenarios a run plays: loaded, checked and selected.
+fn selected_scenarios(args: &RunArgs) -> Result<Vec<LoadedScenario>, ExitCode> {
+    let (scenarios, ids) = scenarios_for(args)?;
+    let filter = match args.filter.as_deref().map(glob::Pattern::new).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: --filter: {e}");
+            return Err(ExitCode::from(USAGE));
+        }
+    };
+    let chapters = match &args.up_to {
+        Some(last) => match chapter::up_to(last) {
+            Ok(names) => names.into_iter().map(String::from).collect(),
+            Err(e) => {
+                eprintln!("error: --up-to {e}");
+                return Err(ExitCode::from(USAGE));
+            }
+        },
+        None => args.chapter.clone(),
+    };
+    let selection = Selection {
+        ids,
+        chapters,
+        tags: args.tag.clone(),
+        filter,
+    };
+    let selected: Vec<LoadedScenario> = scenarios
+        .into_iter()
+        .filter(|s| selection.selects(s))
+        .collect();
+    if selected.is_empty() {
+        eprintln!("error: the selection matches no scenario; `wsconform list` shows them all");
+        return Err(ExitCode::from(USAGE));
+    }
+    Ok(selected)
+}
+
+/// `wsconform run --client-cmd CMD`: the client scenarios against a client.
+async fn run_clients(args: RunArgs, command: String) -> ExitCode {
+    let reports = match report_outputs(&args) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let selected = match selected_scenarios(&args) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let settings = wsconform_runner::clients::ClientSettings {
+        command,
+        timeout: args.timeout.0,
+        connect_timeout: args.ready_timeout.0,
+    };
+    let opts = HumanOptions {
+        color: color_enabled(),
+        timings: true,
+    };
+    let bar = progress::bar(
+        selected.len(),
+        progress::wanted(args.no_progress),
+        opts.color,
+    );
+    let on_result = |r: &wsconform_runner::verdict::ScenarioResult| progress::advance(&bar, r);
+    let outcome = tokio::select! {
+        report = wsconform_runner::clients::run_client_suite(&selected, &settings, on_result) => Some(report),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    bar.finish_and_clear();
+    let Some(report) = outcome else {
+        eprintln!("interrupted");
+        return ExitCode::from(130);
+    };
+    let text = render(&report, opts);
+    let human_to_stderr = reports.iter().any(|(_, f)| f == "-");
+    if human_to_stderr {
+        eprint!("{text}");
+    } else {
+        out!("{text}");
+    }
+    for (format, file) in reports {
+        let body = format.render(&report);
+        if file == "-" {
+            out!("{body}");
+        } else if let Err(e) = std::fs::write(&file, body) {
+            eprintln!("error: cannot write the report to {file}: {e}");
+            return ExitCode::from(USAGE);
+        }
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
 async fn run(args: RunArgs) -> ExitCode {
+    if let Some(command) = args.client_cmd.clone() {
+        return run_clients(args, command).await;
+    }
     let mut reference = None;
     let url = match (&args.target, args.reference) {
         (_, true) => match start_reference().await {
@@ -490,55 +629,14 @@ async fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(USAGE);
         }
     };
-    let mut reports = Vec::new();
-    for spec in &args.report {
-        let Some((format, file)) = spec.split_once('=') else {
-            eprintln!("error: --report '{spec}': write it as FORMAT=FILE, e.g. json=report.json");
-            return ExitCode::from(USAGE);
-        };
-        match ReportFormat::parse(format) {
-            Ok(f) => reports.push((f, file.to_string())),
-            Err(e) => {
-                eprintln!("error: --report: {e}");
-                return ExitCode::from(USAGE);
-            }
-        }
-    }
-    let (scenarios, ids) = match scenarios_for(&args) {
+    let reports = match report_outputs(&args) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let selected = match selected_scenarios(&args) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let filter = match args.filter.as_deref().map(glob::Pattern::new).transpose() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: --filter: {e}");
-            return ExitCode::from(USAGE);
-        }
-    };
-    let chapters = match &args.up_to {
-        Some(last) => match chapter::up_to(last) {
-            Ok(names) => names.into_iter().map(String::from).collect(),
-            Err(e) => {
-                eprintln!("error: --up-to {e}");
-                return ExitCode::from(USAGE);
-            }
-        },
-        None => args.chapter.clone(),
-    };
-    let selection = Selection {
-        ids,
-        chapters,
-        tags: args.tag.clone(),
-        filter,
-    };
-    let selected: Vec<LoadedScenario> = scenarios
-        .into_iter()
-        .filter(|s| selection.selects(s))
-        .collect();
-    if selected.is_empty() {
-        eprintln!("error: the selection matches no scenario; `wsconform list` shows them all");
-        return ExitCode::from(USAGE);
-    }
     let profile = match args.profile {
         ProfileArg::Echo => Profile::Echo,
         ProfileArg::Chat => Profile::Chat,

@@ -77,6 +77,12 @@ pub const CHAPTERS: &[Chapter] = &[
         name: "compression",
         optional: true,
     },
+    // The client side: `role: client` scenarios, played by
+    // `run --client-cmd` against a client, never against a server.
+    Chapter {
+        name: "client",
+        optional: true,
+    },
 ];
 
 /// The first chapter whose server serves several connections at once.

@@ -59,6 +59,7 @@ pub mod bench;
 pub mod chapter;
 pub mod chat;
 pub mod check;
+pub mod clients;
 pub mod conformance;
 pub mod connect;
 pub mod decode;

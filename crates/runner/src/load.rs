@@ -13,7 +13,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::scenario::{EXPECT_NAMES, STEP_NAMES, Scenario};
+use crate::scenario::{EXPECT_NAMES, Role, STEP_NAMES, Scenario};
 
 mod bundled {
     include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
@@ -229,13 +229,25 @@ pub fn bundled_sources() -> &'static [(&'static str, &'static str)] {
     bundled::BUNDLED
 }
 
-/// The suite embedded into the binary at build time (`scenarios/`).
+/// The server suite embedded into the binary at build time (`scenarios/`):
+/// every scenario but the client ones ([`bundled_clients`]).
 pub fn bundled() -> Result<Vec<LoadedScenario>, Vec<LoadError>> {
+    bundled_for(Role::Server)
+}
+
+/// The client scenarios embedded into the binary (`role: client`), played
+/// by `wsconform run --client-cmd` against a client under test.
+pub fn bundled_clients() -> Result<Vec<LoadedScenario>, Vec<LoadError>> {
+    bundled_for(Role::Client)
+}
+
+fn bundled_for(role: Role) -> Result<Vec<LoadedScenario>, Vec<LoadError>> {
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
     for (rel, text) in bundled::BUNDLED {
         match parse_scenario(&format!("scenarios/{rel}"), text) {
-            Ok(s) => loaded.push(s),
+            Ok(s) if s.scenario.role == role => loaded.push(s),
+            Ok(_) => {}
             Err(e) => errors.push(e),
         }
     }

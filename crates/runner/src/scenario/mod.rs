@@ -70,6 +70,10 @@ pub struct Scenario {
     /// Which application protocol the scenario needs.
     #[serde(default)]
     pub profile: ProfileNeed,
+    /// Whose side is tested: a server (the runner plays the client, the
+    /// default) or a client (`role: client`: the runner plays the server).
+    #[serde(default)]
+    pub role: Role,
     /// What to check in your server when this fails.
     pub hint: Option<String>,
     /// Default deadline for each step of this scenario (overrides `--timeout`).
@@ -80,6 +84,17 @@ pub struct Scenario {
 
 fn one_point() -> u32 {
     1
+}
+
+/// Which side of the protocol a scenario tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A server: the runner connects to it and plays the client.
+    #[default]
+    Server,
+    /// A client: the runner starts it and plays the server.
+    Client,
 }
 
 /// The application protocol a scenario needs from the target.

@@ -1,0 +1,113 @@
+//! `wsconform run --client-cmd`: the client scenarios against the reference
+//! client, the course's Python client (standard library only), and broken
+//! copies of it — each broken in one way a student breaks a client, each
+//! caught by the scenario that names the rule.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const WSCONFORM: &str = env!("CARGO_BIN_EXE_wsconform");
+
+fn python_client() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../course/python/client.py")
+}
+
+/// Runs the client suite against `command`; (exit code, report JSON).
+fn run_against(command: &str) -> (Option<i32>, serde_json::Value) {
+    let output = Command::new("timeout")
+        .arg("180")
+        .arg(WSCONFORM)
+        .args(["run", "--no-progress", "--client-cmd", command])
+        .args(["--report", "json=-"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json = stdout.find("{\n").map(|i| &stdout[i..]).unwrap_or("{}");
+    let doc = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (output.status.code(), doc)
+}
+
+fn outcomes(doc: &serde_json::Value) -> Vec<(String, String)> {
+    doc["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn failed(doc: &serde_json::Value) -> Vec<String> {
+    outcomes(doc)
+        .into_iter()
+        .filter(|(_, o)| o == "fail")
+        .map(|(id, _)| id)
+        .collect()
+}
+
+#[test]
+fn the_reference_client_passes_every_client_scenario() {
+    let (code, doc) = run_against(&format!("{WSCONFORM} client --echo {{url}}"));
+    let all = outcomes(&doc);
+    assert!(all.len() >= 15, "{all:?}");
+    assert!(all.iter().all(|(_, o)| o == "pass"), "{all:?}");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn the_courses_python_client_passes_and_each_break_is_caught() {
+    let client = python_client();
+    let (code, doc) = run_against(&format!("python3 {} {{url}}", client.display()));
+    assert_eq!(failed(&doc), Vec::<String>::new(), "{:?}", outcomes(&doc));
+    assert_eq!(code, Some(0));
+
+    let source = std::fs::read_to_string(&client).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let broken = [
+        (
+            "mask = os.urandom(4)  # a fresh random key for every frame",
+            "mask = b\"\\x01\\x02\\x03\\x04\"",
+            "client.fresh-masks",
+        ),
+        (
+            "if headers.get(\"sec-websocket-accept\") != expected:",
+            "if False:",
+            "client.wrong-accept",
+        ),
+        (
+            "key = base64.b64encode(os.urandom(16)).decode()",
+            "key = \"dGhlIHNhbXBsZSBub25jZQ==\"",
+            "client.fresh-key",
+        ),
+        ("if b1 & 0x80:", "if False:", "client.masked-server-frame"),
+    ];
+    for (i, (from, to, caught_by)) in broken.iter().enumerate() {
+        assert!(source.contains(from), "the client no longer has {from:?}");
+        let path = dir.path().join(format!("broken{i}.py"));
+        std::fs::write(&path, source.replace(from, to)).unwrap();
+        let (code, doc) = run_against(&format!("python3 {} {{url}}", path.display()));
+        let failed = failed(&doc);
+        assert!(
+            failed.iter().any(|id| id == caught_by),
+            "{to:?} not caught by {caught_by}: {failed:?}"
+        );
+        assert_eq!(code, Some(1));
+    }
+}
+
+#[test]
+fn a_client_command_that_never_connects_fails_with_the_reason() {
+    let (code, doc) = run_against("true");
+    assert_eq!(code, Some(1));
+    let first = &doc["results"][0];
+    assert_eq!(first["outcome"], "fail");
+    let actual = first["failure"]["actual"].as_str().unwrap();
+    assert!(
+        actual.contains("without connecting") || actual.contains("no connection"),
+        "{actual}"
+    );
+}
