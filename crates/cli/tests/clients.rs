@@ -111,3 +111,64 @@ fn a_client_command_that_never_connects_fails_with_the_reason() {
         "{actual}"
     );
 }
+
+/// The testbed binary (client peer and mutants), built when missing.
+fn testbed() -> PathBuf {
+    let path = Path::new(WSCONFORM).with_file_name("wsconform-testbed");
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "wsconform-testbed"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the testbed failed");
+    }
+    path
+}
+
+/// What tungstenite's client does against RFC 6455, checked by hand: it
+/// uses a connection whose 101 names an extension it never offered.
+const TUNGSTENITE_DEVIATIONS: [&str; 1] = ["client.unrequested-extension"];
+
+#[test]
+fn the_tungstenite_client_passes_all_but_the_rule_it_breaks() {
+    let (_, doc) = run_against(&format!("{} client-peer {{url}}", testbed().display()));
+    let all = outcomes(&doc);
+    assert!(all.len() >= 15, "{all:?}");
+    assert_eq!(failed(&doc), TUNGSTENITE_DEVIATIONS, "{all:?}");
+    assert!(
+        all.iter().all(|(_, o)| o == "pass" || o == "fail"),
+        "{all:?}"
+    );
+}
+
+#[test]
+fn every_client_mutant_is_caught_in_the_client_chapter() {
+    let testbed = testbed();
+    let listed = Command::new(&testbed).arg("list").output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    let bugs: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.ends_with("(client-mutant)"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(bugs.len(), 5, "{listed}");
+    let mut matrix = String::new();
+    for bug in bugs {
+        let (_, doc) = run_against(&format!(
+            "{} client-mutant {bug} {{url}}",
+            testbed.display()
+        ));
+        let caught: Vec<String> = outcomes(&doc)
+            .into_iter()
+            .filter(|(_, o)| o != "pass")
+            .map(|(id, o)| format!("{id} ({o})"))
+            .collect();
+        assert!(
+            !caught.is_empty(),
+            "client mutant {bug} passes every client scenario"
+        );
+        matrix.push_str(&format!("{bug}: {}\n", caught.join(", ")));
+    }
+    insta::assert_snapshot!(matrix);
+}

@@ -10,6 +10,7 @@
 //! | a **mutant** | [`start_mutant`] | a plain server on `wsconform-wire` with one classic [`Bug`] (or none: the baseline): each bug must fail at least one scenario of its chapter |
 //! | fastwebsockets echo | [`start_fastwebsockets_echo`] | benchmark baseline: the fastest WebSocket library around |
 //! | TCP echo | [`start_tcp_echo`] | benchmark baseline: the loopback limit, no WebSocket at all |
+//! | the **client peer** and **client mutants** | [`client`] | clients for the client scenarios (`run --client-cmd`): tungstenite's, which must pass, and one [`client::ClientBug`] each, which must be caught |
 //!
 //! Every `start_*` function binds `127.0.0.1` on a free port, runs the
 //! server in a spawned task, and returns the bound address with a
@@ -60,6 +61,7 @@
 //! when a client offers it, so the compression chapter applies to them.
 
 pub mod chat;
+pub mod client;
 mod fastws;
 mod mutant;
 mod peer;

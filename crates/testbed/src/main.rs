@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use wsconform_testbed::{Bug, CHAPTERS, Server, start};
+use wsconform_testbed::{Bug, CHAPTERS, Server, client, start};
 
 /// Servers that validate the wsconform scenario suite.
 #[derive(Debug, Parser)]
@@ -36,6 +36,18 @@ enum Command {
     TcpEcho(Listen),
     /// Lists the mutants' bugs with their chapters.
     List,
+    /// The tungstenite echo client: connects to URL, echoes until the server closes.
+    ClientPeer {
+        /// The ws:// URL to connect to.
+        url: String,
+    },
+    /// A client with one classic bug (see `list`), connecting to URL.
+    ClientMutant {
+        /// The bug.
+        bug: String,
+        /// The ws:// URL to connect to.
+        url: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +73,16 @@ async fn main() -> ExitCode {
         Command::List => {
             print_bugs();
             return ExitCode::SUCCESS;
+        }
+        Command::ClientPeer { url } => return client_exit(client::run_peer(&url)),
+        Command::ClientMutant { bug, url } => {
+            return match client::ClientBug::parse(&bug) {
+                Ok(bug) => client_exit(client::run_mutant(bug, &url)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            };
         }
         Command::Peer(listen) => (Server::Peer, listen),
         Command::FastwebsocketsEcho(listen) => (Server::FastwebsocketsEcho, listen),
@@ -131,10 +153,24 @@ fn stop_signals() -> std::io::Result<impl std::future::Future<Output = std::io::
     }
 }
 
+/// A client's exit: 0 after a closing handshake, 1 with the reason otherwise.
+fn client_exit(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("client: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn print_bugs() {
     for chapter in CHAPTERS {
         for bug in Bug::ALL.iter().filter(|bug| bug.chapter() == chapter) {
             println!("{:<26} {:<14} {}", bug.name(), chapter, bug.description());
         }
+    }
+    for bug in client::ClientBug::ALL {
+        println!("{:<26} {:<14} (client-mutant)", bug.name(), "client");
     }
 }
