@@ -288,6 +288,7 @@ impl Client {
         }
     }
 
+    // ANCHOR: closed_by_server
     /// The server sent a close: answer it (echoing its code, §5.5.1) unless
     /// we started the closing, then let the server close TCP first.
     async fn closed_by_server(
@@ -306,6 +307,7 @@ impl Client {
         self.await_tcp_close().await;
         Ok(Received::Closed(frame))
     }
+    // ANCHOR_END: closed_by_server
 
     /// Fails the connection (§7.1.7): a close with the rule's code, then a
     /// bounded wait for the server to close.
@@ -337,6 +339,7 @@ impl Client {
         let _ = timeout(self.options.io_timeout, self.stream.shutdown()).await;
     }
 
+    // ANCHOR: write_frame
     /// One frame, FIN set, masked with a fresh random key (§5.3: "MUST pick
     /// a fresh masking key from the set of allowed 32-bit values").
     async fn write_frame(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), ClientError> {
@@ -348,6 +351,7 @@ impl Client {
             .map_err(|_| ClientError::WriteTimeout(limit))??;
         Ok(())
     }
+    // ANCHOR_END: write_frame
 }
 
 #[cfg(test)]

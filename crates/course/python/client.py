@@ -41,6 +41,7 @@ def read_exact(sock, n):
     return data
 
 
+# ANCHOR: handshake
 def handshake(sock, host, port, path):
     key = base64.b64encode(os.urandom(16)).decode()
     request = (
@@ -73,8 +74,10 @@ def handshake(sock, host, port, path):
     if "sec-websocket-protocol" in headers or "sec-websocket-extensions" in headers:
         raise ConnectionError("a subprotocol or extension we did not offer")
     return rest
+# ANCHOR_END: handshake
 
 
+# ANCHOR: send_frame
 def send_frame(sock, opcode, payload):
     mask = os.urandom(4)  # a fresh random key for every frame
     header = bytes([0x80 | opcode])
@@ -87,6 +90,7 @@ def send_frame(sock, opcode, payload):
         header += bytes([0x80 | 127]) + struct.pack("!Q", n)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     sock.sendall(header + mask + masked)
+# ANCHOR_END: send_frame
 
 
 class Reader:
@@ -103,6 +107,7 @@ class Reader:
         data, self.pending = self.pending[:n], self.pending[n:]
         return data
 
+    # ANCHOR: frame
     def frame(self):
         b0, b1 = self.take(2)
         fin, rsv, opcode = b0 & 0x80, b0 & 0x70, b0 & 0x0F
@@ -120,6 +125,7 @@ class Reader:
         if opcode >= 8 and (not fin or n > 125):
             raise Failed(1002, "a fragmented or long control frame")
         return bool(fin), opcode, self.take(n)
+    # ANCHOR_END: frame
 
 
 def wait_for_tcp_close(sock):
@@ -152,6 +158,7 @@ def main(url):
                 send_frame(sock, 10, payload)
             elif opcode == 10:
                 pass
+            # ANCHOR: close
             elif opcode == 8:
                 if len(payload) == 1:
                     raise Failed(1002, "a one-byte close payload")
@@ -163,6 +170,7 @@ def main(url):
                 send_frame(sock, 8, code)
                 wait_for_tcp_close(sock)
                 return 0
+            # ANCHOR_END: close
             elif opcode == 0:
                 if kind is None:
                     raise Failed(1002, "a continuation with no message started")
