@@ -487,11 +487,41 @@ async fn play(all: &[LoadedScenario], b: &Break) -> Result<Vec<(String, String)>
         b.chapter,
         text.replace(&addr, BOOK_ADDR)
     );
-    Ok(vec![
-        (format!("break-{}.txt", b.name), text),
-        (format!("break-{}.py.diff", b.name), py_diff),
-        (format!("break-{}.rs.diff", b.name), rs_diff),
-    ])
+    let [txt, py, rs] = files_of(b);
+    Ok(vec![(txt, text), (py, py_diff), (rs, rs_diff)])
+}
+
+/// The files a break writes.
+fn files_of(b: &Break) -> [String; 3] {
+    ["txt", "py.diff", "rs.diff"].map(|ext| format!("break-{}.{ext}", b.name))
+}
+
+/// Each chapter's page shows its break's three files, and no file of a
+/// break that is gone stays behind in `book/src/generated/`.
+fn pages_include_their_breaks() -> Vec<String> {
+    let book = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src");
+    let mut problems = Vec::new();
+    for b in BREAKS {
+        let page = format!("{}.md", b.chapter);
+        let text = std::fs::read_to_string(book.join(&page)).unwrap_or_default();
+        for file in files_of(b) {
+            if !text.contains(&format!("{{{{#include generated/{file}}}}}")) {
+                problems.push(format!("book/src/{page} does not include generated/{file}"));
+            }
+        }
+    }
+    let known: Vec<String> = BREAKS.iter().flat_map(files_of).collect();
+    if let Ok(entries) = std::fs::read_dir(book.join("generated")) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("break-") && !known.contains(&name) {
+                problems.push(format!(
+                    "book/src/generated/{name} belongs to no break: remove it"
+                ));
+            }
+        }
+    }
+    problems
 }
 
 fn python_available() -> bool {
@@ -522,6 +552,7 @@ pub async fn check_breaks(all: Vec<LoadedScenario>) -> Vec<String> {
             "one break per main-chain chapter, in order: {main_chain:?}, have {covered:?}"
         ));
     }
+    problems.extend(pages_include_their_breaks());
     let all = std::sync::Arc::new(all);
     let at_once = std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
     let mut runs = Vec::new();
