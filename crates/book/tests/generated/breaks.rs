@@ -450,8 +450,8 @@ fn excerpt(report: &RunReport, focus: &str) -> Result<String, String> {
 async fn play(all: &[LoadedScenario], b: &Break) -> Result<Vec<(String, String)>, String> {
     let py_file = step_file(b.step, true);
     let rs_file = step_file(b.step, false);
-    let (broken, py_diff) = apply(&read_step(b.step, true), &b.python, &py_file)?;
-    let (_, rs_diff) = apply(&read_step(b.step, false), &b.rust, &rs_file)?;
+    let (broken, py_diff) = apply(&read_step(b.step, true), b.python, &py_file)?;
+    let (_, rs_diff) = apply(&read_step(b.step, false), b.rust, &rs_file)?;
     let running = start_python(b.step, &broken);
     let (profile, path, mut flags) = if b.chat {
         (Profile::Chat, "socket", String::from(" --profile chat"))
@@ -556,12 +556,12 @@ pub async fn check_breaks(all: Vec<LoadedScenario>) -> Vec<String> {
     let all = std::sync::Arc::new(all);
     let at_once = std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
     let mut runs = Vec::new();
-    for index in 0..BREAKS.len() {
+    for b in BREAKS {
         let all = std::sync::Arc::clone(&all);
         let at_once = std::sync::Arc::clone(&at_once);
         runs.push(tokio::spawn(async move {
             let _permit = at_once.acquire_owned().await;
-            play(&all, &BREAKS[index]).await
+            play(&all, b).await
         }));
     }
     for run in runs {
