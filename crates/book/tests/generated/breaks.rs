@@ -17,7 +17,8 @@
 //! - `break-NAME.txt`: the command and an excerpt of its report: the
 //!   failing result lines, one failure explained in full, and the summary.
 //!
-//! The Rust change is checked to apply; the run is the Python step's.
+//! The Rust change is checked to apply to its step, not built: the run is
+//! the Python step's, which needs no compiler and starts in a moment.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -53,7 +54,7 @@ struct Break {
     /// client at a time makes parallel scenarios wait for each other, and
     /// which one waits would change from run to run.
     serial: bool,
-    /// The changes to the Python step, in file order.
+    /// The changes to the Python step.
     python: &'static [Change],
     /// The same bug in the Rust step.
     rust: &'static [Change],
@@ -286,8 +287,8 @@ const START_DEADLINE: Duration = Duration::from_secs(20);
 /// Failing result lines shown before the rest are elided.
 const SHOWN_FAILURES: usize = 6;
 
-fn course_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../course")
+fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The course file of a step in one language, relative to the workspace.
@@ -300,11 +301,7 @@ fn step_file(step: &str, python: bool) -> String {
 }
 
 fn read_step(step: &str, python: bool) -> String {
-    let path = course_dir().join(
-        step_file(step, python)
-            .strip_prefix("crates/course/")
-            .expect("a course path"),
-    );
+    let path = workspace_dir().join(step_file(step, python));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
@@ -460,11 +457,17 @@ fn excerpt(report: &RunReport, focus: &str) -> Result<String, String> {
         out.push_str("…\n");
     }
     let start = format!("✗ {focus} — ");
-    for line in full
+    let block: Vec<&str> = full
         .lines()
         .skip_while(|line| !line.starts_with(&start))
         .take_while(|line| !line.is_empty())
-    {
+        .collect();
+    if block.is_empty() {
+        return Err(format!(
+            "{focus} fails, but the report explains it only as the run's shared cause: pick another focus"
+        ));
+    }
+    for line in block {
         out.push_str(line);
         out.push('\n');
     }
@@ -531,7 +534,7 @@ fn files_of(b: &Break) -> [String; 3] {
 /// Each chapter's page shows its break's three files, and no file of a
 /// break that is gone stays behind in `book/src/generated/`.
 fn pages_include_their_breaks() -> Vec<String> {
-    let book = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src");
+    let book = workspace_dir().join("book/src");
     let mut problems = Vec::new();
     for b in BREAKS {
         let page = format!("{}.md", b.chapter);
