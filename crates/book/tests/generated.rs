@@ -6,7 +6,9 @@
 //! reference behaviour with exactly one bug), renders the report exactly as
 //! the `wsconform run` command does (without colour and timings), and
 //! compares it with the file the chapter includes. The output of
-//! `wsconform decode` shown in the chapters is generated the same way.
+//! `wsconform decode` shown in the chapters is generated the same way, and
+//! so are the "break it" exercises (`generated/breaks.rs`): a bug put into a
+//! step of the from-scratch track, and the report it gets.
 //! (Appendix B's table of Autobahn cases is checked by
 //! `tests/autobahn_table.rs`.)
 //!
@@ -18,6 +20,11 @@
 //! ```
 //!
 //! and review the diff like any other change to the book.
+
+// The break-it exercises live in their own file; `tests/generated/` is not
+// a test target of its own.
+#[path = "generated/breaks.rs"]
+mod breaks;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -223,6 +230,17 @@ fn decode_excerpts_are_current() {
         let text = format!("$ wsconform decode {hex}\n{}", explain_bytes(&bytes));
         problems.extend(check(file, &text));
     }
+    assert!(
+        problems.is_empty(),
+        "{}\nregenerate with `{BLESS}=1 cargo test -p wsconform-book --test generated` and review the diff",
+        problems.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_it_excerpts_are_current() {
+    let suite = bundled().expect("the bundled suite loads");
+    let problems = breaks::check_breaks(suite).await;
     assert!(
         problems.is_empty(),
         "{}\nregenerate with `{BLESS}=1 cargo test -p wsconform-book --test generated` and review the diff",
