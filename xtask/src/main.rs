@@ -72,6 +72,16 @@ pub fn project_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Cargo's target directory for this workspace: `$CARGO_TARGET_DIR` when
+/// set (relative to the project root, as cargo resolves it), `target/`
+/// otherwise.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => project_root().join(dir),
+        _ => project_root().join("target"),
+    }
+}
+
 /// Runs `program args...` in the project root, echoing it first; fails with
 /// the command line when it exits non-zero.
 pub fn run_command(program: &str, args: &[&str]) -> Result<()> {
