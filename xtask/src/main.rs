@@ -17,6 +17,7 @@ mod ci;
 mod conformance;
 mod msrv;
 mod owners;
+mod realworld;
 mod soak;
 
 /// wsconform's project chores.
@@ -47,6 +48,8 @@ enum Task {
     Browser,
     /// Hostile clients against the reference server: peak and settled memory, who was cut off (bounded, default 2 min).
     Soak(soak::Args),
+    /// Popular server libraries (Python, Node) installed from their registries and graded by the suite; writes the book's appendix "How popular servers fare".
+    Realworld(realworld::Args),
 }
 
 fn main() -> Result<()> {
@@ -61,6 +64,7 @@ fn main() -> Result<()> {
         Task::Msrv => msrv::run(),
         Task::Owners => owners::run(),
         Task::Soak(args) => soak::run(args),
+        Task::Realworld(args) => realworld::run(args),
     }
 }
 

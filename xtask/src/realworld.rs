@@ -1,0 +1,193 @@
+//! `cargo xtask realworld`: the suite against popular server libraries.
+//!
+//! A suite written by one project and passed by that project's own servers
+//! may still fail behaviour the RFC allows. Correct, widely used libraries
+//! are the calibration: where one of them fails a scenario, either the
+//! library breaks a MUST of RFC 6455 or the scenario asks for too much.
+//!
+//! How a run goes:
+//!
+//! 1. **Install** each runtime's pinned packages into `<target>/realworld/`
+//!    (`install.rs`): a virtual environment from
+//!    `realworld/python/requirements.txt`, a `node_modules` from
+//!    `realworld/node/package-lock.json`. A runtime that is not on this
+//!    machine is skipped with a message saying how to install it
+//!    (`--require-all` makes that an error, as CI wants).
+//! 2. **Grade each library** (`catalogue.rs`), one after the other: start
+//!    its echo server from `realworld/` on a free loopback port
+//!    (`process.rs`), run the bundled suite with the echo profile, stop the
+//!    server. The run uses a fixed run id, so the payloads are the same
+//!    from run to run.
+//! 3. **Write the appendix** `book/src/appendix/realworld.md`
+//!    (`appendix.rs`): per library its counts and every fail with the rule
+//!    it cites. `--check` writes nothing and fails when the committed page
+//!    differs from the regenerated one.
+//!
+//! The servers' output goes to `<target>/realworld/logs/`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use wsconform_runner::conformance::{Endpoint, run_endpoints};
+use wsconform_runner::grade::record::suite_version;
+use wsconform_runner::load::bundled;
+use wsconform_runner::plan::{Profile, Target};
+
+use crate::{project_root, target_dir};
+
+mod appendix;
+mod catalogue;
+mod install;
+mod process;
+
+use appendix::{Graded, PAGE, render, stale};
+use catalogue::{LIBRARIES, Runtime};
+use install::{Installed, Missing, install};
+use process::Server;
+
+/// Options of `cargo xtask realworld`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Compare the regenerated appendix with the committed one instead of
+    /// writing it; fail when it is stale.
+    #[arg(long)]
+    pub check: bool,
+    /// Fail instead of skipping when a runtime (python3 with venv, node
+    /// with npm) is missing.
+    #[arg(long)]
+    pub require_all: bool,
+    /// Scenarios run in parallel against one server (the early chapters
+    /// always run one at a time).
+    #[arg(short, long, default_value_t = 4)]
+    pub jobs: usize,
+}
+
+/// Step deadline, as the command line's default.
+const STEP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The whole suite against one server must end within this (it takes
+/// about 15 s against a Node server and 30 s against a Python one): a hang
+/// guard, not a speed limit.
+const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Payloads and keys come from the run id: one fixed id makes every run
+/// send the same bytes, so the page's texts are the same from run to run.
+const RUN_ID: u64 = 6455;
+
+/// Runs the chore; see the module documentation.
+pub fn run(args: Args) -> Result<()> {
+    let started = Instant::now();
+    let work = target_dir().join("realworld");
+    let logs = work.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("cannot create {}", logs.display()))?;
+
+    let mut runtimes: Vec<(Runtime, Installed)> = Vec::new();
+    for runtime in [Runtime::Python, Runtime::Node] {
+        match install(runtime, &work)? {
+            Ok(installed) => runtimes.push((runtime, installed)),
+            Err(Missing(why)) if args.require_all => bail!("{why}"),
+            Err(Missing(why)) => {
+                eprintln!("realworld: skipping the {} servers: {why}", runtime.name())
+            }
+        }
+    }
+    let scenarios = bundled().map_err(|errors| {
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        anyhow::anyhow!("the bundled suite does not load:\n{}", lines.join("\n"))
+    })?;
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+
+    let mut graded = Vec::new();
+    for library in LIBRARIES {
+        let Some((_, installed)) = runtimes.iter().find(|(r, _)| *r == library.runtime) else {
+            continue;
+        };
+        let version = library.version()?;
+        let one = Instant::now();
+        let log = logs.join(format!("{}.log", library.package));
+        let server = Server::start(&library, installed, &log)?;
+        let endpoint = Endpoint {
+            target: Target {
+                host: server.addr.ip().to_string(),
+                port: server.addr.port(),
+                path: library.path.to_string(),
+            },
+            profile: Profile::Echo,
+        };
+        let reports = tokio.block_on(async {
+            tokio::time::timeout(
+                SUITE_TIMEOUT,
+                run_endpoints(&scenarios, &[endpoint], args.jobs, STEP_TIMEOUT, RUN_ID),
+            )
+            .await
+        });
+        drop(server);
+        let Ok(reports) = reports else {
+            bail!(
+                "the suite against {} {version} did not end within {} s",
+                library.package,
+                SUITE_TIMEOUT.as_secs()
+            );
+        };
+        let Some(report) = reports.first() else {
+            bail!("no report for {}", library.package);
+        };
+        let row = Graded::from_report(&library, &version, report);
+        eprintln!(
+            "realworld: {} {version}: {} pass, {} non-strict, {} fail, {} skip, {} error ({:.1} s)",
+            row.package,
+            row.pass,
+            row.non_strict.len(),
+            row.fails.len(),
+            row.skip,
+            row.error,
+            one.elapsed().as_secs_f64()
+        );
+        for fail in &row.fails {
+            eprintln!("    fail {}: {}", fail.id, fail.actual);
+        }
+        graded.push(row);
+    }
+    tokio.shutdown_timeout(Duration::from_secs(1));
+
+    let complete = graded.len() == LIBRARIES.len();
+    let page = render(&graded, &suite_version(), scenarios.len());
+    let path: PathBuf = project_root().join(PAGE);
+    let outcome = if args.check {
+        let committed = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let stale = stale(&committed, &page, &graded, complete);
+        if stale.is_empty() {
+            eprintln!(
+                "realworld: {PAGE} is up to date ({} libraries graded)",
+                graded.len()
+            );
+            Ok(())
+        } else {
+            Err(anyhow::anyhow!(
+                "{PAGE} is stale ({}): run `cargo xtask realworld` and commit the page",
+                stale.join(", ")
+            ))
+        }
+    } else if complete {
+        std::fs::write(&path, &page).with_context(|| format!("cannot write {}", path.display()))?;
+        eprintln!("realworld: wrote {PAGE}");
+        Ok(())
+    } else {
+        eprintln!(
+            "realworld: {PAGE} not written: only {} of {} libraries could be graded here (see above)",
+            graded.len(),
+            LIBRARIES.len()
+        );
+        Ok(())
+    };
+    eprintln!(
+        "realworld: finished in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    outcome
+}

@@ -1,0 +1,200 @@
+//! The libraries graded, and the versions they are pinned at.
+//!
+//! Each library has a small echo server in `realworld/<runtime>/` (one file:
+//! the port from the command line, "ready" on standard output once it
+//! listens). The versions live in the runtime's pin file only —
+//! `realworld/python/requirements.txt`, `realworld/node/package.json` — and
+//! are read from there, so the table can never name another version than
+//! the one installed.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+use crate::project_root;
+
+/// The language runtime a library runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Runtime {
+    /// CPython 3, the packages in a virtual environment.
+    Python,
+    /// Node.js, the packages in a local `node_modules`.
+    Node,
+}
+
+impl Runtime {
+    /// The name shown in the table.
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Python => "Python",
+            Runtime::Node => "Node.js",
+        }
+    }
+
+    /// The folder of `realworld/` holding this runtime's servers and pins.
+    pub fn folder(self) -> PathBuf {
+        project_root().join("realworld").join(match self {
+            Runtime::Python => "python",
+            Runtime::Node => "node",
+        })
+    }
+}
+
+/// One graded library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Library {
+    /// The package's name in its registry (and in the pin file).
+    pub package: &'static str,
+    /// What it runs on.
+    pub runtime: Runtime,
+    /// The server's file in the runtime's folder.
+    pub script: &'static str,
+    /// The echo endpoint's path.
+    pub path: &'static str,
+    /// What the server file sets that is not the library's default.
+    pub settings: &'static str,
+}
+
+/// Every graded library: each parses and builds frames with its own code.
+pub const LIBRARIES: [Library; 7] = [
+    Library {
+        package: "websockets",
+        runtime: Runtime::Python,
+        script: "websockets_echo.py",
+        path: "/echo",
+        settings: "message limit 16 MiB (default 1 MiB)",
+    },
+    Library {
+        package: "tornado",
+        runtime: Runtime::Python,
+        script: "tornado_echo.py",
+        path: "/echo",
+        settings: "message limit 16 MiB (default 10 MiB)",
+    },
+    Library {
+        package: "aiohttp",
+        runtime: Runtime::Python,
+        script: "aiohttp_echo.py",
+        path: "/echo",
+        settings: "message limit 16 MiB (default 4 MiB)",
+    },
+    Library {
+        package: "wsproto",
+        runtime: Runtime::Python,
+        script: "wsproto_echo.py",
+        path: "/echo",
+        settings: "sans-IO: a 60-line asyncio loop feeds it bytes and answers its events",
+    },
+    Library {
+        package: "ws",
+        runtime: Runtime::Node,
+        script: "ws_echo.js",
+        path: "/echo",
+        settings: "none",
+    },
+    Library {
+        package: "faye-websocket",
+        runtime: Runtime::Node,
+        script: "faye_echo.js",
+        path: "/echo",
+        settings: "none",
+    },
+    Library {
+        package: "websocket",
+        runtime: Runtime::Node,
+        script: "websocket_node_echo.js",
+        path: "/echo",
+        settings: "frame and message limits 16 MiB (defaults 64 KiB and 1 MiB)",
+    },
+];
+
+impl Library {
+    /// The server file.
+    pub fn script_path(&self) -> PathBuf {
+        self.runtime.folder().join(self.script)
+    }
+
+    /// The pinned version, read from the runtime's pin file.
+    pub fn version(&self) -> Result<String> {
+        let pins = self.runtime.pin_file();
+        let text = std::fs::read_to_string(&pins)
+            .with_context(|| format!("cannot read {}", pins.display()))?;
+        let found = match self.runtime {
+            Runtime::Python => python_pin(&text, self.package),
+            Runtime::Node => node_pin(&text, self.package)?,
+        };
+        match found {
+            Some(version) => Ok(version),
+            None => bail!("{} does not pin {}", pins.display(), self.package),
+        }
+    }
+}
+
+impl Runtime {
+    /// The file that pins this runtime's packages.
+    pub fn pin_file(self) -> PathBuf {
+        self.folder().join(match self {
+            Runtime::Python => "requirements.txt",
+            Runtime::Node => "package.json",
+        })
+    }
+}
+
+/// The version of `package` in a pip requirements file (`name==version`).
+fn python_pin(requirements: &str, package: &str) -> Option<String> {
+    requirements.lines().find_map(|line| {
+        let (name, version) = line.trim().split_once("==")?;
+        name.trim()
+            .eq_ignore_ascii_case(package)
+            .then(|| version.trim().to_string())
+    })
+}
+
+/// The version of `package` in a `package.json`'s dependencies, which must
+/// be an exact version (no range) for the table to mean anything.
+fn node_pin(package_json: &str, package: &str) -> Result<Option<String>> {
+    let value: serde_json::Value =
+        serde_json::from_str(package_json).context("package.json is not JSON")?;
+    let Some(version) = value
+        .get("dependencies")
+        .and_then(|d| d.get(package))
+        .and_then(|v| v.as_str())
+    else {
+        return Ok(None);
+    };
+    if !version.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        bail!("package.json pins {package} at '{version}': write an exact version");
+    }
+    Ok(Some(version.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_pins_are_read_by_name_whatever_the_case() {
+        let text = "# pinned\naiohttp==3.14.5\nWebsockets==17.4\n";
+        assert_eq!(python_pin(text, "websockets").as_deref(), Some("17.4"));
+        assert_eq!(python_pin(text, "tornado"), None);
+    }
+
+    #[test]
+    fn node_pins_must_be_exact_versions() {
+        let exact = r#"{"dependencies": {"ws": "8.23.0"}}"#;
+        assert_eq!(
+            node_pin(exact, "ws").ok().flatten().as_deref(),
+            Some("8.23.0")
+        );
+        assert!(matches!(node_pin(exact, "websocket"), Ok(None)));
+        assert!(node_pin(r#"{"dependencies": {"ws": "^8.23.0"}}"#, "ws").is_err());
+    }
+
+    #[test]
+    fn every_library_has_its_server_file_and_pin() {
+        for library in LIBRARIES {
+            assert!(library.script_path().is_file(), "{}", library.script);
+            assert!(library.version().is_ok(), "{}", library.package);
+        }
+    }
+}
