@@ -1,7 +1,7 @@
 """Echo server on `wsproto` (sans-IO) with asyncio streams around it.
 
-Usage: python wsproto_echo.py PORT. Listens on 127.0.0.1:PORT (any path),
-prints "ready" once listening. wsproto parses and builds every byte; this file
+Usage: python wsproto_echo.py PORT. Listens on 127.0.0.1:PORT, echoes at
+/echo (404 elsewhere), prints "ready" once listening. wsproto parses and builds every byte; this file
 only moves bytes and answers its events the way wsproto's documentation does:
 accept the handshake, send a rejection when the request is not one, echo
 whole messages, answer pings, answer a close (also the close wsproto reports
@@ -16,6 +16,7 @@ from wsproto.events import (
     AcceptConnection,
     BytesMessage,
     CloseConnection,
+    RejectConnection,
     Message,
     Ping,
     Request,
@@ -39,6 +40,10 @@ async def serve_one(reader, writer):
             done = not data
             for event in connection.events():
                 if isinstance(event, Request):
+                    if event.target.split("?")[0] != "/echo":
+                        writer.write(connection.send(RejectConnection(status_code=404)))
+                        done = True
+                        break
                     writer.write(connection.send(AcceptConnection()))
                 elif isinstance(event, (TextMessage, BytesMessage)):
                     parts.append(event.data)

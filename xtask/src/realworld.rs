@@ -160,6 +160,9 @@ pub fn run(args: Args) -> Result<()> {
     let outcome = if args.check {
         let committed = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
+        let fresh = work.join("realworld.md");
+        std::fs::write(&fresh, &page)
+            .with_context(|| format!("cannot write {}", fresh.display()))?;
         let stale = stale(&committed, &page, &graded, complete);
         if stale.is_empty() {
             eprintln!(
@@ -169,8 +172,9 @@ pub fn run(args: Args) -> Result<()> {
             Ok(())
         } else {
             Err(anyhow::anyhow!(
-                "{PAGE} is stale ({}): run `cargo xtask realworld` and commit the page",
-                stale.join(", ")
+                "{PAGE} is stale ({}; this run's page is {}): run `cargo xtask realworld` and commit the page",
+                stale.join(", "),
+                fresh.display()
             ))
         }
     } else if complete {

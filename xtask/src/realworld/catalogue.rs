@@ -62,7 +62,7 @@ pub const LIBRARIES: [Library; 7] = [
         runtime: Runtime::Python,
         script: "websockets_echo.py",
         path: "/echo",
-        settings: "message limit 16 MiB (default 1 MiB)",
+        settings: "message limit 16 MiB (default 1 MiB); other paths refused with 404 (`process_request`)",
     },
     Library {
         package: "tornado",
@@ -83,28 +83,28 @@ pub const LIBRARIES: [Library; 7] = [
         runtime: Runtime::Python,
         script: "wsproto_echo.py",
         path: "/echo",
-        settings: "sans-IO: a 60-line asyncio loop feeds it bytes and answers its events",
+        settings: "sans-IO: a 70-line asyncio loop feeds it bytes and answers its events; other paths refused with 404",
     },
     Library {
         package: "ws",
         runtime: Runtime::Node,
         script: "ws_echo.js",
         path: "/echo",
-        settings: "none",
+        settings: "`path: \"/echo\"` (the library refuses other paths)",
     },
     Library {
         package: "faye-websocket",
         runtime: Runtime::Node,
         script: "faye_echo.js",
         path: "/echo",
-        settings: "none",
+        settings: "what the library leaves to the application: a plain HTTP request gets 426 at /echo and 404 elsewhere, an upgrade the library does not recognise gets 400",
     },
     Library {
         package: "websocket",
         runtime: Runtime::Node,
         script: "websocket_node_echo.js",
         path: "/echo",
-        settings: "frame and message limits 16 MiB (defaults 64 KiB and 1 MiB)",
+        settings: "frame and message limits 16 MiB (defaults 64 KiB and 1 MiB); other paths rejected with 404; a plain HTTP request (which never reaches the library) gets 426 at /echo and 404 elsewhere",
     },
 ];
 
