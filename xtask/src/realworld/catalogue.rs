@@ -83,7 +83,7 @@ pub const LIBRARIES: [Library; 7] = [
         runtime: Runtime::Python,
         script: "wsproto_echo.py",
         path: "/echo",
-        settings: "sans-IO: a 70-line asyncio loop feeds it bytes and answers its events; other paths refused with 404",
+        settings: "sans-IO: a short asyncio loop feeds it bytes and answers its events; other paths refused with 404",
     },
     Library {
         package: "ws",
