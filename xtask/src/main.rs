@@ -48,7 +48,7 @@ enum Task {
     Browser,
     /// Hostile clients against the reference server: peak and settled memory, who was cut off (bounded, default 2 min).
     Soak(soak::Args),
-    /// Popular server libraries (Python, Node) installed from their registries and graded by the suite; writes the book's appendix "How popular servers fare".
+    /// Popular server libraries (Python, Node, Rust) installed from their registries and graded by the suite; writes the book's appendix "How popular servers fare".
     Realworld(realworld::Args),
 }
 

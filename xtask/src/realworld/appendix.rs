@@ -193,7 +193,7 @@ pub fn render(graded: &[Graded], suite_version: &str, scenarios: usize) -> Strin
 A grader is only as fair as its failures. This page runs the suite (version
 {suite_version}, {scenarios} scenarios) against popular WebSocket server
 libraries, each installed at a pinned version from its package registry and
-started as an echo server by a file of a few lines in `realworld/`: the
+started as an echo server by a small program in `realworld/`: the
 `echo` profile, a step deadline of 2 s, the library's defaults unless the
 library's section says otherwise (message limits are raised to 16 MiB where
 they are lower, as Autobahn's test servers do, so that limits do not hide

@@ -2,8 +2,9 @@
 //!
 //! Each library has a small echo server in `realworld/<runtime>/` (one file:
 //! the port from the command line, "ready" on standard output once it
-//! listens). The versions live in the runtime's pin file only —
-//! `realworld/python/requirements.txt`, `realworld/node/package.json` — and
+//! listens; a Rust one is a small cargo project of its own). The versions
+//! live in the runtime's pin file only — `realworld/python/requirements.txt`,
+//! `realworld/node/package.json`, `realworld/rust-actix/Cargo.lock` — and
 //! are read from there, so the table can never name another version than
 //! the one installed.
 
@@ -20,6 +21,8 @@ pub enum Runtime {
     Python,
     /// Node.js, the packages in a local `node_modules`.
     Node,
+    /// Rust: a cargo project of its own, built outside the workspace.
+    Rust,
 }
 
 impl Runtime {
@@ -28,6 +31,7 @@ impl Runtime {
         match self {
             Runtime::Python => "Python",
             Runtime::Node => "Node.js",
+            Runtime::Rust => "Rust",
         }
     }
 
@@ -36,6 +40,7 @@ impl Runtime {
         project_root().join("realworld").join(match self {
             Runtime::Python => "python",
             Runtime::Node => "node",
+            Runtime::Rust => "rust-actix",
         })
     }
 }
@@ -47,7 +52,8 @@ pub struct Library {
     pub package: &'static str,
     /// What it runs on.
     pub runtime: Runtime,
-    /// The server's file in the runtime's folder.
+    /// The server's file in the runtime's folder (for Rust, the binary the
+    /// project builds).
     pub script: &'static str,
     /// The echo endpoint's path.
     pub path: &'static str,
@@ -56,7 +62,7 @@ pub struct Library {
 }
 
 /// Every graded library: each parses and builds frames with its own code.
-pub const LIBRARIES: [Library; 7] = [
+pub const LIBRARIES: [Library; 8] = [
     Library {
         package: "websockets",
         runtime: Runtime::Python,
@@ -106,6 +112,13 @@ pub const LIBRARIES: [Library; 7] = [
         path: "/echo",
         settings: "frame and message limits 16 MiB (defaults 64 KiB and 1 MiB); other paths rejected with 404; a plain HTTP request (which never reaches the library) gets 426 at /echo and 404 elsewhere",
     },
+    Library {
+        package: "actix-web",
+        runtime: Runtime::Rust,
+        script: "realworld-actix",
+        path: "/echo",
+        settings: "frames through actix-http's codec and actix-ws; frame and message limits 16 MiB (defaults 64 KiB and 1 MiB); actix-ws leaves the close after a protocol error to the application, which closes with 1007 for a text that is not UTF-8 and 1002 otherwise",
+    },
 ];
 
 impl Library {
@@ -122,6 +135,7 @@ impl Library {
         let found = match self.runtime {
             Runtime::Python => python_pin(&text, self.package),
             Runtime::Node => node_pin(&text, self.package)?,
+            Runtime::Rust => cargo_lock_pin(&text, self.package),
         };
         match found {
             Some(version) => Ok(version),
@@ -136,6 +150,7 @@ impl Runtime {
         self.folder().join(match self {
             Runtime::Python => "requirements.txt",
             Runtime::Node => "package.json",
+            Runtime::Rust => "Cargo.lock",
         })
     }
 }
@@ -168,6 +183,16 @@ fn node_pin(package_json: &str, package: &str) -> Result<Option<String>> {
     Ok(Some(version.to_string()))
 }
 
+/// The version of `package` in a `Cargo.lock`: the `version` line after
+/// its `name` line.
+fn cargo_lock_pin(lock: &str, package: &str) -> Option<String> {
+    let name = format!("name = \"{package}\"");
+    let mut lines = lock.lines().map(str::trim);
+    lines.find(|line| *line == name)?;
+    let version = lines.next()?.strip_prefix("version = \"")?;
+    Some(version.trim_end_matches('"').to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,9 +216,20 @@ mod tests {
     }
 
     #[test]
+    fn cargo_lock_pins_are_the_version_after_the_name() {
+        let lock = "[[package]]\nname = \"actix-http\"\nversion = \"3.20.0\"\n\n[[package]]\nname = \"actix-web\"\nversion = \"4.18.1\"\n";
+        assert_eq!(cargo_lock_pin(lock, "actix-web").as_deref(), Some("4.18.1"));
+        assert_eq!(cargo_lock_pin(lock, "actix-ws"), None);
+    }
+
+    #[test]
     fn every_library_has_its_server_file_and_pin() {
         for library in LIBRARIES {
-            assert!(library.script_path().is_file(), "{}", library.script);
+            let source = match library.runtime {
+                Runtime::Rust => library.runtime.folder().join("src/main.rs"),
+                _ => library.script_path(),
+            };
+            assert!(source.is_file(), "{}", library.script);
             assert!(library.version().is_ok(), "{}", library.package);
         }
     }

@@ -1,7 +1,10 @@
 //! Installing the pinned packages into a cache under the target directory.
 //!
 //! Python packages go into a virtual environment, Node packages into a
-//! local `node_modules` made by `npm ci` from the committed lock file.
+//! local `node_modules` made by `npm ci` from the committed lock file, and
+//! the Rust server is built by cargo from its own lock file (`--locked`)
+//! into a target directory of its own, so the workspace's build never
+//! compiles it.
 //! Nothing outside `<target>/realworld/` changes. Each install writes a
 //! stamp holding the pin file it installed, last: an interrupted install
 //! has no stamp and is redone, and an edited pin file reinstalls.
@@ -33,7 +36,31 @@ pub fn install(runtime: Runtime, work: &Path) -> Result<std::result::Result<Inst
     match runtime {
         Runtime::Python => python(work),
         Runtime::Node => node(work),
+        Runtime::Rust => rust(work),
     }
+}
+
+fn rust(work: &Path) -> Result<std::result::Result<Installed, Missing>> {
+    if !answers("cargo", &["--version"]) {
+        return Ok(Err(Missing(
+            "cargo not found: install Rust with rustup".into(),
+        )));
+    }
+    let project = Runtime::Rust.folder();
+    let target = work.join("rust");
+    eprintln!("realworld: building {} (cargo, once)", project.display());
+    // Cargo decides what is stale; a built server costs a second to check.
+    run(Command::new("cargo")
+        .args(["build", "--quiet", "--locked", "--manifest-path"])
+        .arg(project.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        // The workspace's target directory must not leak into this build.
+        .env_remove("CARGO_TARGET_DIR"))?;
+    Ok(Ok(Installed {
+        program: target.join("debug").join("realworld-actix"),
+        env: Vec::new(),
+    }))
 }
 
 fn python(work: &Path) -> Result<std::result::Result<Installed, Missing>> {

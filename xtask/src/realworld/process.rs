@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use super::catalogue::Library;
+use super::catalogue::{Library, Runtime};
 use super::install::Installed;
 use crate::bench::servers::read_lines;
 
@@ -31,8 +31,12 @@ impl Server {
         let log_file =
             File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let mut command = Command::new(&runtime.program);
+        if library.runtime != Runtime::Rust {
+            // An interpreter: the server file comes first. A Rust server is
+            // the program itself.
+            command.arg(library.script_path());
+        }
         command
-            .arg(library.script_path())
             .arg(addr.port().to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
