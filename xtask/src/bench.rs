@@ -37,7 +37,7 @@ mod chart;
 mod grade;
 mod measure;
 mod report;
-pub(crate) mod servers;
+mod servers;
 mod system;
 mod table;
 

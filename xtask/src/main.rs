@@ -52,9 +52,14 @@ enum Task {
     Realworld(realworld::Args),
 }
 
-fn main() -> Result<()> {
+fn main() -> Result<std::process::ExitCode> {
+    // `realworld` starts its servers under the runner's spawn supervisor:
+    // this program run again in a hidden mode.
+    if let Some(code) = wsconform_runner::spawn::supervise_if_asked() {
+        return Ok(code);
+    }
     let cli = Cli::parse();
-    match cli.command {
+    let done = match cli.command {
         Task::Ci(args) => ci::run(args),
         Task::Conformance(args) => conformance::run(args),
         Task::Autobahn(args) => autobahn::run(args),
@@ -65,7 +70,8 @@ fn main() -> Result<()> {
         Task::Owners => owners::run(),
         Task::Soak(args) => soak::run(args),
         Task::Realworld(args) => realworld::run(args),
-    }
+    };
+    done.map(|()| std::process::ExitCode::SUCCESS)
 }
 
 /// The workspace root (the parent of this crate's directory).

@@ -15,9 +15,9 @@
 //!    machine is skipped with a message saying how to install it
 //!    (`--require-all` makes that an error, as CI wants).
 //! 2. **Grade each library** (`catalogue.rs`), one after the other: start
-//!    its echo server from `realworld/` on a free loopback port
-//!    (`process.rs`), run the bundled suite with the echo profile, stop the
-//!    server. The run uses a fixed run id, so the payloads are the same
+//!    its echo server from `realworld/` on a free loopback port under the
+//!    runner's spawn supervisor (`process.rs`), run the bundled suite with
+//!    the echo profile, stop the server. The run uses a fixed run id, so the payloads are the same
 //!    from run to run.
 //! 3. **Write the appendix** `book/src/appendix/realworld.md`
 //!    (`appendix.rs`): per library its counts and every fail with the rule
@@ -26,13 +26,13 @@
 //!
 //! The servers' output goes to `<target>/realworld/logs/`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use wsconform_runner::conformance::{Endpoint, run_endpoints};
 use wsconform_runner::grade::record::suite_version;
-use wsconform_runner::load::bundled;
+use wsconform_runner::load::{LoadedScenario, bundled};
 use wsconform_runner::plan::{Profile, Target};
 
 use crate::{project_root, target_dir};
@@ -42,8 +42,8 @@ mod catalogue;
 mod install;
 mod process;
 
-use appendix::{Graded, PAGE, render, stale};
-use catalogue::{LIBRARIES, Runtime};
+use appendix::{Graded, PAGE, differs, render, stale};
+use catalogue::{LIBRARIES, Library, Runtime};
 use install::{Installed, Missing, install};
 use process::Server;
 
@@ -102,54 +102,41 @@ pub fn run(args: Args) -> Result<()> {
         .build()
         .context("cannot start the tokio runtime")?;
 
+    let path: PathBuf = project_root().join(PAGE);
+    let committed = if args.check {
+        Some(
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?,
+        )
+    } else {
+        None
+    };
     let mut graded = Vec::new();
     for library in LIBRARIES {
         let Some((_, installed)) = runtimes.iter().find(|(r, _)| *r == library.runtime) else {
             continue;
         };
         let version = library.version()?;
-        let one = Instant::now();
         let log = logs.join(format!("{}.log", library.package));
-        let server = Server::start(&library, installed, &log)?;
-        let endpoint = Endpoint {
-            target: Target {
-                host: server.addr.ip().to_string(),
-                port: server.addr.port(),
-                path: library.path.to_string(),
-            },
-            profile: Profile::Echo,
+        let grading = Grading {
+            library: &library,
+            version: &version,
+            installed,
+            log: &log,
+            jobs: args.jobs,
         };
-        let reports = tokio.block_on(async {
-            tokio::time::timeout(
-                SUITE_TIMEOUT,
-                run_endpoints(&scenarios, &[endpoint], args.jobs, STEP_TIMEOUT, RUN_ID),
-            )
-            .await
-        });
-        drop(server);
-        let Ok(reports) = reports else {
-            bail!(
-                "the suite against {} {version} did not end within {} s",
-                library.package,
-                SUITE_TIMEOUT.as_secs()
+        let mut row = grading.run(&tokio, &scenarios)?;
+        if let Some(committed) = &committed
+            && differs(committed, &row)
+        {
+            // A step that misses its deadline on a busy machine must not
+            // make the page look stale: what differs is graded once more,
+            // and only a second difference counts.
+            eprintln!(
+                "realworld: {} {version} differs from {PAGE}: grading it once more",
+                library.package
             );
-        };
-        let Some(report) = reports.first() else {
-            bail!("no report for {}", library.package);
-        };
-        let row = Graded::from_report(&library, &version, report);
-        eprintln!(
-            "realworld: {} {version}: {} pass, {} non-strict, {} fail, {} skip, {} error ({:.1} s)",
-            row.package,
-            row.pass,
-            row.non_strict.len(),
-            row.fails.len(),
-            row.skip,
-            row.error,
-            one.elapsed().as_secs_f64()
-        );
-        for fail in &row.fails {
-            eprintln!("    fail {}: {}", fail.id, fail.actual);
+            row = grading.run(&tokio, &scenarios)?;
         }
         graded.push(row);
     }
@@ -157,10 +144,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let complete = graded.len() == LIBRARIES.len();
     let page = render(&graded, &suite_version(), scenarios.len());
-    let path: PathBuf = project_root().join(PAGE);
-    let outcome = if args.check {
-        let committed = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+    let outcome = if let Some(committed) = committed {
         let fresh = work.join("realworld.md");
         std::fs::write(&fresh, &page)
             .with_context(|| format!("cannot write {}", fresh.display()))?;
@@ -195,4 +179,64 @@ pub fn run(args: Args) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     outcome
+}
+
+/// One library to grade: its server, and how to run the suite against it.
+struct Grading<'a> {
+    library: &'a Library,
+    version: &'a str,
+    installed: &'a Installed,
+    log: &'a Path,
+    jobs: usize,
+}
+
+impl Grading<'_> {
+    /// Starts the server, runs the suite with the echo profile, stops the
+    /// server (also when the suite runs out of time), and says the counts.
+    fn run(&self, tokio: &tokio::runtime::Runtime, scenarios: &[LoadedScenario]) -> Result<Graded> {
+        let started = Instant::now();
+        let package = self.library.package;
+        let server = tokio.block_on(Server::start(self.library, self.installed, self.log))?;
+        let endpoint = Endpoint {
+            target: Target {
+                host: server.addr.ip().to_string(),
+                port: server.addr.port(),
+                path: self.library.path.to_string(),
+            },
+            profile: Profile::Echo,
+        };
+        let reports = tokio.block_on(async {
+            tokio::time::timeout(
+                SUITE_TIMEOUT,
+                run_endpoints(scenarios, &[endpoint], self.jobs, STEP_TIMEOUT, RUN_ID),
+            )
+            .await
+        });
+        tokio.block_on(server.stop());
+        let Ok(reports) = reports else {
+            bail!(
+                "the suite against {package} {} did not end within {} s",
+                self.version,
+                SUITE_TIMEOUT.as_secs()
+            );
+        };
+        let Some(report) = reports.first() else {
+            bail!("no report for {package}");
+        };
+        let row = Graded::from_report(self.library, self.version, report);
+        eprintln!(
+            "realworld: {package} {}: {} pass, {} non-strict, {} fail, {} skip, {} error ({:.1} s)",
+            self.version,
+            row.pass,
+            row.non_strict.len(),
+            row.fails.len(),
+            row.skip,
+            row.error,
+            started.elapsed().as_secs_f64()
+        );
+        for fail in &row.fails {
+            eprintln!("    fail {}: {}", fail.id, fail.actual);
+        }
+        Ok(row)
+    }
 }

@@ -235,9 +235,8 @@ and skips are compared exactly.
 /// the committed page as written. Both are compared in their [`stable`]
 /// form. Returns the names of what is stale.
 pub fn stale(committed: &str, regenerated: &str, graded: &[Graded], complete: bool) -> Vec<String> {
-    let committed = stable(committed);
     if complete {
-        return if committed == stable(regenerated) {
+        return if stable(committed) == stable(regenerated) {
             Vec::new()
         } else {
             vec!["the page".to_string()]
@@ -245,11 +244,16 @@ pub fn stale(committed: &str, regenerated: &str, graded: &[Graded], complete: bo
     }
     graded
         .iter()
-        .filter(|g| {
-            !committed.contains(&stable(&g.row())) || !committed.contains(&stable(&g.section()))
-        })
+        .filter(|g| differs(committed, g))
         .map(|g| format!("{} {}", g.package, g.version))
         .collect()
+}
+
+/// Whether `graded`'s row or section, in their [`stable`] form, is not in
+/// the committed page.
+pub fn differs(committed: &str, graded: &Graded) -> bool {
+    let committed = stable(committed);
+    !committed.contains(&stable(&graded.row())) || !committed.contains(&stable(&graded.section()))
 }
 
 /// A page without what timing decides. A few scenarios pass strictly only
