@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::project_root;
+use crate::{project_root, target_dir};
 
 mod agreement;
 mod client;
@@ -304,14 +304,6 @@ fn with_reference_server<T>(body: impl FnOnce(&str) -> Result<T>) -> Result<T> {
 /// project root, as cargo resolves it) and `target/` otherwise.
 fn autobahn_dir() -> PathBuf {
     target_dir().join("autobahn")
-}
-
-/// Cargo's target directory for this workspace.
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => project_root().join(dir),
-        _ => project_root().join("target"),
-    }
 }
 
 /// The committed expected results of the reference server.

@@ -41,12 +41,11 @@ mod servers;
 mod system;
 mod table;
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{project_root, run_command};
+use crate::{project_root, run_command, target_dir};
 use report::{Machine, Report};
 use servers::{Binaries, Pinning, raise_open_files};
 
@@ -115,14 +114,6 @@ impl Plan {
             suite_rounds: 3,
             masking: true,
         }
-    }
-}
-
-/// Where cargo puts build output: `CARGO_TARGET_DIR` or `./target`.
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => project_root().join(dir),
-        None => project_root().join("target"),
     }
 }
 

@@ -17,6 +17,7 @@ mod ci;
 mod conformance;
 mod msrv;
 mod owners;
+mod realworld;
 mod soak;
 
 /// wsconform's project chores.
@@ -47,11 +48,18 @@ enum Task {
     Browser,
     /// Hostile clients against the reference server: peak and settled memory, who was cut off (bounded, default 2 min).
     Soak(soak::Args),
+    /// Popular server libraries (Python, Node, Rust) installed from their registries and graded by the suite; writes the book's appendix "How popular servers fare".
+    Realworld(realworld::Args),
 }
 
-fn main() -> Result<()> {
+fn main() -> Result<std::process::ExitCode> {
+    // `realworld` starts its servers under the runner's spawn supervisor:
+    // this program run again in a hidden mode.
+    if let Some(code) = wsconform_runner::spawn::supervise_if_asked() {
+        return Ok(code);
+    }
     let cli = Cli::parse();
-    match cli.command {
+    let done = match cli.command {
         Task::Ci(args) => ci::run(args),
         Task::Conformance(args) => conformance::run(args),
         Task::Autobahn(args) => autobahn::run(args),
@@ -61,7 +69,9 @@ fn main() -> Result<()> {
         Task::Msrv => msrv::run(),
         Task::Owners => owners::run(),
         Task::Soak(args) => soak::run(args),
-    }
+        Task::Realworld(args) => realworld::run(args),
+    };
+    done.map(|()| std::process::ExitCode::SUCCESS)
 }
 
 /// The workspace root (the parent of this crate's directory).
@@ -70,6 +80,16 @@ pub fn project_root() -> PathBuf {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Cargo's target directory for this workspace: `$CARGO_TARGET_DIR` when
+/// set (relative to the project root, as cargo resolves it), `target/`
+/// otherwise.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => project_root().join(dir),
+        _ => project_root().join("target"),
+    }
 }
 
 /// Runs `program args...` in the project root, echoing it first; fails with

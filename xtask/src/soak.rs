@@ -34,7 +34,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Mutex;
 use tokio::time::{Instant, sleep, timeout};
 
-use crate::{project_root, run_command};
+use crate::{run_command, target_dir};
 
 const MIB: u64 = 1024 * 1024;
 /// Goal: the server's peak resident memory under every attack.
@@ -62,13 +62,6 @@ pub fn run(args: Args) -> Result<()> {
     let server = target_dir().join("release").join("wsconform-server");
     let runtime = tokio::runtime::Runtime::new().context("cannot start tokio")?;
     runtime.block_on(soak(server, args.seconds.max(30)))
-}
-
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) if !dir.is_empty() => project_root().join(dir),
-        _ => project_root().join("target"),
-    }
 }
 
 /// What happened to the attacking connections, by outcome.
