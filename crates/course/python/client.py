@@ -128,6 +128,11 @@ class Reader:
     # ANCHOR_END: frame
 
 
+def valid_close_code(code):
+    """The codes an endpoint may send (RFC 6455 7.4.1, 7.4.2 and IANA's registry)."""
+    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+
+
 def wait_for_tcp_close(sock):
     sock.settimeout(5)
     try:
@@ -163,6 +168,8 @@ def main(url):
                 if len(payload) == 1:
                     raise Failed(1002, "a one-byte close payload")
                 code = payload[:2]
+                if code and not valid_close_code(int.from_bytes(code, "big")):
+                    raise Failed(1002, "a close code that may not be sent")
                 try:
                     payload[2:].decode("utf-8")
                 except UnicodeDecodeError:
