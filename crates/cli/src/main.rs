@@ -22,6 +22,7 @@ use wsconform_runner::scenario::Dur;
 use wsconform_runner::spawn::{SpawnedTarget, refuse_busy_port};
 use wsconform_runner::suite::{Selection, run_suite};
 use wsconform_runner::verdict::Outcome;
+use wsconform_runner::wording::{count, count_as};
 use wsconform_runner::{chapter, ids};
 
 mod grade;
@@ -311,7 +312,11 @@ fn list(path: Option<&Path>) -> ExitCode {
         outln!("  {:<36} {}{profile}", sc.id, sc.title);
     }
     let points: u32 = scenarios.iter().map(|s| s.scenario.points).sum();
-    outln!("\n{} scenarios, {points} points", scenarios.len());
+    outln!(
+        "\n{}, {}",
+        count(scenarios.len() as u64, "scenario"),
+        count(points as u64, "point")
+    );
     ExitCode::SUCCESS
 }
 
@@ -325,10 +330,14 @@ fn check_command(path: Option<&Path>) -> ExitCode {
         eprintln!("error: {e}");
     }
     if errors.is_empty() {
-        outln!("{} scenarios OK", scenarios.len());
+        outln!("{} OK", count(scenarios.len() as u64, "scenario"));
         ExitCode::SUCCESS
     } else {
-        eprintln!("{} problems in {} scenarios", errors.len(), scenarios.len());
+        eprintln!(
+            "{} in {}",
+            count(errors.len() as u64, "problem"),
+            count(scenarios.len() as u64, "scenario")
+        );
         ExitCode::from(USAGE)
     }
 }
@@ -640,8 +649,14 @@ async fn run(args: RunArgs) -> ExitCode {
         let mut next = what_next(last);
         if skipped > 0 {
             next.push_str(&format!(
-                "\n({skipped} scenarios were skipped: they need the other profile; run them too, \
-                     e.g. --profile chat on /socket)"
+                "\n({} skipped: {} the other profile; run them too, \
+                     e.g. --profile chat on /socket)",
+                count_as(skipped as u64, "scenario was", "scenarios were"),
+                if skipped == 1 {
+                    "it needs"
+                } else {
+                    "they need"
+                }
             ));
         }
         if human_to_stderr {

@@ -79,6 +79,7 @@ pub mod suite;
 pub mod target;
 pub mod transcript;
 pub mod verdict;
+pub mod wording;
 
 #[cfg(test)]
 mod layering;

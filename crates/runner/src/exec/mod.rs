@@ -518,7 +518,10 @@ fn note_pieces(run: &mut Run, at: Duration, client: &str, pieces: usize, pause: 
         run.transcript.note(
             at,
             client,
-            format!("(written in {pieces} pieces{pause_text})"),
+            format!(
+                "(written in {}{pause_text})",
+                crate::wording::count(pieces as u64, "piece")
+            ),
         );
     }
 }

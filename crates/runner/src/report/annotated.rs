@@ -9,6 +9,7 @@ use crate::decode::header_hex;
 use crate::hex::to_hex;
 use crate::transcript::{LineKind, Transcript};
 use crate::verdict::Caret;
+use crate::wording::count;
 
 /// How to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,10 +118,18 @@ pub fn transcript(
         }
     }
     if t.dropped_lines > 0 {
-        let _ = writeln!(out, "{indent}({} more frames not shown)", t.dropped_lines);
+        let _ = writeln!(
+            out,
+            "{indent}({} more not shown)",
+            count(t.dropped_lines, "frame")
+        );
     }
     if t.dropped_bytes > 0 {
-        let _ = writeln!(out, "{indent}({} more bytes not kept)", t.dropped_bytes);
+        let _ = writeln!(
+            out,
+            "{indent}({} more not kept)",
+            count(t.dropped_bytes, "byte")
+        );
     }
     out
 }

@@ -13,6 +13,7 @@ pub use super::annotated::{HumanOptions, transcript};
 use super::detail::{failure_explanation, rfc_link};
 use crate::report::run::RunReport;
 use crate::verdict::{Outcome, ScenarioResult};
+use crate::wording::{count, count_as};
 
 /// The mark in front of a result line.
 pub fn mark(outcome: Outcome) -> &'static str {
@@ -85,8 +86,12 @@ pub fn summary_line(report: &RunReport, opts: HumanOptions) -> String {
     let p = Paint { on: opts.color };
     let s = Summary::of(report);
     let counts = format!(
-        "{} passed, {} failed, {} non-strict, {} skipped, {} errors",
-        s.passed, s.failed, s.non_strict, s.skipped, s.errors
+        "{} passed, {} failed, {} non-strict, {} skipped, {}",
+        s.passed,
+        s.failed,
+        s.non_strict,
+        s.skipped,
+        count(s.errors as u64, "error")
     );
     let counts = if s.failed + s.errors > 0 {
         p.red(&counts)
@@ -114,9 +119,10 @@ pub fn render(report: &RunReport, opts: HumanOptions) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{} {} ({affected} scenarios depend on it)",
+            "{} {} ({} on it)",
             p.red("!"),
-            p.bold(&cause.message)
+            p.bold(&cause.message),
+            count_as(affected as u64, "scenario depends", "scenarios depend")
         );
         if let Some(f) = &cause.preflight.failure {
             let _ = writeln!(out, "  Expected: {}", f.expected);
