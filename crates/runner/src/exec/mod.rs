@@ -103,6 +103,15 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
         result.outcome = Outcome::Fail;
         result.message = format!("the scenario did not finish within {}", seconds(total));
     }
+    if let Some(hint) = result
+        .failure
+        .as_ref()
+        .and_then(|f| f.step)
+        .and_then(|i| scenario.steps.get(i))
+        .and_then(|s| s.hint.clone())
+    {
+        result.hint = Some(hint);
+    }
     result.transcript = run.transcript;
     result.duration = started.elapsed();
     if result.outcome == Outcome::Pass && !result.non_strict.is_empty() {
