@@ -50,12 +50,63 @@ impl Paint {
     }
 }
 
-/// Renders the transcript, with a caret under the offending byte.
+/// How much of a handshake head a transcript shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heads {
+    /// The terminal: at most [`FOLDED_HEAD_LINES`] header lines, each cut at
+    /// [`FOLDED_HEAD_WIDTH`] characters, and a count of the rest.
+    Folded,
+    /// Machine reports and HTML: every header line whole.
+    Whole,
+}
+
+/// How many header lines of a handshake the terminal shows.
+pub const FOLDED_HEAD_LINES: usize = 10;
+/// How many characters of a header line the terminal shows.
+pub const FOLDED_HEAD_WIDTH: usize = 100;
+
+/// Renders the transcript for the terminal (handshake heads folded), with a
+/// caret under the offending byte.
 pub fn transcript(
     t: &Transcript,
     caret: Option<Caret>,
     opts: HumanOptions,
     indent: &str,
+) -> String {
+    transcript_with(t, caret, opts, indent, Heads::Folded)
+}
+
+/// The header lines of a handshake under its first line, `pad` wide.
+fn head_lines(out: &mut String, head: &[String], pad: &str, heads: Heads) {
+    let shown = match heads {
+        Heads::Folded => head.len().min(FOLDED_HEAD_LINES),
+        Heads::Whole => head.len(),
+    };
+    for line in &head[..shown] {
+        let chars = line.chars().count();
+        if heads == Heads::Folded && chars > FOLDED_HEAD_WIDTH {
+            let cut: String = line.chars().take(FOLDED_HEAD_WIDTH - 1).collect();
+            let _ = writeln!(out, "{pad}{cut}…");
+        } else {
+            let _ = writeln!(out, "{pad}{line}");
+        }
+    }
+    if shown < head.len() {
+        let _ = writeln!(
+            out,
+            "{pad}… ({} more)",
+            count((head.len() - shown) as u64, "header line")
+        );
+    }
+}
+
+/// Renders the transcript, heads folded or whole.
+pub fn transcript_with(
+    t: &Transcript,
+    caret: Option<Caret>,
+    opts: HumanOptions,
+    indent: &str,
+    heads: Heads,
 ) -> String {
     let p = Paint { on: opts.color };
     let mut out = String::new();
@@ -91,6 +142,10 @@ pub fn transcript(
                 line.text.clone()
             };
             let _ = writeln!(out, "{prefix}{text}");
+            if !line.head.is_empty() {
+                let pad = " ".repeat(prefix.chars().count() + 2);
+                head_lines(&mut out, &line.head, &pad, heads);
+            }
             continue;
         }
         match here {
