@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use wsconform_wire::{OpCode, ProtocolError, ReadError, ReadErrorKind};
+use wsconform_wire::{FramePiece, LengthForm, OpCode, ProtocolError, ReadError, ReadErrorKind};
 
 use crate::decode::show_payload;
 use crate::limits::{MAX_FRAME, MAX_MESSAGE};
@@ -134,6 +134,37 @@ pub fn describe_expected(e: &Expected) -> String {
         ),
         Expected::Silence(d) => format!("no frame for {} ms", d.as_millis()),
         Expected::TcpClosed => "the server to close the TCP connection".into(),
+    }
+}
+
+/// A frame the server sent only in part, as the start of the `Actual:`
+/// line: `an incomplete frame: the header announces 891 payload bytes, 124
+/// present`. `None` when `piece` is whole.
+pub fn incomplete_frame(piece: &FramePiece) -> Option<String> {
+    if piece.complete {
+        return None;
+    }
+    Some(match piece.header {
+        Some(h) => format!(
+            "an incomplete frame: the header announces {}, {} present",
+            count(h.payload_len, "payload byte"),
+            piece.payload.len()
+        ),
+        None => format!(
+            "an incomplete frame header ({} of it)",
+            count(piece.header_len as u64, "byte")
+        ),
+    })
+}
+
+/// Where the caret of an incomplete frame goes: under its length field
+/// (the number that and the bytes present disagree on), or under its
+/// first byte when even the header is cut off.
+pub fn incomplete_caret(piece: &FramePiece) -> usize {
+    match piece.form {
+        Some(LengthForm::Bits16 | LengthForm::Bits64) => 2,
+        Some(_) => 1,
+        None => 0,
     }
 }
 

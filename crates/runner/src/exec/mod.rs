@@ -31,13 +31,13 @@ use std::time::Duration;
 use tokio::time::{Instant, timeout_at};
 
 use self::conn::{Conn, Run};
-use self::describe::{describe_expected, seconds};
+use self::describe::{describe_expected, incomplete_caret, incomplete_frame, seconds};
 use self::judge::{Before, Judging, Progress};
 use crate::connect::{ConnectError, PeerEnd, connect};
 use crate::load::LoadedScenario;
 use crate::plan::{Expected, FloodPlan, Op, PlanError, PlanSettings, PlannedStep, Profile, plan};
 use crate::scenario::Chunks;
-use crate::transcript::{Event, LineKind};
+use crate::transcript::{Caret, Event, LineKind};
 use crate::verdict::{Failure, Outcome, ScenarioResult};
 
 /// The result of one step.
@@ -453,6 +453,9 @@ async fn expect(
     };
     let (mut judging, mut progress) = Judging::start(expected, before);
     let frames = judging.wants_frames();
+    // Whether the wait ended without a whole frame (a timeout or the end of
+    // the connection): a frame sent only in part is then worth showing.
+    let mut starved = false;
     while progress == Progress::NeedMore {
         let event = if frames {
             run.next_raw_frame(client, deadline).await
@@ -462,6 +465,7 @@ async fn expect(
         let at = run.now();
         run.transcript.event(at, client, &event);
         progress = judging.feed(&event);
+        starved = matches!(event, Event::TimedOut | Event::Ended(_));
         if matches!(progress, Progress::Unmet(_)) {
             match &event {
                 Event::TimedOut => {
@@ -480,7 +484,22 @@ async fn expect(
         }
     }
     match progress {
-        Progress::Unmet(failure) => {
+        Progress::Unmet(mut failure) => {
+            if starved
+                && failure.rule.is_none()
+                && let Some((line, piece)) = run.record_partial(client)
+                && let Some(what) = incomplete_frame(&piece)
+            {
+                let rest = match failure.actual.strip_prefix("nothing") {
+                    Some(after) => format!("nothing more{after}"),
+                    None => failure.actual.clone(),
+                };
+                failure.actual = format!("{what}; then {rest}");
+                failure.caret = Some(Caret {
+                    line,
+                    byte: incomplete_caret(&piece),
+                });
+            }
             // A 101 that does not hold up ends the connection.
             if matches!(expected, Expected::Accepted)
                 && let Some(c) = run.conns.get_mut(client)
