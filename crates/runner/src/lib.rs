@@ -62,6 +62,7 @@ pub mod check;
 pub mod conformance;
 pub mod connect;
 pub mod decode;
+pub mod diagnose;
 pub mod exec;
 pub mod flood;
 pub mod grade;

@@ -113,6 +113,9 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
         result.hint = Some(hint);
     }
     result.transcript = run.transcript;
+    if result.outcome == Outcome::Fail {
+        result.diagnosis = crate::diagnose::diagnose(&result);
+    }
     result.duration = started.elapsed();
     if result.outcome == Outcome::Pass && !result.non_strict.is_empty() {
         result.outcome = Outcome::NonStrict;

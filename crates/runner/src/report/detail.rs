@@ -70,6 +70,9 @@ pub fn failure_explanation(r: &ScenarioResult, f: &Failure, indent: &str, actual
         .unwrap_or_default();
     let _ = writeln!(out, "{indent}Expected{step}: {}", f.expected);
     let _ = writeln!(out, "{indent}Actual:   {actual}");
+    for cause in &r.diagnosis {
+        let _ = writeln!(out, "{indent}Likely cause: {cause}");
+    }
     out
 }
 

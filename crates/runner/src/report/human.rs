@@ -128,6 +128,9 @@ pub fn render(report: &RunReport, opts: HumanOptions) -> String {
             let _ = writeln!(out, "  Expected: {}", f.expected);
             let _ = writeln!(out, "  Actual:   {}", p.red(&f.actual));
         }
+        for likely in &cause.preflight.diagnosis {
+            let _ = writeln!(out, "  Likely cause: {likely}");
+        }
         if !cause.preflight.transcript.lines.is_empty() {
             out.push_str(&transcript(&cause.preflight.transcript, None, opts, "    "));
         }
