@@ -17,7 +17,7 @@ use wsconform_runner::hex::parse_hex;
 use wsconform_runner::load::{LoadError, LoadedScenario, bundled, load_path};
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::report::ReportFormat;
-use wsconform_runner::report::human::{HumanOptions, render};
+use wsconform_runner::report::human::{HumanOptions, render_limited};
 use wsconform_runner::scenario::Dur;
 use wsconform_runner::spawn::{SpawnedTarget, refuse_busy_port};
 use wsconform_runner::suite::{Selection, run_suite};
@@ -133,6 +133,10 @@ struct RunArgs {
     /// terminal or CI is set).
     #[arg(long)]
     no_progress: bool,
+    /// Show at most N failures in full (failures with one cause count
+    /// once); the "Fix this first" list still names the first causes.
+    #[arg(long, value_name = "N")]
+    max_failures: Option<usize>,
     /// Known failures (a file from --write-baseline): exit 1 only on a failure not listed.
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
@@ -623,7 +627,7 @@ async fn run(args: RunArgs) -> ExitCode {
     if args.require.contains(&RequireArg::Deflate) {
         wsconform_runner::exec::deflate::require_deflate(&mut report.results);
     }
-    let text = render(&report, opts);
+    let text = render_limited(&report, opts, args.max_failures);
     if human_to_stderr {
         eprint!("{text}");
     } else {

@@ -109,9 +109,10 @@ pub fn little_endian_length(
     }
     if echoed == Some(swapped) {
         return Some(format!(
-            "{swapped} bytes came back for a {len}-byte message: {len} is {hi:02x} {lo:02x}, \
+            "{} came back for a {len}-byte message: {len} is {hi:02x} {lo:02x}, \
              read little-endian that is {swapped}. The 16-bit length is read little-endian; \
-             RFC 6455 5.2 wants network byte order, most significant byte first."
+             RFC 6455 5.2 wants network byte order, most significant byte first.",
+            crate::wording::count(swapped, "byte")
         ));
     }
     (silent && swapped > len).then(|| {
