@@ -22,6 +22,7 @@ use wsconform_runner::scenario::Dur;
 use wsconform_runner::spawn::{SpawnedTarget, refuse_busy_port};
 use wsconform_runner::suite::{Selection, run_suite};
 use wsconform_runner::verdict::Outcome;
+use wsconform_runner::violations::{self, Sender};
 use wsconform_runner::wording::{count, count_as};
 use wsconform_runner::{chapter, ids};
 
@@ -62,10 +63,15 @@ enum Command {
         #[arg(long)]
         scenarios: Option<PathBuf>,
     },
-    /// Annotate frame bytes given in hex: FIN, RSV, opcode, mask, length, payload.
+    /// Annotate frame bytes given in hex: FIN, RSV, opcode, mask, length,
+    /// payload; then every rule they break, with its RFC section.
     Decode {
         /// The bytes, e.g. "81 85 37fa213d 7f9f4d5158" (spaces optional).
         hex: Vec<String>,
+        /// Who sent the bytes (a client masks its frames, a server does
+        /// not); default: a client when the first frame is masked.
+        #[arg(long, value_enum)]
+        from: Option<FromArg>,
     },
     /// Run the reference server: echo at /echo, chat at /socket.
     Serve(serve::ServeArgs),
@@ -73,6 +79,13 @@ enum Command {
     Bench(BenchArgs),
     /// Grade a class: every sub-folder of --submissions is a server to start and test.
     Grade(grade::GradeArgs),
+}
+
+/// `decode --from`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FromArg {
+    Client,
+    Server,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -210,7 +223,7 @@ fn main() -> ExitCode {
         Command::List { path } => list(path.as_deref()),
         Command::Check { path } => check_command(path.as_deref()),
         Command::Explain { id, scenarios } => explain(&id, scenarios.as_deref()),
-        Command::Decode { hex } => decode(&hex.join(" ")),
+        Command::Decode { hex, from } => decode(&hex.join(" "), from),
         Command::Serve(args) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(serve::serve(args)),
             Err(e) => {
@@ -383,14 +396,20 @@ fn explain(id: &str, path: Option<&Path>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn decode(hex: &str) -> ExitCode {
+fn decode(hex: &str, from: Option<FromArg>) -> ExitCode {
     match parse_hex(hex) {
         Ok(bytes) if bytes.is_empty() => {
             eprintln!("error: no bytes given; try: wsconform decode 81 85 37fa213d 7f9f4d5158");
             ExitCode::from(USAGE)
         }
         Ok(bytes) => {
+            let sender = match from {
+                Some(FromArg::Client) => Sender::Client,
+                Some(FromArg::Server) => Sender::Server,
+                None => Sender::guess(&bytes),
+            };
             out!("{}", explain_bytes(&bytes));
+            out!("{}", violations::explain(&bytes, sender));
             ExitCode::SUCCESS
         }
         Err(e) => {

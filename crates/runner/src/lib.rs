@@ -80,6 +80,7 @@ pub mod suite;
 pub mod target;
 pub mod transcript;
 pub mod verdict;
+pub mod violations;
 pub mod wording;
 
 #[cfg(test)]

@@ -192,6 +192,9 @@ pub fn frame_broken(e: &ReadError, line: usize) -> Broken {
         ReadErrorKind::Protocol(p) => (
             format!("a frame that breaks a rule: {p}"),
             match p {
+                ProtocolError::UnmaskedFrame => {
+                    "RFC 6455 5.1: \"a client MUST mask all frames that it sends to the server\""
+                }
                 ProtocolError::MaskedFrame => {
                     "RFC 6455 5.1: \"A server MUST NOT mask any frames that it sends to the client.\""
                 }
