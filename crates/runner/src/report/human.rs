@@ -226,8 +226,12 @@ pub fn render_limited(
                 count_as((groups.len() - shown) as u64, "other cause", "other causes"),
             );
         }
-        let _ = writeln!(out, "{}", p.bold("Fix this first"));
-        for (i, g) in groups.iter().take(FIX_FIRST).enumerate() {
+        // One cause needs no list: its failure is right above.
+        let fix_first = if groups.len() > 1 { FIX_FIRST } else { 0 };
+        if fix_first > 0 {
+            let _ = writeln!(out, "{}", p.bold("Fix this first"));
+        }
+        for (i, g) in groups.iter().take(fix_first).enumerate() {
             let _ = writeln!(
                 out,
                 "  {}. {} ({}): {} — e.g. {}",
@@ -238,7 +242,9 @@ pub fn render_limited(
                 g.first().id
             );
         }
-        out.push('\n');
+        if fix_first > 0 {
+            out.push('\n');
+        }
     } else {
         out.push('\n');
     }
