@@ -65,7 +65,7 @@ const EXCERPTS: &[Excerpt] = &[
     },
     Excerpt {
         file: "lengths-little-endian.txt",
-        scenario: "lengths.16bit-126",
+        scenario: "lengths.round-trips-binary-256",
         bug: Bug::LittleEndianLength,
         chat: false,
     },

@@ -14,6 +14,9 @@
 //! | [`mask_offset`] | an echo right for its first 4 bytes only, or off by the header length |
 //! | [`one_frame_per_read`] | the second frame of one write gets no answer |
 //! | [`handshake_waits_for_more`] | the handshake is answered only when a frame follows it |
+//!
+//! [`across_run`] then drops what the whole run contradicts: a server that
+//! answers nothing at all is silent, whatever lengths it was sent.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -80,6 +83,26 @@ pub fn hex_digest_accept(key: &str, accept: &str) -> Option<String> {
     })
 }
 
+/// How the finding of a server silent after a 16-bit length starts: it
+/// only holds for a server that answers other frames.
+const QUIET_AFTER_16BIT: &str = "the server went quiet after a frame whose 16-bit length";
+
+/// Drops the findings a whole run contradicts: a server that sent no data
+/// message in the whole run is silent, not reading lengths little-endian.
+pub fn across_run(results: &mut [ScenarioResult]) {
+    let answers = results.iter().any(|r| {
+        r.transcript
+            .events
+            .iter()
+            .any(|e| matches!(e.event, Event::Message { .. }))
+    });
+    if !answers {
+        for r in results {
+            r.diagnosis.retain(|d| !d.starts_with(QUIET_AFTER_16BIT));
+        }
+    }
+}
+
 /// Rule: a length the server announced or echoed equals the length the
 /// runner sent with its two bytes swapped (the 16-bit form read or written
 /// little-endian); or the server fell silent after a 16-bit length that,
@@ -117,7 +140,7 @@ pub fn little_endian_length(
     }
     (silent && swapped > len).then(|| {
         format!(
-            "the server went quiet after a frame whose 16-bit length is {len} ({hi:02x} {lo:02x}). \
+            "{QUIET_AFTER_16BIT} is {len} ({hi:02x} {lo:02x}), while it answers other frames. \
              Read little-endian, that is {swapped}: a server reading it so waits for bytes that \
              never come. Read the length most significant byte first."
         )
@@ -325,6 +348,29 @@ mod tests {
         assert!(little_endian_length(&sent, Some(300), Some(300), false).is_none());
         // A 7-bit length has no byte order.
         assert!(little_endian_length(&masked(b"Hello"), Some(5), None, true).is_none());
+    }
+
+    #[test]
+    fn a_server_that_answers_nothing_is_silent_not_little_endian() {
+        let loaded =
+            crate::load::parse_scenario("x.yaml", "id: x.y\ntitle: T\nsteps:\n  - handshake\n")
+                .unwrap();
+        let sent = masked(&[b'*'; 126]);
+        let quiet = little_endian_length(&sent, None, None, true).unwrap();
+        let mut silent = ScenarioResult::for_scenario(&loaded, crate::verdict::Outcome::Fail);
+        silent.diagnosis = vec![quiet.clone(), "another finding".into()];
+        let mut alone = [silent.clone()];
+        across_run(&mut alone);
+        assert_eq!(alone[0].diagnosis, ["another finding"]);
+        let mut answered = ScenarioResult::for_scenario(&loaded, crate::verdict::Outcome::Pass);
+        let echo = Event::Message {
+            kind: DataKind::Text,
+            bytes: b"Hi".to_vec(),
+        };
+        answered.transcript.event(Duration::ZERO, "client", &echo);
+        let mut run = [silent, answered];
+        across_run(&mut run);
+        assert_eq!(run[0].diagnosis.len(), 2);
     }
 
     #[test]

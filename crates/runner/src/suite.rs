@@ -226,6 +226,7 @@ pub async fn run_suite(
             r
         }));
     }
+    crate::diagnose::across_run(&mut report.results);
     report.duration = started.elapsed();
     report
 }
