@@ -391,10 +391,17 @@ async fn play_flood(run: &mut Run<'_>, planned: &PlannedStep, flood: &FloodPlan)
         at,
         client,
         format!(
-            "flood: {} clients × {} messages, {} deliveries expected",
-            flood.clients.len(),
-            flood.clients.first().map_or(0, |c| c.messages.len()),
-            flood.expected_per_client() * flood.clients.len()
+            "flood: {} × {}, {} expected",
+            crate::wording::count(flood.clients.len() as u64, "client"),
+            crate::wording::count(
+                flood.clients.first().map_or(0, |c| c.messages.len()) as u64,
+                "message"
+            ),
+            crate::wording::count_as(
+                (flood.expected_per_client() * flood.clients.len()) as u64,
+                "delivery",
+                "deliveries"
+            )
         ),
     );
     match crate::flood::play_flood(flood, run.settings, run.settings.timeout).await {

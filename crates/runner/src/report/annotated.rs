@@ -9,7 +9,7 @@ use crate::decode::header_hex;
 use crate::hex::to_hex;
 use crate::transcript::{LineKind, Transcript};
 use crate::verdict::Caret;
-use crate::wording::count;
+use crate::wording::noun;
 
 /// How to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,8 +94,9 @@ fn head_lines(out: &mut String, head: &[String], pad: &str, heads: Heads) {
     if shown < head.len() {
         let _ = writeln!(
             out,
-            "{pad}… ({} more)",
-            count((head.len() - shown) as u64, "header line")
+            "{pad}… ({} more {})",
+            head.len() - shown,
+            noun((head.len() - shown) as u64, "header line")
         );
     }
 }
@@ -175,16 +176,60 @@ pub fn transcript_with(
     if t.dropped_lines > 0 {
         let _ = writeln!(
             out,
-            "{indent}({} more not shown)",
-            count(t.dropped_lines, "frame")
+            "{indent}({} more {} not shown)",
+            t.dropped_lines,
+            noun(t.dropped_lines, "frame")
         );
     }
     if t.dropped_bytes > 0 {
         let _ = writeln!(
             out,
-            "{indent}({} more not kept)",
-            count(t.dropped_bytes, "byte")
+            "{indent}({} more {} not kept)",
+            t.dropped_bytes,
+            noun(t.dropped_bytes, "byte")
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn long_heads_are_folded_in_the_terminal_and_whole_elsewhere() {
+        let mut t = Transcript::default();
+        let mut head = String::from("GET /echo HTTP/1.1\r\n");
+        for i in 0..14 {
+            head.push_str(&format!("X-Header-{i}: value\r\n"));
+        }
+        head.push_str(&format!("X-Long: {}\r\n\r\n", "a".repeat(150)));
+        t.http(Duration::ZERO, "client", LineKind::Sent, head.as_bytes());
+        let opts = HumanOptions {
+            color: false,
+            timings: false,
+        };
+        let folded = transcript_with(&t, None, opts, "", Heads::Folded);
+        assert!(folded.contains("X-Header-9: value"), "{folded}");
+        assert!(!folded.contains("X-Header-10"), "{folded}");
+        assert!(folded.contains("… (5 more header lines)"), "{folded}");
+        let whole = transcript_with(&t, None, opts, "", Heads::Whole);
+        assert!(whole.contains("X-Header-13: value"), "{whole}");
+        assert!(whole.contains(&"a".repeat(150)), "{whole}");
+        assert!(!whole.contains("more header lines"), "{whole}");
+
+        let mut wide = Transcript::default();
+        let line = format!("GET / HTTP/1.1\r\nX-Long: {}\r\n\r\n", "b".repeat(150));
+        wide.http(Duration::ZERO, "client", LineKind::Sent, line.as_bytes());
+        let cut = transcript_with(&wide, None, opts, "", Heads::Folded);
+        let shown = cut.lines().nth(1).unwrap_or_default();
+        assert_eq!(
+            shown.trim_start().chars().count(),
+            FOLDED_HEAD_WIDTH,
+            "{cut}"
+        );
+        assert!(shown.ends_with('…'), "{cut}");
+    }
 }
