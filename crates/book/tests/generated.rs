@@ -35,6 +35,7 @@ use wsconform_runner::load::{LoadedScenario, bundled};
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::report::human::{HumanOptions, render};
 use wsconform_runner::suite::run_suite;
+use wsconform_runner::violations::{self, Sender};
 use wsconform_testbed::{Bug, start_mutant};
 
 /// Set to `1` to rewrite the generated files instead of comparing them.
@@ -71,7 +72,7 @@ const EXCERPTS: &[Excerpt] = &[
     },
     Excerpt {
         file: "lengths-little-endian.txt",
-        scenario: "lengths.16bit-126",
+        scenario: "lengths.round-trips-binary-256",
         bug: Bug::LittleEndianLength,
         chat: false,
     },
@@ -218,6 +219,7 @@ async fn failing_run_excerpts_are_current() {
 const DECODES: &[(&str, &str)] = &[
     ("decode-hello.txt", "81 85 37 fa 21 3d 7f 9f 4d 51 58"),
     ("decode-256.txt", "82 7e 01 00"),
+    ("decode-top-bit.txt", "82 7f 80 00 00 00 00 00 00 01"),
 ];
 
 #[test]
@@ -226,8 +228,13 @@ fn decode_excerpts_are_current() {
     for (file, hex) in DECODES {
         let bytes = parse_hex(hex).expect("valid hex");
         // What `wsconform decode` prints: the command joins its arguments
-        // with spaces and prints `explain_bytes`.
-        let text = format!("$ wsconform decode {hex}\n{}", explain_bytes(&bytes));
+        // with spaces and prints `explain_bytes`, then the rules broken.
+        let sender = Sender::guess(&bytes);
+        let text = format!(
+            "$ wsconform decode {hex}\n{}{}",
+            explain_bytes(&bytes),
+            violations::explain(&bytes, sender)
+        );
         problems.extend(check(file, &text));
     }
     assert!(

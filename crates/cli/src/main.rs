@@ -17,12 +17,14 @@ use wsconform_runner::hex::parse_hex;
 use wsconform_runner::load::{LoadError, LoadedScenario, bundled, bundled_clients, load_path};
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::report::ReportFormat;
-use wsconform_runner::report::human::{HumanOptions, render};
+use wsconform_runner::report::human::{HumanOptions, render_limited};
 use wsconform_runner::scenario::Dur;
 use wsconform_runner::scenario::Role;
 use wsconform_runner::spawn::{SpawnedTarget, refuse_busy_port};
 use wsconform_runner::suite::{Selection, run_suite};
 use wsconform_runner::verdict::Outcome;
+use wsconform_runner::violations::{self, Sender};
+use wsconform_runner::wording::{count, count_as};
 use wsconform_runner::{chapter, ids};
 
 mod client;
@@ -63,10 +65,15 @@ enum Command {
         #[arg(long)]
         scenarios: Option<PathBuf>,
     },
-    /// Annotate frame bytes given in hex: FIN, RSV, opcode, mask, length, payload.
+    /// Annotate frame bytes given in hex: FIN, RSV, opcode, mask, length,
+    /// payload; then every rule they break, with its RFC section.
     Decode {
         /// The bytes, e.g. "81 85 37fa213d 7f9f4d5158" (spaces optional).
         hex: Vec<String>,
+        /// Who sent the bytes (a client masks its frames, a server does
+        /// not); default: a client when the first frame is masked.
+        #[arg(long, value_enum)]
+        from: Option<FromArg>,
     },
     /// Run the reference server: echo at /echo, chat at /socket.
     Serve(serve::ServeArgs),
@@ -76,6 +83,13 @@ enum Command {
     Grade(grade::GradeArgs),
     /// Connect to a server with the reference client: type messages, or --echo.
     Client(client::ClientArgs),
+}
+
+/// `decode --from`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FromArg {
+    Client,
+    Server,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -143,6 +157,10 @@ struct RunArgs {
     /// terminal or CI is set).
     #[arg(long)]
     no_progress: bool,
+    /// Show at most N failures in full (failures with one cause count
+    /// once); the "Fix this first" list still names the first causes.
+    #[arg(long, value_name = "N")]
+    max_failures: Option<usize>,
     /// Known failures (a file from --write-baseline): exit 1 only on a failure not listed.
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
@@ -220,7 +238,7 @@ fn main() -> ExitCode {
         Command::List { path } => list(path.as_deref()),
         Command::Check { path } => check_command(path.as_deref()),
         Command::Explain { id, scenarios } => explain(&id, scenarios.as_deref()),
-        Command::Decode { hex } => decode(&hex.join(" ")),
+        Command::Decode { hex, from } => decode(&hex.join(" "), from),
         Command::Serve(args) => match tokio::runtime::Runtime::new() {
             Ok(rt) => rt.block_on(serve::serve(args)),
             Err(e) => {
@@ -331,7 +349,11 @@ fn list(path: Option<&Path>) -> ExitCode {
         outln!("  {:<36} {}{profile}", sc.id, sc.title);
     }
     let points: u32 = scenarios.iter().map(|s| s.scenario.points).sum();
-    outln!("\n{} scenarios, {points} points", scenarios.len());
+    outln!(
+        "\n{}, {}",
+        count(scenarios.len() as u64, "scenario"),
+        count(points as u64, "point")
+    );
     ExitCode::SUCCESS
 }
 
@@ -345,10 +367,14 @@ fn check_command(path: Option<&Path>) -> ExitCode {
         eprintln!("error: {e}");
     }
     if errors.is_empty() {
-        outln!("{} scenarios OK", scenarios.len());
+        outln!("{} OK", count(scenarios.len() as u64, "scenario"));
         ExitCode::SUCCESS
     } else {
-        eprintln!("{} problems in {} scenarios", errors.len(), scenarios.len());
+        eprintln!(
+            "{} in {}",
+            count(errors.len() as u64, "problem"),
+            count(scenarios.len() as u64, "scenario")
+        );
         ExitCode::from(USAGE)
     }
 }
@@ -390,14 +416,20 @@ fn explain(id: &str, path: Option<&Path>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn decode(hex: &str) -> ExitCode {
+fn decode(hex: &str, from: Option<FromArg>) -> ExitCode {
     match parse_hex(hex) {
         Ok(bytes) if bytes.is_empty() => {
             eprintln!("error: no bytes given; try: wsconform decode 81 85 37fa213d 7f9f4d5158");
             ExitCode::from(USAGE)
         }
         Ok(bytes) => {
+            let sender = match from {
+                Some(FromArg::Client) => Sender::Client,
+                Some(FromArg::Server) => Sender::Server,
+                None => Sender::guess(&bytes),
+            };
             out!("{}", explain_bytes(&bytes));
+            out!("{}", violations::explain(&bytes, sender));
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -716,7 +748,7 @@ async fn run(args: RunArgs) -> ExitCode {
     if args.require.contains(&RequireArg::Deflate) {
         wsconform_runner::exec::deflate::require_deflate(&mut report.results);
     }
-    let text = render(&report, opts);
+    let text = render_limited(&report, opts, args.max_failures);
     if human_to_stderr {
         eprint!("{text}");
     } else {
@@ -742,8 +774,14 @@ async fn run(args: RunArgs) -> ExitCode {
         let mut next = what_next(last);
         if skipped > 0 {
             next.push_str(&format!(
-                "\n({skipped} scenarios were skipped: they need the other profile; run them too, \
-                     e.g. --profile chat on /socket)"
+                "\n({} skipped: {} the other profile; run them too, \
+                     e.g. --profile chat on /socket)",
+                count_as(skipped as u64, "scenario was", "scenarios were"),
+                if skipped == 1 {
+                    "it needs"
+                } else {
+                    "they need"
+                }
             ));
         }
         if human_to_stderr {

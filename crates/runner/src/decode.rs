@@ -7,6 +7,7 @@
 use wsconform_wire::{FramePiece, LengthForm, OpCode, split_frames};
 
 use crate::hex::to_hex;
+use crate::wording::count;
 
 /// One frame (or a cut-off piece of one) found in a byte sequence: the wire
 /// crate's [`FramePiece`].
@@ -33,7 +34,10 @@ pub fn show_payload(payload: &[u8], limit: usize) -> String {
 /// The one-line summary: `FIN text MASK len=5 "Hello"`.
 pub fn summary(view: &FrameView) -> String {
     let Some(h) = view.header else {
-        return format!("incomplete frame header ({} bytes)", view.header_len);
+        return format!(
+            "incomplete frame header ({})",
+            count(view.header_len as u64, "byte")
+        );
     };
     let mut parts = Vec::new();
     if h.fin {
@@ -191,9 +195,9 @@ pub fn explain_bytes(bytes: &[u8]) -> String {
                 "payload"
             };
             out.push_str(&format!(
-                "  {:<18} {state}, {} bytes → {}\n",
+                "  {:<18} {state}, {} → {}\n",
                 format!("{}{dots}", to_hex(shown).replace(' ', "")),
-                view.payload.len(),
+                count(view.payload.len() as u64, "byte"),
                 show_payload(&view.payload, 60)
             ));
         }

@@ -63,6 +63,7 @@ pub mod clients;
 pub mod conformance;
 pub mod connect;
 pub mod decode;
+pub mod diagnose;
 pub mod exec;
 pub mod flood;
 pub mod grade;
@@ -80,6 +81,8 @@ pub mod suite;
 pub mod target;
 pub mod transcript;
 pub mod verdict;
+pub mod violations;
+pub mod wording;
 
 #[cfg(test)]
 mod layering;

@@ -82,10 +82,15 @@ pub fn payload_bytes(payload: &Payload, text: bool) -> Vec<u8> {
 pub fn describe(payload: &Payload) -> String {
     match payload {
         Payload::Text(t) if t.len() <= 40 => format!("{t:?}"),
-        Payload::Text(t) => format!("{} bytes of text", t.len()),
+        Payload::Text(t) => format!("{} of text", crate::wording::count(t.len() as u64, "byte")),
         Payload::Hex(h) if h.0.len() <= 16 => format!("bytes {h}"),
-        Payload::Hex(h) => format!("{} bytes given in hex", h.0.len()),
-        Payload::Fill { len, fill } => format!("{len} bytes of {fill:?}"),
+        Payload::Hex(h) => format!(
+            "{} given in hex",
+            crate::wording::count(h.0.len() as u64, "byte")
+        ),
+        Payload::Fill { len, fill } => {
+            format!("{} of {fill:?}", crate::wording::count(*len as u64, "byte"))
+        }
         Payload::Random { len, seed } => format!("{len} random bytes (seed {seed})"),
         Payload::Json(v) => format!("JSON {v}"),
     }

@@ -56,6 +56,11 @@ impl Selection {
     }
 }
 
+/// The default request with a frame right behind it in the same write:
+/// played only when the preflight got no answer, for
+/// [`crate::diagnose::handshake_waits_for_more`].
+const EAGER_PROBE: &str = "id: preflight.eager-handshake\ntitle: The server answers a request followed by a frame\nrfc: \"4.2.2\"\nsteps:\n  - handshake: { then: { text: probe } }\n  - send: { close: 1000 }\n";
+
 const PREFLIGHT: &str = "id: preflight.handshake\ntitle: The server accepts a default opening handshake\nrfc: \"4.2.2\"\nsteps:\n  - handshake\n  - send: { close: 1000 }\n";
 
 fn needs_connection(s: &LoadedScenario, settings: &PlanSettings) -> bool {
@@ -119,7 +124,23 @@ pub async fn run_suite(
     let mut to_run: Vec<(usize, LoadedScenario)> = Vec::new();
     let mut slots: Vec<Option<ScenarioResult>> = vec![None; scenarios.len()];
     if let Ok(preflight) = parse_scenario("preflight.yaml", PREFLIGHT) {
-        let result = run_scenario(&preflight, settings).await;
+        let mut result = run_scenario(&preflight, settings).await;
+        if result.outcome == Outcome::Fail
+            && let Ok(probe) = parse_scenario("probe.yaml", EAGER_PROBE)
+        {
+            // One more connection, only for a server that did not answer:
+            // does a frame behind the request get the answer out?
+            let unanswered = result
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.actual.starts_with("no handshake response"));
+            if unanswered {
+                let probed = run_scenario(&probe, settings).await;
+                result
+                    .diagnosis
+                    .extend(crate::diagnose::handshake_waits_for_more(&result, &probed));
+            }
+        }
         match result.outcome {
             Outcome::Error => {
                 let message = result.message.clone();
@@ -205,6 +226,7 @@ pub async fn run_suite(
             r
         }));
     }
+    crate::diagnose::across_run(&mut report.results);
     report.duration = started.elapsed();
     report
 }

@@ -66,6 +66,11 @@ pub struct Line {
     pub header_len: usize,
     /// The summary: `FIN text MASK len=5 "Hello"`.
     pub text: String,
+    /// For a handshake request or response, its header lines after the
+    /// first (control characters shown as `\u{fffd}`), so a reader sees the
+    /// exact `Connection:` the runner sent without running `explain`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub head: Vec<String>,
 }
 
 /// Points to a byte in a transcript line: the first one that broke the rule.
@@ -234,20 +239,29 @@ impl Transcript {
             bytes: Vec::new(),
             header_len: 0,
             text: text.into(),
+            head: Vec::new(),
         })
     }
 
     /// Records a line of HTTP text (a handshake request or response).
     pub fn http(&mut self, at: Duration, client: &str, kind: LineKind, text: &[u8]) -> usize {
         let head = String::from_utf8_lossy(text);
-        let first = head.lines().next().unwrap_or("").trim_end().to_string();
+        let mut lines = head
+            .split('\n')
+            .map(|l| printable(l.trim_end_matches('\r')))
+            .take_while(|l| !l.is_empty());
+        let first = lines.next().unwrap_or_default();
         self.push(Line {
             at,
             client: client.to_string(),
             kind,
             bytes: Vec::new(),
             header_len: 0,
-            text: format!("{first}  ({} bytes of HTTP)", text.len()),
+            text: format!(
+                "{first}  ({} of HTTP)",
+                crate::wording::count(text.len() as u64, "byte")
+            ),
+            head: lines.collect(),
         })
     }
 
@@ -263,6 +277,7 @@ impl Transcript {
                 bytes: bytes[view.start..end].to_vec(),
                 header_len: view.header_len,
                 text: decode::summary(&view),
+                head: Vec::new(),
             });
         }
         first
@@ -279,6 +294,14 @@ impl Transcript {
     }
 }
 
+/// A line of a peer's HTTP head as text that cannot drive a terminal:
+/// control characters become U+FFFD.
+fn printable(line: &str) -> String {
+    line.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,6 +315,19 @@ mod tests {
         }
         assert_eq!(t.lines.len(), MAX_LINES);
         assert_eq!(t.dropped_lines, 10);
+    }
+
+    #[test]
+    fn an_http_head_keeps_its_header_lines() {
+        let mut t = Transcript::default();
+        let head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nX: \x1b[31m\r\n\r\n";
+        t.http(Duration::ZERO, "client", LineKind::Received, head);
+        let line = &t.lines[0];
+        assert_eq!(
+            line.text,
+            "HTTP/1.1 101 Switching Protocols  (66 bytes of HTTP)"
+        );
+        assert_eq!(line.head, ["Upgrade: websocket", "X: \u{fffd}[31m"]);
     }
 
     #[test]

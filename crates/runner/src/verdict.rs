@@ -97,6 +97,9 @@ pub struct ScenarioResult {
     pub failure: Option<Failure>,
     /// Notes that made it non-strict.
     pub non_strict: Vec<String>,
+    /// Known bugs recognised in what was recorded ([`crate::diagnose`]),
+    /// one sentence each.
+    pub diagnosis: Vec<String>,
     /// What crossed the wire.
     pub transcript: Transcript,
 }
@@ -122,6 +125,7 @@ impl ScenarioResult {
             message: String::new(),
             failure: None,
             non_strict: Vec::new(),
+            diagnosis: Vec::new(),
             transcript: Transcript::default(),
         }
     }

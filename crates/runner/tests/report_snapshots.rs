@@ -97,6 +97,14 @@ async fn fixed_run() -> RunReport {
     let settings = settings(addr, "/echo", Profile::Echo, Duration::from_secs(1), 1);
     let mut report = run_suite(&scenarios, &settings, 1, |_| {}).await;
     report.target = report.target.replace(&addr.to_string(), "127.0.0.1:PORT");
+    // The request heads name the port too.
+    for result in &mut report.results {
+        for line in &mut result.transcript.lines {
+            for header in &mut line.head {
+                *header = header.replace(&addr.to_string(), "127.0.0.1:PORT");
+            }
+        }
+    }
 
     let template = report
         .results

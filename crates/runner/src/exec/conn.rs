@@ -7,7 +7,10 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
-use wsconform_wire::{FrameReader, MessageAssembler, OpCode, Role, ServerResponse, encode_frame};
+use wsconform_wire::{
+    FramePiece, FrameReader, MessageAssembler, OpCode, Role, ServerResponse, encode_frame,
+    split_frames,
+};
 
 use super::describe::seconds;
 use super::judge::ConnState;
@@ -34,6 +37,9 @@ pub(super) struct Conn {
     chunk: Vec<u8>,
     /// The compressor of `send: { compress: true }`.
     pub deflater: Option<wsconform_wire::deflate::Deflater>,
+    /// A frame the server sent only in part before the connection ended:
+    /// its transcript line and the piece, for the `Actual:` line.
+    pub partial: Option<(usize, FramePiece)>,
 }
 
 impl Conn {
@@ -47,6 +53,7 @@ impl Conn {
             replies: MaskKeys::new(0x5eed_1234),
             chunk: Vec::new(),
             deflater: None,
+            partial: None,
         }
     }
 }
@@ -197,8 +204,36 @@ impl Run<'_> {
             return;
         }
         let bytes = conn.frames.take_buffered();
-        self.transcript
+        let first = self
+            .transcript
             .frames(at, client, LineKind::Received, &bytes);
+        let pieces = split_frames(&bytes);
+        let last = pieces.len().saturating_sub(1);
+        if let (Some(piece), Some(conn)) = (pieces.into_iter().last(), self.conns.get_mut(client))
+            && !piece.complete
+        {
+            conn.partial = Some((first + last, piece));
+        }
+    }
+
+    /// The frame the server has sent only in part so far, recorded as a
+    /// transcript line (its index comes back) without taking it from the
+    /// reader: a step that times out shows what did arrive.
+    pub fn record_partial(&mut self, client: &str) -> Option<(usize, FramePiece)> {
+        if let Some(found) = self.conns.get_mut(client).and_then(|c| c.partial.take()) {
+            return Some(found);
+        }
+        let buffered = self.conns.get(client)?.frames.buffered();
+        let bytes = buffered[..buffered.len().min(MAX_SHOWN)].to_vec();
+        let piece = split_frames(&bytes).into_iter().last()?;
+        if piece.complete || piece.start != 0 {
+            return None;
+        }
+        let at = self.now();
+        let line = self
+            .transcript
+            .frames(at, client, LineKind::Received, &bytes);
+        Some((line, piece))
     }
 
     /// Reads the handshake response and records it; the error is the

@@ -6,13 +6,14 @@
 
 use std::time::Duration;
 
-use wsconform_wire::{OpCode, ProtocolError, ReadError, ReadErrorKind};
+use wsconform_wire::{FramePiece, LengthForm, OpCode, ProtocolError, ReadError, ReadErrorKind};
 
 use crate::decode::show_payload;
 use crate::limits::{MAX_FRAME, MAX_MESSAGE};
 use crate::plan::Expected;
 use crate::scenario::DataKind;
 use crate::transcript::{Broken, Caret, Event};
+use crate::wording::{count, either};
 
 /// `text` or `binary`.
 pub fn kind_name(kind: DataKind) -> &'static str {
@@ -36,9 +37,9 @@ pub fn seconds(d: Duration) -> String {
 pub fn describe_event(event: &Event) -> String {
     match event {
         Event::Message { kind, bytes } => format!(
-            "a {} message of {} bytes: {}",
+            "a {} message of {}: {}",
             kind_name(*kind),
-            bytes.len(),
+            count(bytes.len() as u64, "byte"),
             show_payload(bytes, 60)
         ),
         Event::Pong(p) => format!("a pong with payload {}", show_payload(p, 60)),
@@ -70,13 +71,13 @@ fn codes_text(codes: &[u16]) -> String {
     match codes {
         [] => "any code".to_string(),
         [one] => format!("code {one}"),
-        many => format!(
-            "one of the codes {}",
-            many.iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        many => {
+            let codes: Vec<String> = many.iter().map(u16::to_string).collect();
+            match either(&codes) {
+                one if !one.contains(' ') => format!("code {one}"),
+                list => format!("one of the codes {list}"),
+            }
+        }
     }
 }
 
@@ -89,18 +90,14 @@ pub fn describe_expected(e: &Expected) -> String {
         }
         Expected::Refused { status, .. } => format!(
             "the handshake refused with status {}",
-            status
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(" or ")
+            either(&status.iter().map(u16::to_string).collect::<Vec<_>>())
         ),
         Expected::Message { kind, bytes } => {
             let kind = kind.map(kind_name).unwrap_or("data");
             match bytes {
                 Some(b) => format!(
-                    "a {kind} message of {} bytes: {}",
-                    b.len(),
+                    "a {kind} message of {}: {}",
+                    count(b.len() as u64, "byte"),
                     show_payload(b, 60)
                 ),
                 None => format!("a {kind} message"),
@@ -140,6 +137,37 @@ pub fn describe_expected(e: &Expected) -> String {
     }
 }
 
+/// A frame the server sent only in part, as the start of the `Actual:`
+/// line: `an incomplete frame: the header announces 891 payload bytes, 124
+/// present`. `None` when `piece` is whole.
+pub fn incomplete_frame(piece: &FramePiece) -> Option<String> {
+    if piece.complete {
+        return None;
+    }
+    Some(match piece.header {
+        Some(h) => format!(
+            "an incomplete frame: the header announces {}, {} present",
+            count(h.payload_len, "payload byte"),
+            piece.payload.len()
+        ),
+        None => format!(
+            "an incomplete frame header ({} of it)",
+            count(piece.header_len as u64, "byte")
+        ),
+    })
+}
+
+/// Where the caret of an incomplete frame goes: under its length field
+/// (the number that and the bytes present disagree on), or under its
+/// first byte when even the header is cut off.
+pub fn incomplete_caret(piece: &FramePiece) -> usize {
+    match piece.form {
+        Some(LengthForm::Bits16 | LengthForm::Bits64) => 2,
+        Some(_) => 1,
+        None => 0,
+    }
+}
+
 /// A frame-level error of the wire reader (a header rule, the frame limit,
 /// a longer length form) as the runner reports it, on transcript `line`.
 pub fn frame_broken(e: &ReadError, line: usize) -> Broken {
@@ -149,7 +177,10 @@ pub fn frame_broken(e: &ReadError, line: usize) -> Broken {
     });
     let (actual, rule) = match &e.kind {
         ReadErrorKind::NonMinimalLength { len } => (
-            format!("a frame of {len} bytes whose length uses a longer form than needed"),
+            format!(
+                "a frame of {} whose length uses a longer form than needed",
+                count(*len, "byte")
+            ),
             "RFC 6455 5.2: \"the minimal number of bytes MUST be used to encode the length\"",
         ),
         ReadErrorKind::Protocol(ProtocolError::FrameTooBig { len, .. }) => (
@@ -161,6 +192,9 @@ pub fn frame_broken(e: &ReadError, line: usize) -> Broken {
         ReadErrorKind::Protocol(p) => (
             format!("a frame that breaks a rule: {p}"),
             match p {
+                ProtocolError::UnmaskedFrame => {
+                    "RFC 6455 5.1: \"a client MUST mask all frames that it sends to the server\""
+                }
                 ProtocolError::MaskedFrame => {
                     "RFC 6455 5.1: \"A server MUST NOT mask any frames that it sends to the client.\""
                 }

@@ -371,7 +371,7 @@ fn a_message_of_the_other_kind_does_not_meet() {
     };
     assert_eq!(
         says(&echo("x"), &conn, std::slice::from_ref(&binary)),
-        "a binary message of 1 bytes: \"x\""
+        "a binary message of 1 byte: \"x\""
     );
     let any_binary = Expected::Message {
         kind: Some(DataKind::Binary),

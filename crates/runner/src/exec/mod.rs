@@ -31,13 +31,13 @@ use std::time::Duration;
 use tokio::time::{Instant, timeout_at};
 
 use self::conn::{Conn, Run};
-use self::describe::{describe_expected, seconds};
+use self::describe::{describe_expected, incomplete_caret, incomplete_frame, seconds};
 use self::judge::{Before, Judging, Progress};
 use crate::connect::{ConnectError, PeerEnd, connect};
 use crate::load::LoadedScenario;
 use crate::plan::{Expected, FloodPlan, Op, PlanError, PlanSettings, PlannedStep, Profile, plan};
 use crate::scenario::Chunks;
-use crate::transcript::{Event, LineKind};
+use crate::transcript::{Caret, Event, LineKind};
 use crate::verdict::{Failure, Outcome, ScenarioResult};
 
 /// The result of one step.
@@ -103,7 +103,19 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
         result.outcome = Outcome::Fail;
         result.message = format!("the scenario did not finish within {}", seconds(total));
     }
+    if let Some(hint) = result
+        .failure
+        .as_ref()
+        .and_then(|f| f.step)
+        .and_then(|i| scenario.steps.get(i))
+        .and_then(|s| s.hint.clone())
+    {
+        result.hint = Some(hint);
+    }
     result.transcript = run.transcript;
+    if result.outcome == Outcome::Fail {
+        result.diagnosis = crate::diagnose::diagnose(&result);
+    }
     result.duration = started.elapsed();
     if result.outcome == Outcome::Pass && !result.non_strict.is_empty() {
         result.outcome = Outcome::NonStrict;
@@ -379,10 +391,17 @@ async fn play_flood(run: &mut Run<'_>, planned: &PlannedStep, flood: &FloodPlan)
         at,
         client,
         format!(
-            "flood: {} clients × {} messages, {} deliveries expected",
-            flood.clients.len(),
-            flood.clients.first().map_or(0, |c| c.messages.len()),
-            flood.expected_per_client() * flood.clients.len()
+            "flood: {} × {}, {} expected",
+            crate::wording::count(flood.clients.len() as u64, "client"),
+            crate::wording::count(
+                flood.clients.first().map_or(0, |c| c.messages.len()) as u64,
+                "message"
+            ),
+            crate::wording::count_as(
+                (flood.expected_per_client() * flood.clients.len()) as u64,
+                "delivery",
+                "deliveries"
+            )
         ),
     );
     match crate::flood::play_flood(flood, run.settings, run.settings.timeout).await {
@@ -444,6 +463,9 @@ async fn expect(
     };
     let (mut judging, mut progress) = Judging::start(expected, before);
     let frames = judging.wants_frames();
+    // Whether the wait ended without a whole frame (a timeout or the end of
+    // the connection): a frame sent only in part is then worth showing.
+    let mut starved = false;
     while progress == Progress::NeedMore {
         let event = if frames {
             run.next_raw_frame(client, deadline).await
@@ -453,6 +475,7 @@ async fn expect(
         let at = run.now();
         run.transcript.event(at, client, &event);
         progress = judging.feed(&event);
+        starved = matches!(event, Event::TimedOut | Event::Ended(_));
         if matches!(progress, Progress::Unmet(_)) {
             match &event {
                 Event::TimedOut => {
@@ -471,7 +494,22 @@ async fn expect(
         }
     }
     match progress {
-        Progress::Unmet(failure) => {
+        Progress::Unmet(mut failure) => {
+            if starved
+                && failure.rule.is_none()
+                && let Some((line, piece)) = run.record_partial(client)
+                && let Some(what) = incomplete_frame(&piece)
+            {
+                let rest = match failure.actual.strip_prefix("nothing") {
+                    Some(after) => format!("nothing more{after}"),
+                    None => failure.actual.clone(),
+                };
+                failure.actual = format!("{what}; then {rest}");
+                failure.caret = Some(Caret {
+                    line,
+                    byte: incomplete_caret(&piece),
+                });
+            }
             // A 101 that does not hold up ends the connection.
             if matches!(expected, Expected::Accepted)
                 && let Some(c) = run.conns.get_mut(client)
@@ -518,7 +556,10 @@ fn note_pieces(run: &mut Run, at: Duration, client: &str, pieces: usize, pause: 
         run.transcript.note(
             at,
             client,
-            format!("(written in {pieces} pieces{pause_text})"),
+            format!(
+                "(written in {}{pause_text})",
+                crate::wording::count(pieces as u64, "piece")
+            ),
         );
     }
 }

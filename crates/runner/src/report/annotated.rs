@@ -9,6 +9,7 @@ use crate::decode::header_hex;
 use crate::hex::to_hex;
 use crate::transcript::{LineKind, Transcript};
 use crate::verdict::Caret;
+use crate::wording::noun;
 
 /// How to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,12 +50,64 @@ impl Paint {
     }
 }
 
-/// Renders the transcript, with a caret under the offending byte.
+/// How much of a handshake head a transcript shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heads {
+    /// The terminal: at most [`FOLDED_HEAD_LINES`] header lines, each cut at
+    /// [`FOLDED_HEAD_WIDTH`] characters, and a count of the rest.
+    Folded,
+    /// Machine reports and HTML: every header line whole.
+    Whole,
+}
+
+/// How many header lines of a handshake the terminal shows.
+pub const FOLDED_HEAD_LINES: usize = 10;
+/// How many characters of a header line the terminal shows.
+pub const FOLDED_HEAD_WIDTH: usize = 100;
+
+/// Renders the transcript for the terminal (handshake heads folded), with a
+/// caret under the offending byte.
 pub fn transcript(
     t: &Transcript,
     caret: Option<Caret>,
     opts: HumanOptions,
     indent: &str,
+) -> String {
+    transcript_with(t, caret, opts, indent, Heads::Folded)
+}
+
+/// The header lines of a handshake under its first line, `pad` wide.
+fn head_lines(out: &mut String, head: &[String], pad: &str, heads: Heads) {
+    let shown = match heads {
+        Heads::Folded => head.len().min(FOLDED_HEAD_LINES),
+        Heads::Whole => head.len(),
+    };
+    for line in &head[..shown] {
+        let chars = line.chars().count();
+        if heads == Heads::Folded && chars > FOLDED_HEAD_WIDTH {
+            let cut: String = line.chars().take(FOLDED_HEAD_WIDTH - 1).collect();
+            let _ = writeln!(out, "{pad}{cut}…");
+        } else {
+            let _ = writeln!(out, "{pad}{line}");
+        }
+    }
+    if shown < head.len() {
+        let _ = writeln!(
+            out,
+            "{pad}… ({} more {})",
+            head.len() - shown,
+            noun((head.len() - shown) as u64, "header line")
+        );
+    }
+}
+
+/// Renders the transcript, heads folded or whole.
+pub fn transcript_with(
+    t: &Transcript,
+    caret: Option<Caret>,
+    opts: HumanOptions,
+    indent: &str,
+    heads: Heads,
 ) -> String {
     let p = Paint { on: opts.color };
     let mut out = String::new();
@@ -90,6 +143,10 @@ pub fn transcript(
                 line.text.clone()
             };
             let _ = writeln!(out, "{prefix}{text}");
+            if !line.head.is_empty() {
+                let pad = " ".repeat(prefix.chars().count() + 2);
+                head_lines(&mut out, &line.head, &pad, heads);
+            }
             continue;
         }
         match here {
@@ -117,10 +174,62 @@ pub fn transcript(
         }
     }
     if t.dropped_lines > 0 {
-        let _ = writeln!(out, "{indent}({} more frames not shown)", t.dropped_lines);
+        let _ = writeln!(
+            out,
+            "{indent}({} more {} not shown)",
+            t.dropped_lines,
+            noun(t.dropped_lines, "frame")
+        );
     }
     if t.dropped_bytes > 0 {
-        let _ = writeln!(out, "{indent}({} more bytes not kept)", t.dropped_bytes);
+        let _ = writeln!(
+            out,
+            "{indent}({} more {} not kept)",
+            t.dropped_bytes,
+            noun(t.dropped_bytes, "byte")
+        );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn long_heads_are_folded_in_the_terminal_and_whole_elsewhere() {
+        let mut t = Transcript::default();
+        let mut head = String::from("GET /echo HTTP/1.1\r\n");
+        for i in 0..14 {
+            head.push_str(&format!("X-Header-{i}: value\r\n"));
+        }
+        head.push_str(&format!("X-Long: {}\r\n\r\n", "a".repeat(150)));
+        t.http(Duration::ZERO, "client", LineKind::Sent, head.as_bytes());
+        let opts = HumanOptions {
+            color: false,
+            timings: false,
+        };
+        let folded = transcript_with(&t, None, opts, "", Heads::Folded);
+        assert!(folded.contains("X-Header-9: value"), "{folded}");
+        assert!(!folded.contains("X-Header-10"), "{folded}");
+        assert!(folded.contains("… (5 more header lines)"), "{folded}");
+        let whole = transcript_with(&t, None, opts, "", Heads::Whole);
+        assert!(whole.contains("X-Header-13: value"), "{whole}");
+        assert!(whole.contains(&"a".repeat(150)), "{whole}");
+        assert!(!whole.contains("more header lines"), "{whole}");
+
+        let mut wide = Transcript::default();
+        let line = format!("GET / HTTP/1.1\r\nX-Long: {}\r\n\r\n", "b".repeat(150));
+        wide.http(Duration::ZERO, "client", LineKind::Sent, line.as_bytes());
+        let cut = transcript_with(&wide, None, opts, "", Heads::Folded);
+        let shown = cut.lines().nth(1).unwrap_or_default();
+        assert_eq!(
+            shown.trim_start().chars().count(),
+            FOLDED_HEAD_WIDTH,
+            "{cut}"
+        );
+        assert!(shown.ends_with('…'), "{cut}");
+    }
 }

@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use super::annotated::{HumanOptions, transcript};
+use super::annotated::{Heads, HumanOptions, transcript_with};
 use crate::verdict::{Failure, Outcome, ScenarioResult};
 
 pub use crate::rfc_link;
@@ -33,17 +33,19 @@ pub fn by_chapter(results: &[ScenarioResult]) -> Vec<(&str, Vec<&ScenarioResult>
     chapters
 }
 
-/// The annotated transcript as plain text (no colours, no timings).
+/// The annotated transcript as plain text (no colours, no timings,
+/// handshake heads whole).
 pub fn plain_transcript(r: &ScenarioResult) -> String {
     let opts = HumanOptions {
         color: false,
         timings: false,
     };
-    transcript(
+    transcript_with(
         &r.transcript,
         r.failure.as_ref().and_then(|f| f.caret),
         opts,
         "  ",
+        Heads::Whole,
     )
 }
 
@@ -68,6 +70,9 @@ pub fn failure_explanation(r: &ScenarioResult, f: &Failure, indent: &str, actual
         .unwrap_or_default();
     let _ = writeln!(out, "{indent}Expected{step}: {}", f.expected);
     let _ = writeln!(out, "{indent}Actual:   {actual}");
+    for cause in &r.diagnosis {
+        let _ = writeln!(out, "{indent}Likely cause: {cause}");
+    }
     out
 }
 

@@ -11,8 +11,10 @@ use super::Summary;
 use super::annotated::Paint;
 pub use super::annotated::{HumanOptions, transcript};
 use super::detail::{failure_explanation, rfc_link};
+use super::groups::{FailureGroup, group};
 use crate::report::run::RunReport;
 use crate::verdict::{Outcome, ScenarioResult};
+use crate::wording::{count, count_as};
 
 /// The mark in front of a result line.
 pub fn mark(outcome: Outcome) -> &'static str {
@@ -85,8 +87,12 @@ pub fn summary_line(report: &RunReport, opts: HumanOptions) -> String {
     let p = Paint { on: opts.color };
     let s = Summary::of(report);
     let counts = format!(
-        "{} passed, {} failed, {} non-strict, {} skipped, {} errors",
-        s.passed, s.failed, s.non_strict, s.skipped, s.errors
+        "{} passed, {} failed, {} non-strict, {} skipped, {}",
+        s.passed,
+        s.failed,
+        s.non_strict,
+        s.skipped,
+        count(s.errors as u64, "error")
     );
     let counts = if s.failed + s.errors > 0 {
         p.red(&counts)
@@ -100,8 +106,57 @@ pub fn summary_line(report: &RunReport, opts: HumanOptions) -> String {
     line
 }
 
-/// The whole report after the run.
+/// How many groups the "Fix this first" list names.
+pub const FIX_FIRST: usize = 3;
+
+/// The whole report after the run, every failure shown (grouped by cause).
 pub fn render(report: &RunReport, opts: HumanOptions) -> String {
+    render_limited(report, opts, None)
+}
+
+/// The first sentence of a cause, cut to one line, for a list.
+fn short(text: &str) -> String {
+    let sentence = text
+        .split(". ")
+        .next()
+        .unwrap_or(text)
+        .trim_end_matches('.');
+    if sentence.chars().count() > 110 {
+        let cut: String = sentence.chars().take(109).collect();
+        format!("{cut}…")
+    } else {
+        sentence.to_string()
+    }
+}
+
+/// The line above a group of failures with one cause.
+fn group_heading(p: &Paint, group: &FailureGroup) -> String {
+    let n = group.members.len();
+    let others: Vec<&str> = group.members[1..]
+        .iter()
+        .take(5)
+        .map(|r| r.id.as_str())
+        .collect();
+    let rest = n - 1 - others.len();
+    let mut also = others.join(", ");
+    if rest > 0 {
+        also.push_str(&format!(" and {} more", rest));
+    }
+    format!(
+        "{} fail the same way: {} — first: {}, also {also}",
+        p.bold(&count(n as u64, "scenario")),
+        short(&group.cause()),
+        group.first().id,
+    )
+}
+
+/// The whole report after the run, failures grouped by cause; with
+/// `max_failures`, only that many groups are shown in full.
+pub fn render_limited(
+    report: &RunReport,
+    opts: HumanOptions,
+    max_failures: Option<usize>,
+) -> String {
     let p = Paint { on: opts.color };
     let mut out = String::new();
     let _ = writeln!(
@@ -114,13 +169,17 @@ pub fn render(report: &RunReport, opts: HumanOptions) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{} {} ({affected} scenarios depend on it)",
+            "{} {} ({} on it)",
             p.red("!"),
-            p.bold(&cause.message)
+            p.bold(&cause.message),
+            count_as(affected as u64, "scenario depends", "scenarios depend")
         );
         if let Some(f) = &cause.preflight.failure {
             let _ = writeln!(out, "  Expected: {}", f.expected);
             let _ = writeln!(out, "  Actual:   {}", p.red(&f.actual));
+        }
+        for likely in &cause.preflight.diagnosis {
+            let _ = writeln!(out, "  Likely cause: {likely}");
         }
         if !cause.preflight.transcript.lines.is_empty() {
             out.push_str(&transcript(&cause.preflight.transcript, None, opts, "    "));
@@ -148,8 +207,42 @@ pub fn render(report: &RunReport, opts: HumanOptions) -> String {
         .collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "\n{}\n", p.bold("Failures"));
-        for r in failures {
-            out.push_str(&failure_block(r, opts));
+        let mut groups = group(&failures);
+        groups.sort_by_key(|g| crate::chapter::number(&g.first().chapter).unwrap_or(usize::MAX));
+        let shown = max_failures.unwrap_or(usize::MAX).min(groups.len());
+        for g in &groups[..shown] {
+            if g.members.len() > 1 {
+                let _ = writeln!(out, "{}", group_heading(&p, g));
+            }
+            out.push_str(&failure_block(g.first(), opts));
+            out.push('\n');
+        }
+        if shown < groups.len() {
+            let hidden: usize = groups[shown..].iter().map(|g| g.members.len()).sum();
+            let _ = writeln!(
+                out,
+                "({} with {} not shown: raise --max-failures to see them)\n",
+                count(hidden as u64, "failed scenario"),
+                count_as((groups.len() - shown) as u64, "other cause", "other causes"),
+            );
+        }
+        // One cause needs no list: its failure is right above.
+        let fix_first = if groups.len() > 1 { FIX_FIRST } else { 0 };
+        if fix_first > 0 {
+            let _ = writeln!(out, "{}", p.bold("Fix this first"));
+        }
+        for (i, g) in groups.iter().take(fix_first).enumerate() {
+            let _ = writeln!(
+                out,
+                "  {}. {} ({}): {} — e.g. {}",
+                i + 1,
+                g.first().chapter,
+                count(g.members.len() as u64, "scenario"),
+                short(&g.cause()),
+                g.first().id
+            );
+        }
+        if fix_first > 0 {
             out.push('\n');
         }
     } else {

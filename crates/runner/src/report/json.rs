@@ -18,8 +18,17 @@
 //!       "tags": ["framing"], "outcome": "fail", "points": 0, "max_points": 1,
 //!       "duration_ms": 3, "message": "expected …; got …", "rfc": "5.2",
 //!       "autobahn": "1.1.4",
+//!       "hint": "…",
 //!       "failure": { "step": 1, "client": "client", "expected": "…",
-//!                    "actual": "…", "rule": null, "prerequisite": false } }
+//!                    "actual": "…", "rule": null, "prerequisite": false,
+//!                    "diagnosis": ["…"], "caret": { "line": 3, "byte": 2 } },
+//!       "transcript": [
+//!         { "at_ms": 0, "client": "client", "kind": "sent",
+//!           "text": "GET /echo HTTP/1.1  (158 bytes of HTTP)",
+//!           "head": ["Host: …", "Upgrade: websocket", "…"] },
+//!         { "at_ms": 1, "client": "client", "kind": "received",
+//!           "hex": "82 7e 03 7b 2a …", "header_len": 4,
+//!           "text": "FIN binary len=891 … (only 124 of 891 payload bytes present)" } ] }
 //!   ]
 //! }
 //! ```
@@ -28,13 +37,18 @@
 //! (the first heading of `scenarios/CHANGELOG.md`), for a CI that pins it.
 //! `outcome` is one of `pass`, `fail`, `non-strict`, `skip`, `error`;
 //! `failure` is `null` unless the outcome is `fail`; `step` is 1-based (as in
-//! the YAML file) or `null` for the implicit handshake.
+//! the YAML file) or `null` for the implicit handshake. `diagnosis` holds
+//! the known bugs recognised in the run ([`crate::diagnose`]); `caret`
+//! points into `transcript` (the annotated lines, handshake heads whole),
+//! which is present for results that did not pass.
 
 use serde::Serialize;
 
 use super::Summary;
+use crate::hex::to_hex;
 use crate::report::run::RunReport;
-use crate::verdict::Outcome;
+use crate::transcript::LineKind;
+use crate::verdict::{Caret, Outcome};
 
 /// The schema name and version.
 pub const SCHEMA: &str = "wsconform-report/1";
@@ -65,7 +79,29 @@ struct JsonResult<'a> {
     message: &'a str,
     rfc: Option<&'a str>,
     autobahn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'a str>,
     failure: Option<JsonFailure<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    transcript: Vec<JsonLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    at_ms: u64,
+    client: &'a str,
+    kind: LineKind,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    hex: String,
+    #[serde(skip_serializing_if = "is_zero")]
+    header_len: usize,
+    text: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    head: &'a [String],
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -76,6 +112,9 @@ struct JsonFailure<'a> {
     actual: &'a str,
     rule: Option<&'a str>,
     prerequisite: bool,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    diagnosis: &'a [String],
+    caret: Option<Caret>,
 }
 
 /// Renders the report as pretty-printed JSON.
@@ -104,6 +143,24 @@ pub fn render(report: &RunReport) -> String {
                 message: &r.message,
                 rfc: r.rfc.as_deref(),
                 autobahn: r.autobahn.as_deref(),
+                hint: r.hint.as_deref().filter(|_| r.outcome != Outcome::Pass),
+                transcript: if r.outcome == Outcome::Pass {
+                    Vec::new()
+                } else {
+                    r.transcript
+                        .lines
+                        .iter()
+                        .map(|l| JsonLine {
+                            at_ms: l.at.as_millis() as u64,
+                            client: &l.client,
+                            kind: l.kind,
+                            hex: to_hex(&l.bytes),
+                            header_len: l.header_len,
+                            text: &l.text,
+                            head: &l.head,
+                        })
+                        .collect()
+                },
                 failure: r.failure.as_ref().map(|f| JsonFailure {
                     step: f.step.map(|s| s + 1),
                     client: &f.client,
@@ -111,6 +168,8 @@ pub fn render(report: &RunReport) -> String {
                     actual: &f.actual,
                     rule: f.rule.as_deref(),
                     prerequisite: f.prerequisite,
+                    diagnosis: &r.diagnosis,
+                    caret: f.caret,
                 }),
             })
             .collect(),

@@ -8,6 +8,7 @@
 mod annotated;
 pub mod detail;
 pub mod gradescope;
+pub mod groups;
 pub mod html;
 pub mod human;
 pub mod json;

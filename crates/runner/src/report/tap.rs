@@ -152,8 +152,14 @@ pub fn render(report: &RunReport) -> String {
     let s = Summary::of(report);
     let _ = writeln!(
         out,
-        "# {} passed, {} failed, {} non-strict, {} skipped, {} errors — {}/{} points",
-        s.passed, s.failed, s.non_strict, s.skipped, s.errors, s.points, s.max_points
+        "# {} passed, {} failed, {} non-strict, {} skipped, {} — {}/{} points",
+        s.passed,
+        s.failed,
+        s.non_strict,
+        s.skipped,
+        crate::wording::count(s.errors as u64, "error"),
+        s.points,
+        s.max_points
     );
     out
 }

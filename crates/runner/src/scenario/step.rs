@@ -12,6 +12,11 @@ pub struct Step {
     pub client: Option<String>,
     /// What the step does.
     pub action: Action,
+    /// What to check when this step fails, when it teaches something the
+    /// scenario's own hint does not (a closing scenario that first echoes a
+    /// 16-bit message). A failure shows the failing step's hint, else the
+    /// scenario's.
+    pub hint: Option<String>,
 }
 
 /// The names a step may start with, in the order the book documents them.
@@ -92,6 +97,7 @@ struct StepFields {
     #[serde(default, deserialize_with = "present")]
     disconnect: Option<Option<Empty>>,
     flood: Option<FloodSpec>,
+    hint: Option<String>,
 }
 
 // A bare word (`disconnect`) or a map with exactly one action key; each
@@ -123,6 +129,7 @@ fn step_of_word(word: &str) -> Result<Step, String> {
     Ok(Step {
         client: None,
         action,
+        hint: None,
     })
 }
 
@@ -159,6 +166,7 @@ fn step_of_fields(f: StepFields) -> Result<Step, String> {
             Ok(Step {
                 client: f.client,
                 action,
+                hint: f.hint,
             })
         }
         0 => Err(format!("a step needs one of {}", STEP_NAMES.join(", "))),
