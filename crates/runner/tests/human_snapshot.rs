@@ -33,7 +33,10 @@ async fn human_output_of_a_failing_run() {
     // The JSON report of the same run carries the documented fields.
     let doc: serde_json::Value = serde_json::from_str(&json::render(&report)).unwrap();
     assert_eq!(doc["schema"], "wsconform-report/1");
-    assert_eq!(doc["suite_version"], wsconform_runner::load::suite_version());
+    assert_eq!(
+        doc["suite_version"],
+        wsconform_runner::load::suite_version()
+    );
     assert_ne!(doc["suite_version"], "unversioned");
     assert_eq!(doc["wsconform_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(doc["summary"]["total"], 3);
