@@ -81,14 +81,13 @@ fn options() -> Options {
 /// Echoes every data message of one upgraded connection until it closes.
 async fn echo(mut socket: WebSocket<yawc::HttpStream>) {
     while let Some(frame) = socket.next().await {
-        match frame.opcode() {
-            OpCode::Text | OpCode::Binary => {
-                if socket.send(frame).await.is_err() {
-                    return;
-                }
-            }
+        let echoed = match frame.opcode() {
+            OpCode::Text | OpCode::Binary => socket.send(frame).await,
             OpCode::Close => return,
-            _ => {}
+            _ => Ok(()),
+        };
+        if echoed.is_err() {
+            return;
         }
     }
 }
