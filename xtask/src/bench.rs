@@ -19,12 +19,14 @@
 //! It measures echo round trips (64 B × 1, 100 and 500 connections, 64 KiB
 //! × 10), a chat fan-out to 1 000 clients, the memory (VmRSS) of an idle
 //! connection at 1 000 and 15 000 connections, masking against a plain copy
-//! (the wire crate's criterion benchmark) and the wall time of the
-//! conformance suite. It prints a table, writes `<target>/bench/report.json`
+//! (the wire crate's criterion benchmark), the wall time of the
+//! conformance suite, and permessage-deflate on the reference server
+//! ([`compression`]: a compressed echo of 16 KiB of text next to the plain
+//! one, bytes on the wire, idle memory after one compressed message each way). It prints a table, writes `<target>/bench/report.json`
 //! and draws `book/src/generated/bench.svg` from it.
 //!
 //! The parts: [`servers`] (the processes and their pinning), [`measure`]
-//! (the load runs and their medians), [`system`] (CPU time and memory from
+//! (the load runs and their medians), [`compression`], [`system`] (CPU time and memory from
 //! `/proc`), [`report`] (the report's types and the targets), [`table`] and
 //! [`chart`].
 //!
@@ -34,6 +36,7 @@
 //! part completes (CI); it writes `<target>/bench/smoke.json` and no chart.
 
 mod chart;
+mod compression;
 mod grade;
 mod measure;
 mod report;
@@ -62,8 +65,9 @@ pub struct Args {
     #[arg(long, default_value_t = 1000)]
     pub millis: u64,
     /// Run only these parts (comma-separated: echo, chat, idle, suite,
-    /// masking, grade); the chart is drawn only from a full run. `grade`
-    /// (a class graded with `wsconform grade`) runs only when named here.
+    /// masking, compression, grade); the chart is drawn only from a full
+    /// run. `grade` (a class graded with `wsconform grade`) runs only when
+    /// named here.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// `grade`: how many submissions the class has.
@@ -86,6 +90,8 @@ struct Plan {
     idle_counts: Vec<usize>,
     suite_rounds: usize,
     masking: bool,
+    /// (connections, bytes of text) of the compressed echo.
+    compression_echo: (usize, usize),
 }
 
 impl Plan {
@@ -101,6 +107,7 @@ impl Plan {
                 idle_counts: vec![50],
                 suite_rounds: 0,
                 masking: false,
+                compression_echo: (2, 16 * 1024),
             };
         }
         Plan {
@@ -113,6 +120,7 @@ impl Plan {
             idle_counts: vec![1000, 15_000],
             suite_rounds: 3,
             masking: true,
+            compression_echo: (10, 16 * 1024),
         }
     }
 }
@@ -151,8 +159,18 @@ pub fn run(args: Args) -> Result<()> {
 
     let wanted = |part: &str| args.only.is_empty() || args.only.iter().any(|p| p == part);
     for part in &args.only {
-        if !["echo", "chat", "idle", "suite", "masking", "grade"].contains(&part.as_str()) {
-            bail!("--only {part}: use echo, chat, idle, suite, masking or grade");
+        if ![
+            "echo",
+            "chat",
+            "idle",
+            "suite",
+            "masking",
+            "compression",
+            "grade",
+        ]
+        .contains(&part.as_str())
+        {
+            bail!("--only {part}: use echo, chat, idle, suite, masking, compression or grade");
         }
     }
     if args.only.iter().any(|p| p == "grade") {
@@ -178,6 +196,9 @@ pub fn run(args: Args) -> Result<()> {
     let masking = (plan.masking && wanted("masking"))
         .then(|| measure::masking_ratios(&pinning))
         .transpose()?;
+    let compression = wanted("compression")
+        .then(|| compression::measure(&plan, &bins, &pinning))
+        .transpose()?;
 
     let mut report = Report {
         profile: plan.profile.to_owned(),
@@ -194,6 +215,7 @@ pub fn run(args: Args) -> Result<()> {
         idle,
         suite,
         masking,
+        compression,
         targets: Vec::new(),
         wall_seconds: 0.0,
     };

@@ -272,6 +272,17 @@ struct BenchArgs {
     /// What the connections do: echo, chat or idle.
     #[arg(long, default_value = "echo")]
     mode: wsconform_runner::bench::Mode,
+    /// What an echoed message holds: random (bytes, binary) or text
+    /// (English-like words, a text message).
+    #[arg(long, default_value = "random")]
+    payload: wsconform_runner::bench::PayloadKind,
+    /// Offer permessage-deflate and compress every message (echo, idle);
+    /// a server that declines fails the run.
+    #[arg(long)]
+    deflate: bool,
+    /// Idle mode: one echo round trip on every connection before holding it.
+    #[arg(long)]
+    warm_up: bool,
     /// Also write the results as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -297,6 +308,9 @@ fn bench(args: BenchArgs) -> ExitCode {
         size: args.size,
         stop,
         mode: args.mode,
+        payload: args.payload,
+        deflate: args.deflate,
+        warm_up: args.warm_up,
         ..Settings::new(endpoint)
     };
     let announce = |Progress::Connected(n)| {

@@ -140,6 +140,22 @@ pub async fn open(
     key: &str,
     timeout: Duration,
 ) -> Result<Opened, String> {
+    open_checked(addr, request, timeout, |response| {
+        validate_response(response, key).map_err(|e| e.to_string())
+    })
+    .await
+    .map(|(opened, ())| opened)
+}
+
+/// [`open`] with the response judged by `check` instead (a client that
+/// offered extensions must check the answer against its offer); `check`'s
+/// value comes back with the connection.
+pub async fn open_checked<T>(
+    addr: &str,
+    request: &[u8],
+    timeout: Duration,
+    check: impl FnOnce(&ServerResponse) -> Result<T, String>,
+) -> Result<(Opened, T), String> {
     let deadline = Instant::now() + timeout;
     let mut stream = match connect(addr, deadline).await {
         Ok(stream) => stream,
@@ -152,13 +168,13 @@ pub async fn open(
     let mut reader = FrameReader::new(Role::Client, reader_limits());
     match read_response(&mut stream, &mut reader, deadline, |_| {}).await {
         Ok((response, _)) => {
-            validate_response(&response, key).map_err(|e| {
+            let checked = check(&response).map_err(|e| {
                 format!(
                     "the opening handshake failed: {} {}: {e}",
                     response.status, response.reason
                 )
             })?;
-            Ok(Opened { stream, reader })
+            Ok((Opened { stream, reader }, checked))
         }
         Err(ResponseFailure::Unreadable(e)) => {
             Err(format!("an unreadable handshake response ({e})"))

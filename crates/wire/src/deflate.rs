@@ -23,6 +23,8 @@
 //! so a sender limited to 8 bits sends its messages uncompressed (RFC 7692
 //! §6: compression is per message and optional).
 
+use std::cell::RefCell;
+
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// The bytes a sync flush ends with, removed by the sender (§7.2.1).
@@ -146,6 +148,45 @@ impl Inflater {
     }
 }
 
+/// Compressor states kept per thread for the next message of any
+/// connection without context takeover: a zlib compressor is about 256 KiB,
+/// and allocating and freeing one per message leaves the heap in pieces
+/// that the next connection's smaller allocations split, so a server's
+/// memory grew by most of a compressor per connection that ever compressed
+/// a message. A few states per thread, reset between messages, cost the
+/// same work and a bounded amount of memory.
+const SPARE_COMPRESSORS_PER_THREAD: usize = 2;
+
+/// A spare compressor: its window bits, level, and state.
+type SpareCompressor = (u8, u32, Box<Compress>);
+
+thread_local! {
+    static SPARE_COMPRESSORS: RefCell<Vec<SpareCompressor>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A reset compressor with these settings, from this thread's spares.
+fn take_spare(window_bits: u8, level: u32) -> Option<Box<Compress>> {
+    SPARE_COMPRESSORS.with(|spares| {
+        let mut spares = spares.borrow_mut();
+        let found = spares
+            .iter()
+            .position(|(bits, lvl, _)| *bits == window_bits && *lvl == level)?;
+        Some(spares.swap_remove(found).2)
+    })
+}
+
+/// Keeps `state`, reset, for another message on this thread (or drops it
+/// when the thread already keeps enough).
+fn give_back(window_bits: u8, level: u32, mut state: Box<Compress>) {
+    state.reset();
+    SPARE_COMPRESSORS.with(|spares| {
+        let mut spares = spares.borrow_mut();
+        if spares.len() < SPARE_COMPRESSORS_PER_THREAD {
+            spares.push((window_bits, level, state));
+        }
+    });
+}
+
 /// The sending half: compresses one message after another.
 #[derive(Debug)]
 pub struct Deflater {
@@ -186,7 +227,9 @@ impl Deflater {
         }
         let level = self.level;
         let state = self.state.get_or_insert_with(|| {
-            Box::new(Compress::new_with_window_bits(level, false, window_bits))
+            take_spare(window_bits, level.level()).unwrap_or_else(|| {
+                Box::new(Compress::new_with_window_bits(level, false, window_bits))
+            })
         });
         let mut out = Vec::with_capacity(payload.len() / 2 + 64);
         let mut input = payload;
@@ -221,8 +264,10 @@ impl Deflater {
             return None;
         }
         out.truncate(out.len() - TAIL.len());
-        if self.no_context_takeover {
-            self.state = None;
+        if self.no_context_takeover
+            && let Some(state) = self.state.take()
+        {
+            give_back(window_bits, self.level.level(), state);
         }
         Some(out)
     }
@@ -242,6 +287,26 @@ mod tests {
         inflater.inflate(data, &mut out, limit)?;
         inflater.finish_message(&mut out, limit)?;
         Ok(out)
+    }
+
+    #[test]
+    fn a_reused_compressor_writes_what_a_fresh_one_writes() {
+        let first = b"an earlier message that fills the window a little".repeat(20);
+        let second = b"a later message, compressed on its own".repeat(20);
+        let fresh = Deflater::new(12, 1, true).compress(&second).unwrap();
+        let mut earlier = Deflater::new(12, 1, true);
+        earlier.compress(&first).unwrap();
+        assert!(!earlier.is_allocated());
+        // This thread now keeps the earlier state; the next deflater of the
+        // same settings starts from it, reset.
+        let mut later = Deflater::new(12, 1, true);
+        assert_eq!(later.compress(&second).unwrap(), fresh);
+        let mut inflater = Inflater::new(12, true);
+        assert_eq!(inflate_all(&mut inflater, &fresh, 1 << 20).unwrap(), second);
+        // Other window bits never take it.
+        let other = Deflater::new(9, 1, true).compress(&second).unwrap();
+        let mut small = Inflater::new(9, true);
+        assert_eq!(inflate_all(&mut small, &other, 1 << 20).unwrap(), second);
     }
 
     #[test]

@@ -23,15 +23,15 @@ use crate::project_root;
 type LoadReport = wsconform_runner::bench::BenchReport;
 
 /// One load run: its report and the server's CPU seconds during it.
-struct Measured {
-    report: LoadReport,
-    server_cpu: f64,
+pub(super) struct Measured {
+    pub(super) report: LoadReport,
+    pub(super) server_cpu: f64,
 }
 
-/// Runs `wsconform bench` pinned to core 1 against `url`; `on_connected`
-/// runs when every connection is open.
+/// Runs `wsconform bench` pinned to core 1 against `url`, with `extra`
+/// arguments; `on_connected` runs when every connection is open.
 #[allow(clippy::too_many_arguments)]
-fn load(
+pub(super) fn load(
     bins: &Binaries,
     pinning: &Pinning,
     server: &Running,
@@ -40,6 +40,7 @@ fn load(
     connections: usize,
     size: usize,
     millis: u64,
+    extra: &[&str],
     mut on_connected: impl FnMut(),
 ) -> Result<Measured> {
     // A fresh file of an unpredictable name, removed when `json_file` drops.
@@ -56,6 +57,7 @@ fn load(
         .args(["--connections", &connections.to_string()])
         .args(["--size", &size.to_string()])
         .args(["--duration", &format!("{millis}ms")])
+        .args(extra)
         .arg("--json")
         .arg(json)
         .stdout(Stdio::piped())
@@ -143,6 +145,7 @@ pub fn echo_rounds(plan: &Plan, bins: &Binaries, pinning: &Pinning) -> Result<Ve
                     connections,
                     size,
                     plan.millis,
+                    &[],
                     || {},
                 )?;
                 samples[case][index].push(measured);
@@ -245,6 +248,7 @@ pub fn chat_rounds(plan: &Plan, bins: &Binaries, pinning: &Pinning) -> Result<Ch
                 plan.chat_clients,
                 CHAT_MESSAGE_BYTES,
                 plan.millis * 2,
+                &[],
                 || {},
             )?;
             samples[index].push(measured);
@@ -295,6 +299,7 @@ pub fn idle_memory(plan: &Plan, bins: &Binaries, pinning: &Pinning) -> Result<Ve
                 count,
                 64,
                 2000,
+                &[],
                 || {
                     std::thread::sleep(Duration::from_millis(700));
                     after = rss_bytes(server.pid());

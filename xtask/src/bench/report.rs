@@ -29,6 +29,9 @@ pub struct Report {
     pub suite: Option<BTreeMap<String, SuiteTime>>,
     /// Masking against copying, per buffer size in bytes.
     pub masking: Option<BTreeMap<String, Masking>>,
+    /// permessage-deflate on the reference server.
+    #[serde(default)]
+    pub compression: Option<Compression>,
     /// The performance targets and whether they hold (none for `--smoke`).
     pub targets: Vec<Target>,
     /// How long the whole run took.
@@ -142,6 +145,62 @@ pub struct IdleStats {
     pub connect_seconds: f64,
 }
 
+/// permessage-deflate on the reference server: text echoed compressed and
+/// plain, and idle connections that did the one or the other once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compression {
+    /// Echo connections.
+    pub connections: usize,
+    /// Bytes of text per message.
+    pub size: usize,
+    /// The text echoed uncompressed.
+    pub plain: CompressionEcho,
+    /// The same text, permessage-deflate.
+    pub deflate: CompressionEcho,
+    /// Median per-round ratio of the compressed echo's rate to the plain one's.
+    pub deflate_rate_over_plain: f64,
+    /// What zlib level 1 makes of one message on its own (the goal).
+    pub level_one_bytes: Option<usize>,
+    /// Idle memory per connection count.
+    pub idle: Vec<CompressionIdle>,
+}
+
+/// One side of the compressed echo: medians over the rounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompressionEcho {
+    /// Round trips per second.
+    pub messages_per_sec: f64,
+    /// Payload MB per second, one direction.
+    pub mb_per_sec: f64,
+    /// Median latency, µs.
+    pub p50_us: f64,
+    /// 99th percentile latency, µs.
+    pub p99_us: f64,
+    /// The server's CPU µs per echo.
+    pub server_cpu_us_per_message: f64,
+    /// Bytes written to the server per message, frame header included.
+    pub wire_bytes_sent_per_message: f64,
+    /// Bytes read from the server per message, frame header included.
+    pub wire_bytes_received_per_message: f64,
+    /// Whether every connection negotiated permessage-deflate.
+    pub deflate: bool,
+    /// Whether every round completed.
+    pub complete: bool,
+}
+
+/// Idle connections after one round trip each, plain and compressed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompressionIdle {
+    /// Connections held open.
+    pub connections: usize,
+    /// VmRSS growth per connection after one plain round trip.
+    pub plain_bytes_per_connection: f64,
+    /// VmRSS growth per connection after one compressed message each way.
+    pub deflate_bytes_per_connection: f64,
+    /// `deflate_bytes_per_connection / plain_bytes_per_connection`.
+    pub deflate_over_plain: f64,
+}
+
 /// The suite's wall time with one profile.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SuiteTime {
@@ -248,6 +307,26 @@ pub fn targets(report: &Report) -> Vec<Target> {
                 true,
             );
         }
+    }
+    if let Some(compression) = &report.compression {
+        for idle in &compression.idle {
+            target(
+                format!("compressed / plain idle memory at {}", idle.connections),
+                Some(idle.deflate_over_plain),
+                2.0,
+                true,
+            );
+        }
+        let echoed =
+            super::compression::frame_payload(compression.deflate.wire_bytes_received_per_message);
+        target(
+            "compressed echo bytes / zlib level 1 bytes".into(),
+            compression
+                .level_one_bytes
+                .map(|l| echoed / l.max(1) as f64),
+            1.0,
+            true,
+        );
     }
     let suite = report
         .suite
@@ -384,8 +463,36 @@ pub(crate) mod tests {
                 )]
                 .into(),
             ),
+            compression: Some(Compression {
+                connections: 10,
+                size: 16 * 1024,
+                plain: compression_echo(16 * 1024 + 4, false),
+                deflate: compression_echo(5004, true),
+                deflate_rate_over_plain: 0.5,
+                level_one_bytes: Some(5000),
+                idle: vec![CompressionIdle {
+                    connections: 1000,
+                    plain_bytes_per_connection: 6000.0,
+                    deflate_bytes_per_connection: 9000.0,
+                    deflate_over_plain: 1.5,
+                }],
+            }),
             targets: Vec::new(),
             wall_seconds: 60.0,
+        }
+    }
+
+    fn compression_echo(received: usize, deflate: bool) -> CompressionEcho {
+        CompressionEcho {
+            messages_per_sec: 1000.0,
+            mb_per_sec: 16.0,
+            p50_us: 900.0,
+            p99_us: 2000.0,
+            server_cpu_us_per_message: 300.0,
+            wire_bytes_sent_per_message: received as f64 + 4.0,
+            wire_bytes_received_per_message: received as f64,
+            deflate,
+            complete: true,
         }
     }
 
@@ -402,11 +509,14 @@ pub(crate) mod tests {
                 "64 B × 100: reference / fastwebsockets",
                 "masking speed / copy speed (slowest size)",
                 "reference KiB per idle connection at 15 000",
+                "compressed / plain idle memory at 1000",
+                "compressed echo bytes / zlib level 1 bytes",
                 "suite wall time, s (slower profile)",
             ]
         );
         let holds: Vec<Option<bool>> = targets.iter().map(|t| t.holds).collect();
-        // 0.9 ≥ 0.85, 1.5 ≥ 1.3, 1.125 ≥ 1.0, 0.4 < 0.5, 6 KiB ≤ 8, 4 s ≤ 5.
+        // 0.9 ≥ 0.85, 1.5 ≥ 1.3, 1.125 ≥ 1.0, 0.4 < 0.5, 6 KiB ≤ 8,
+        // 1.5 ≤ 2, 5000 / 5000 ≤ 1, 4 s ≤ 5.
         assert_eq!(
             holds,
             [
@@ -415,10 +525,13 @@ pub(crate) mod tests {
                 Some(true),
                 Some(false),
                 Some(true),
+                Some(true),
+                Some(true),
                 Some(true)
             ]
         );
-        assert_eq!(targets[5].measured, Some(4.0));
+        assert_eq!(targets[6].measured, Some(1.0));
+        assert_eq!(targets[7].measured, Some(4.0));
         assert_eq!(targets[4].goal, "≤ 8");
     }
 
@@ -428,6 +541,7 @@ pub(crate) mod tests {
             echo: None,
             idle: None,
             masking: None,
+            compression: None,
             ..sample()
         };
         let targets = targets(&report);

@@ -75,6 +75,39 @@ pub fn table(report: &Report) -> String {
             );
         }
     }
+    if let Some(c) = &report.compression {
+        let _ = writeln!(
+            out,
+            "\ncompression, reference, text {} B × {}:",
+            c.size, c.connections
+        );
+        for (name, e) in [("plain", &c.plain), ("permessage-deflate", &c.deflate)] {
+            let _ = writeln!(
+                out,
+                "  {name:<18} {:>10.0} msg/s, p99 {:>8.0} µs, {:>6.0} B sent, {:>6.0} B received per message",
+                e.messages_per_sec,
+                e.p99_us,
+                e.wire_bytes_sent_per_message,
+                e.wire_bytes_received_per_message
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  compressed rate / plain rate {:.2}; zlib level 1: {} B",
+            c.deflate_rate_over_plain,
+            c.level_one_bytes.map_or("?".into(), |b| b.to_string())
+        );
+        for idle in &c.idle {
+            let _ = writeln!(
+                out,
+                "  idle at {}: {:.2} KiB plain, {:.2} KiB compressed per connection ({:.2}×)",
+                idle.connections,
+                idle.plain_bytes_per_connection / 1024.0,
+                idle.deflate_bytes_per_connection / 1024.0,
+                idle.deflate_over_plain
+            );
+        }
+    }
     if let Some(sizes) = &report.masking {
         let _ = writeln!(out, "\nmasking speed / copy speed:");
         for (size, s) in sizes {
@@ -129,6 +162,8 @@ mod tests {
             "  tcp-echo               1.00 KiB per connection",
             "        64 B   0.40",
             "suite (chat): 4.00 s, all passed: true",
+            "compression, reference, text 16384 B × 10:",
+            "idle at 1000: 5.86 KiB plain, 8.79 KiB compressed per connection (1.50×)",
             "MISSED",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");

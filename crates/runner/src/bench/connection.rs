@@ -9,13 +9,22 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use wsconform_wire::deflate::{Deflater, Inflater};
 use wsconform_wire::{
     Event, FrameReader, MessageAssembler, OpCode, build_request, encode_frame, generate_key,
 };
 
 use super::settings::{BenchError, LoadEndpoint, Settings};
 use crate::connect;
+use crate::exec::deflate::negotiated;
 use crate::limits::reader_limits;
+
+/// The permessage-deflate offer of a `--deflate` run: what every browser
+/// offers (RFC 7692 §7.1.2.1: the client may use a smaller window if the
+/// server asks).
+const DEFLATE_OFFER: &str = "permessage-deflate; client_max_window_bits";
+/// zlib's fastest level, as the reference server compresses.
+pub(super) const DEFLATE_LEVEL: u32 = 1;
 
 /// Connections opened at the same time. Thousands of simultaneous SYNs
 /// overflow a server's accept backlog, and a dropped SYN is retried only
@@ -34,6 +43,10 @@ pub(super) struct Frames {
     reader: FrameReader,
     messages: MessageAssembler,
     chunk: Vec<u8>,
+    /// The compressor of a connection that negotiated permessage-deflate.
+    pub(super) deflater: Option<Deflater>,
+    /// Bytes read from the server since the handshake.
+    pub(super) bytes_read: u64,
 }
 
 /// An open connection, past its handshake.
@@ -53,9 +66,11 @@ pub(super) async fn open_all(settings: &Settings) -> Result<Vec<Connection>, Ben
     for index in 0..total {
         let gate = Arc::clone(&gate);
         let endpoint = settings.endpoint.clone();
+        let deflate = settings.deflate;
         opening.spawn(async move {
             let _permit = gate.acquire_owned().await;
-            let opened = tokio::time::timeout(CONNECT_TIMEOUT, open(&endpoint, index)).await;
+            let opened =
+                tokio::time::timeout(CONNECT_TIMEOUT, open(&endpoint, index, deflate)).await;
             let result = match opened {
                 Ok(result) => result,
                 Err(_) => Err(format!("not open after {CONNECT_TIMEOUT:?}")),
@@ -86,8 +101,9 @@ pub(super) async fn open_all(settings: &Settings) -> Result<Vec<Connection>, Ben
 }
 
 /// Connects and, for a WebSocket target, performs the opening handshake
-/// (the runner's one client handshake, [`connect::open`]).
-async fn open(endpoint: &LoadEndpoint, index: usize) -> Result<Connection, String> {
+/// (the runner's one client handshake, [`connect::open_checked`]), offering
+/// permessage-deflate when `deflate`: a server that declines is an error.
+async fn open(endpoint: &LoadEndpoint, index: usize, deflate: bool) -> Result<Connection, String> {
     let (host, port) = endpoint.host_port();
     let LoadEndpoint::WebSocket(target) = endpoint else {
         let stream = TcpStream::connect((host, port))
@@ -103,15 +119,48 @@ async fn open(endpoint: &LoadEndpoint, index: usize) -> Result<Connection, Strin
     };
     let key = generate_key(index as u64);
     let authority = target.authority();
-    let request = build_request(&authority, &target.path, &key, &[]);
-    let opened = connect::open(&authority, &request, &key, CONNECT_TIMEOUT).await?;
+    let offer = deflate.then_some(DEFLATE_OFFER);
+    let headers: Vec<(&str, &str)> = offer
+        .map(|offer| ("Sec-WebSocket-Extensions", offer))
+        .into_iter()
+        .collect();
+    let request = build_request(&authority, &target.path, &key, &headers);
+    let (mut opened, params) =
+        connect::open_checked(&authority, &request, CONNECT_TIMEOUT, |response| {
+            negotiated(offer, response, &key)
+        })
+        .await?;
+    let mut messages = MessageAssembler::new(reader_limits());
+    let mut deflater = None;
+    match (offer, params) {
+        (None, _) => {}
+        (Some(_), None) => return Err("the server declined permessage-deflate".into()),
+        (Some(_), Some(params)) => {
+            opened.reader.allow_compression();
+            messages.inflate_with(Inflater::new(
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            ));
+            // Every message on its own (a compressor may always reset,
+            // RFC 7692 §7.1.1.2): the same payload again would otherwise
+            // shrink to a few back references and flatter the ratio. The
+            // server still keeps its context unless it said otherwise.
+            deflater = Some(Deflater::new(
+                params.client_max_window_bits,
+                DEFLATE_LEVEL,
+                true,
+            ));
+        }
+    }
     Ok(Connection {
         stream: opened.stream,
         input: Vec::new(),
         frames: Some(Frames {
             reader: opened.reader,
-            messages: MessageAssembler::new(reader_limits()),
+            messages,
             chunk: vec![0; READ_CHUNK],
+            deflater,
+            bytes_read: 0,
         }),
     })
 }
@@ -123,6 +172,8 @@ pub(super) async fn next_event(connection: &mut Connection) -> Result<Event, Str
         reader,
         messages,
         chunk,
+        bytes_read,
+        ..
     }) = frames.as_mut()
     else {
         return Err("not a WebSocket connection".into());
@@ -141,6 +192,7 @@ pub(super) async fn next_event(connection: &mut Connection) -> Result<Event, Str
         if read == 0 {
             return Err("the server closed the connection without a close frame".into());
         }
+        *bytes_read += read as u64;
         reader.push(chunk.get(..read).unwrap_or_default());
     }
 }

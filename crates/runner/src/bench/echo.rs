@@ -7,31 +7,33 @@ use std::time::Instant;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinSet;
-use wsconform_wire::{Event, Message, OpCode, encode_frame};
+use wsconform_wire::{Event, Message, OpCode};
 
-use super::connection::{Connection, MASK_KEY, READ_CHUNK, next_event, send_pong};
+use super::connection::{Connection, READ_CHUNK, next_event, send_pong};
+use super::message::{frame, opcode, payload};
 use super::settings::{LoadEndpoint, Settings};
 use super::tally::{ClientTally, LoadBudget, collect};
 
+/// What every round trip of a run sends.
+struct Sent {
+    payload: Arc<[u8]>,
+    opcode: OpCode,
+    /// The frame written for every message when it does not change from
+    /// one message to the next (uncompressed: encoded once).
+    fixed: Arc<[u8]>,
+}
+
 /// Runs echo mode on every connection and adds up what they measured.
 pub(super) async fn echo_load(settings: &Settings, connections: Vec<Connection>) -> ClientTally {
-    let payload: Arc<[u8]> = seeded_payload(settings.size).into();
-    let wire: Arc<[u8]> = match settings.endpoint {
-        LoadEndpoint::WebSocket(_) => {
-            let mut frame = Vec::with_capacity(settings.size + 14);
-            encode_frame(&mut frame, true, OpCode::Binary, Some(MASK_KEY), &payload);
-            frame.into()
-        }
-        LoadEndpoint::Tcp { .. } => Arc::clone(&payload),
-    };
+    let sent = Arc::new(sent(settings));
     let budget = Arc::new(LoadBudget::new(settings.stop));
     let start = Instant::now();
     let mut tasks = JoinSet::new();
     for connection in connections {
-        let (budget, payload, wire) = (Arc::clone(&budget), payload.clone(), wire.clone());
+        let (budget, sent) = (Arc::clone(&budget), Arc::clone(&sent));
         tasks.spawn(async move {
             let mut tally = ClientTally::default();
-            if let Err(error) = echo_loop(connection, &budget, &payload, &wire, &mut tally).await {
+            if let Err(error) = echo_loop(connection, &budget, &sent, &mut tally).await {
                 tally.fail(error);
             }
             tally
@@ -40,29 +42,85 @@ pub(super) async fn echo_load(settings: &Settings, connections: Vec<Connection>)
     collect(settings, tasks, &budget, start).await
 }
 
+/// One round trip on each connection, before the measurement: a
+/// compressed connection then holds what a used one holds.
+pub(super) async fn warm_up(
+    settings: &Settings,
+    connections: &mut [Connection],
+) -> Result<(), String> {
+    let sent = sent(settings);
+    for connection in connections {
+        round_trip(connection, &sent, &mut ClientTally::default()).await?;
+    }
+    Ok(())
+}
+
+fn sent(settings: &Settings) -> Sent {
+    let payload: Arc<[u8]> = payload(settings.payload, settings.size).into();
+    let opcode = opcode(settings.payload);
+    let fixed: Arc<[u8]> = match settings.endpoint {
+        LoadEndpoint::WebSocket(_) => frame(opcode, &payload, None).into(),
+        LoadEndpoint::Tcp { .. } => Arc::clone(&payload),
+    };
+    Sent {
+        payload,
+        opcode,
+        fixed,
+    }
+}
+
 /// Round trips on one connection until the shared budget says stop.
 async fn echo_loop(
     mut connection: Connection,
     budget: &LoadBudget,
-    payload: &[u8],
-    wire: &[u8],
+    sent: &Sent,
     tally: &mut ClientTally,
 ) -> Result<(), String> {
     while budget.take_ticket() {
-        let sent = Instant::now();
-        connection
-            .stream
-            .write_all(wire)
-            .await
-            .map_err(|e| format!("write failed: {e}"))?;
-        match connection.frames {
-            Some(_) => receive_echo(&mut connection, payload).await?,
-            None => receive_raw(&mut connection, payload.len()).await?,
-        }
-        tally.latency.record(sent.elapsed());
+        let started = Instant::now();
+        round_trip(&mut connection, sent, tally).await?;
+        tally.latency.record(started.elapsed());
         tally.messages += 1;
     }
     Ok(())
+}
+
+/// Sends the message (compressing it afresh on a compressed connection:
+/// with context takeover its bytes differ every time) and reads its echo.
+async fn round_trip(
+    connection: &mut Connection,
+    sent: &Sent,
+    tally: &mut ClientTally,
+) -> Result<(), String> {
+    let compressed = connection
+        .frames
+        .as_mut()
+        .and_then(|f| f.deflater.as_mut())
+        .map(|deflater| frame(sent.opcode, &sent.payload, Some(deflater)));
+    let wire = compressed.as_deref().unwrap_or(&sent.fixed);
+    connection
+        .stream
+        .write_all(wire)
+        .await
+        .map_err(|e| format!("write failed: {e}"))?;
+    tally.wire_sent += wire.len() as u64;
+    match connection.frames {
+        Some(_) => {
+            let before = read_so_far(connection);
+            receive_echo(connection, &sent.payload).await?;
+            tally.wire_received += read_so_far(connection) - before;
+        }
+        None => {
+            receive_raw(connection, sent.payload.len()).await?;
+            tally.wire_received += sent.payload.len() as u64;
+        }
+    }
+    Ok(())
+}
+
+/// Bytes read from a WebSocket connection so far.
+fn read_so_far(connection: &Connection) -> u64 {
+    connection.frames.as_ref().map_or(0, |f| f.bytes_read)
 }
 
 /// Reads until the next WebSocket message and checks it is the payload.
@@ -70,6 +128,7 @@ async fn receive_echo(connection: &mut Connection, payload: &[u8]) -> Result<(),
     loop {
         match next_event(connection).await? {
             Event::Message(Message::Binary(bytes)) if bytes == payload => return Ok(()),
+            Event::Message(Message::Text(text)) if text.as_bytes() == payload => return Ok(()),
             Event::Message(_) => return Err("the echo differs from the message sent".into()),
             Event::Ping(data) => send_pong(connection, &data).await?,
             Event::Pong(_) => {}
@@ -99,11 +158,4 @@ async fn receive_raw(connection: &mut Connection, len: usize) -> Result<(), Stri
     }
     connection.input.drain(..len);
     Ok(())
-}
-
-/// `len` bytes of a fixed pseudo-random pattern (so a server that mixes up
-/// bytes is caught by the echo check).
-fn seeded_payload(len: usize) -> Vec<u8> {
-    let mut rng = wsconform_wire::SplitMix::new(0x5eed);
-    (0..len).map(|_| rng.next_u64().to_le_bytes()[0]).collect()
 }

@@ -16,6 +16,12 @@
 //! - **idle**: open the connections, finish the opening handshakes, hold
 //!   them without a byte of traffic for the duration, then hang up. It
 //!   measures what an open connection costs a server (see `cargo xtask bench`).
+//!   With `warm_up`, each connection first makes one echo round trip.
+//!
+//! With `deflate` the connections offer permessage-deflate (RFC 7692) and
+//! compress every message with the wire crate's `Deflater`, inflating the
+//! echoes with its `Inflater`; the report counts the bytes on the wire per
+//! message each way, so the compression ratio is measured, not assumed.
 //!
 //! A target is `ws://HOST:PORT/PATH`, or `tcp://HOST:PORT` for a raw TCP echo
 //! server: the same loop without any WebSocket framing, which is the limit a
@@ -51,6 +57,7 @@
 //! | `connection` | opening connections, reading events, pongs |
 //! | `tally` | the shared stop budget, per-task tallies, the collector |
 //! | `echo`, `chat` | the two load loops |
+//! | `message` | an echo's payload (random or text) and its frame, compressed or not |
 //! | `histogram` | latency samples |
 //! | `report` | the typed [`BenchReport`] (`--json`) |
 
@@ -58,6 +65,7 @@ mod chat;
 mod connection;
 mod echo;
 mod histogram;
+mod message;
 mod report;
 mod resources;
 mod settings;
@@ -67,10 +75,11 @@ use std::time::Instant;
 
 pub use chat::CHAT_WINDOW;
 pub use histogram::LatencyHistogram;
+pub use message::{level_one_size, payload};
 pub use report::{BenchReport, Latency};
 pub use settings::{
-    BenchError, LoadEndpoint, MAX_CONNECTIONS, MAX_COUNT, MAX_DURATION, MAX_SIZE, Mode, Settings,
-    StopCondition,
+    BenchError, LoadEndpoint, MAX_CONNECTIONS, MAX_COUNT, MAX_DURATION, MAX_SIZE, Mode,
+    PayloadKind, Settings, StopCondition,
 };
 
 use tally::ClientTally;
@@ -105,7 +114,12 @@ pub async fn run(
     settings.check()?;
     resources::allow_open_files(settings.connections)?;
     let opening = Instant::now();
-    let connections = connection::open_all(settings).await?;
+    let mut connections = connection::open_all(settings).await?;
+    if settings.warm_up {
+        echo::warm_up(settings, &mut connections)
+            .await
+            .map_err(BenchError::WarmUp)?;
+    }
     let connect_seconds = opening.elapsed().as_secs_f64();
     progress(Progress::Connected(connections.len()));
     let cpu_before = resources::cpu_seconds();

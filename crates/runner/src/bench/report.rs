@@ -6,7 +6,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::settings::{Mode, Settings};
+use super::settings::{Mode, PayloadKind, Settings};
 use super::tally::ClientTally;
 
 /// Latency percentiles, in microseconds.
@@ -54,6 +54,19 @@ pub struct BenchReport {
     pub first_error: Option<String>,
     /// False when the deadline cut a count-mode run short or a connection failed.
     pub complete: bool,
+    /// What the echoed messages held.
+    #[serde(default)]
+    pub payload: PayloadKind,
+    /// Whether every connection spoke permessage-deflate.
+    #[serde(default)]
+    pub deflate: bool,
+    /// Bytes written to the server per completed message (frame headers
+    /// included): with compression, what the payload shrank to.
+    #[serde(default)]
+    pub wire_bytes_sent_per_message: f64,
+    /// Bytes read from the server per completed message.
+    #[serde(default)]
+    pub wire_bytes_received_per_message: f64,
 }
 
 impl BenchReport {
@@ -71,6 +84,7 @@ impl BenchReport {
                 0.0
             }
         };
+        let per_message = |bytes: u64| bytes as f64 / tally.messages.max(1) as f64;
         BenchReport {
             target: settings.endpoint.url(),
             mode: settings.mode,
@@ -90,6 +104,10 @@ impl BenchReport {
             failed_connections: tally.failed,
             complete: !tally.cut_short && tally.failed == 0,
             first_error: tally.first_error,
+            payload: settings.payload,
+            deflate: settings.deflate,
+            wire_bytes_sent_per_message: per_message(tally.wire_sent),
+            wire_bytes_received_per_message: per_message(tally.wire_received),
         }
     }
 
@@ -126,6 +144,19 @@ impl fmt::Display for BenchReport {
                 "  latency p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs",
                 self.latency.p50_us, self.latency.p99_us, self.latency.max_us
             )?;
+            if self.mode == Mode::Echo {
+                writeln!(
+                    f,
+                    "  on the wire per message: {:.0} B sent, {:.0} B received{}",
+                    self.wire_bytes_sent_per_message,
+                    self.wire_bytes_received_per_message,
+                    if self.deflate {
+                        " (permessage-deflate)"
+                    } else {
+                        ""
+                    }
+                )?;
+            }
             writeln!(
                 f,
                 "  load generator CPU {:.2} s ({:.0} % of one core)",

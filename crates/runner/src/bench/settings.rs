@@ -101,6 +101,11 @@ impl LoadEndpoint {
             .map_err(BenchError::Target)
     }
 
+    /// Whether it speaks WebSocket (not a raw TCP echo).
+    pub(super) fn is_websocket(&self) -> bool {
+        matches!(self, LoadEndpoint::WebSocket(_))
+    }
+
     /// The address to connect to.
     pub(super) fn host_port(&self) -> (&str, u16) {
         match self {
@@ -134,6 +139,41 @@ pub struct Settings {
     /// A hard limit on the load phase, also in count mode: a server that
     /// stops answering ends the run after this long, as an incomplete run.
     pub deadline: Duration,
+    /// What the echoed messages hold.
+    pub payload: PayloadKind,
+    /// Offer permessage-deflate and compress every message when the server
+    /// accepts (a server that declines fails the run: the numbers would not
+    /// be what was asked for). In idle mode every connection first sends
+    /// one compressed message and reads its compressed echo, so the server
+    /// holds the state a used connection holds.
+    pub deflate: bool,
+    /// Idle mode: one echo round trip on every connection before holding
+    /// it, so a server's idle figure is that of a connection that was used.
+    pub warm_up: bool,
+}
+
+/// What an echoed message holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayloadKind {
+    /// Pseudo-random bytes in a binary message: what no compressor shrinks.
+    #[default]
+    Random,
+    /// Words of English prose in a text message: what chat and JSON traffic
+    /// look like to a compressor.
+    Text,
+}
+
+impl std::str::FromStr for PayloadKind {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<PayloadKind, String> {
+        match text {
+            "random" => Ok(PayloadKind::Random),
+            "text" => Ok(PayloadKind::Text),
+            other => Err(format!("unknown payload '{other}': use random or text")),
+        }
+    }
 }
 
 impl Settings {
@@ -147,6 +187,9 @@ impl Settings {
             stop: StopCondition::After(Duration::from_secs(5)),
             mode: Mode::Echo,
             deadline: Duration::from_secs(60),
+            payload: PayloadKind::Random,
+            deflate: false,
+            warm_up: false,
         }
     }
 
@@ -191,6 +234,16 @@ impl Settings {
             return Err(BenchError::Usage(
                 "chat mode needs a WebSocket chat server: use a ws://HOST:PORT/socket target"
                     .into(),
+            ));
+        }
+        if self.deflate && (self.mode == Mode::Chat || !self.endpoint.is_websocket()) {
+            return Err(BenchError::Usage(
+                "--deflate compresses echo and idle connections to a ws:// target".into(),
+            ));
+        }
+        if self.warm_up && (self.mode != Mode::Idle || !self.endpoint.is_websocket()) {
+            return Err(BenchError::Usage(
+                "--warm-up is one round trip before idle connections to a ws:// target".into(),
             ));
         }
         if self.mode == Mode::Chat && self.size < chat_message_overhead() {
@@ -245,6 +298,9 @@ pub enum BenchError {
         /// What went wrong.
         problem: String,
     },
+    /// The warm-up round trip failed on a connection.
+    #[error("warm-up round trip: {0}")]
+    WarmUp(String),
     /// The tokio runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -271,6 +327,16 @@ mod tests {
         settings.mode = Mode::Idle;
         settings.stop = StopCondition::Count(5);
         assert!(matches!(settings.check(), Err(BenchError::Usage(_))));
+        settings.stop = StopCondition::After(Duration::from_secs(1));
+        settings.deflate = true;
+        assert!(settings.check().is_ok());
+        settings.mode = Mode::Chat;
+        settings.size = 1000;
+        assert!(matches!(settings.check(), Err(BenchError::Usage(_))));
+        settings.mode = Mode::Echo;
+        settings.endpoint = LoadEndpoint::parse("tcp://127.0.0.1:7").unwrap();
+        assert!(matches!(settings.check(), Err(BenchError::Usage(_))));
+        settings.deflate = false;
         assert!(matches!(
             LoadEndpoint::parse("tcp://localhost"),
             Err(BenchError::Target(_))

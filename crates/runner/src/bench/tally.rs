@@ -21,6 +21,9 @@ pub(super) struct ClientTally {
     pub(super) first_error: Option<String>,
     pub(super) cut_short: bool,
     pub(super) cpu_seconds: f64,
+    /// Bytes written to and read from the server in the measured messages.
+    pub(super) wire_sent: u64,
+    pub(super) wire_received: u64,
 }
 
 impl ClientTally {
@@ -29,6 +32,8 @@ impl ClientTally {
         self.messages += other.messages;
         self.latency.merge(&other.latency);
         self.failed += other.failed;
+        self.wire_sent += other.wire_sent;
+        self.wire_received += other.wire_received;
         if self.first_error.is_none() {
             self.first_error = other.first_error;
         }
