@@ -616,7 +616,7 @@ async fn run_clients(args: RunArgs, command: String) -> ExitCode {
         eprintln!("interrupted");
         return ExitCode::from(130);
     };
-    let text = render(&report, opts);
+    let text = render_limited(&report, opts, args.max_failures);
     let human_to_stderr = reports.iter().any(|(_, f)| f == "-");
     if human_to_stderr {
         eprint!("{text}");

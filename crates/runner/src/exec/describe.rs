@@ -198,9 +198,6 @@ pub fn frame_broken(e: &ReadError, line: usize) -> Broken {
                 ProtocolError::MaskedFrame => {
                     "RFC 6455 5.1: \"A server MUST NOT mask any frames that it sends to the client.\""
                 }
-                ProtocolError::UnmaskedFrame => {
-                    "RFC 6455 5.1: \"a client MUST mask all frames that it sends to the server\""
-                }
                 ProtocolError::ReservedBits(_) => {
                     "RFC 6455 5.2: RSV1-3 \"MUST be 0 unless an extension is negotiated that defines meanings for non-zero values\""
                 }
