@@ -7,12 +7,14 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
-use wsconform_wire::{FrameReader, MessageAssembler, OpCode, Role, ServerResponse, encode_frame};
+use wsconform_wire::{
+    FrameReader, Limits, MessageAssembler, OpCode, Role, ServerResponse, encode_frame,
+};
 
 use super::describe::seconds;
 use super::judge::ConnState;
 use crate::connect::{PeerEnd, ResponseFailure, read_response, read_some};
-use crate::limits::{MAX_SHOWN, reader_limits};
+use crate::limits::{MAX_PINGS_ANSWERED, MAX_SHOWN};
 use crate::payload::MaskKeys;
 use crate::plan::{PlanSettings, Profile};
 use crate::transcript::{Direction, LineKind, Transcript};
@@ -34,19 +36,23 @@ pub(super) struct Conn {
     chunk: Vec<u8>,
     /// The compressor of `send: { compress: true }`.
     pub deflater: Option<wsconform_wire::deflate::Deflater>,
+    /// Pings answered so far (at most [`MAX_PINGS_ANSWERED`]).
+    pings_answered: usize,
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, key: String) -> Conn {
+    /// A connection whose reader accepts at most `limits` (sized to the scenario).
+    pub fn new(stream: TcpStream, key: String, limits: Limits) -> Conn {
         Conn {
             stream: Some(stream),
-            frames: FrameReader::new(Role::Client, reader_limits()),
-            messages: MessageAssembler::new(reader_limits()),
+            frames: FrameReader::new(Role::Client, limits),
+            messages: MessageAssembler::new(limits),
             state: ConnState::new(&key),
             close_sent: false,
             replies: MaskKeys::new(0x5eed_1234),
             chunk: Vec::new(),
             deflater: None,
+            pings_answered: 0,
         }
     }
 }
@@ -69,6 +75,8 @@ pub(super) struct Run<'a> {
     pub conns: HashMap<String, Conn>,
     /// Every nonce this scenario sent (chat): messages without one are unrelated.
     pub nonces: Vec<String>,
+    /// What each connection's reader accepts, sized to the scenario.
+    pub limits: Limits,
 }
 
 impl Run<'_> {
@@ -149,10 +157,28 @@ impl Run<'_> {
     }
 
     /// Sends a control frame in reply (pong to a ping, close to a close).
+    /// Only the first [`MAX_PINGS_ANSWERED`] pings get a pong: a server that
+    /// pings forever must not keep the runner writing (one note says so).
     pub async fn reply(&mut self, client: &str, opcode: OpCode, payload: &[u8]) {
         let Some(conn) = self.conns.get_mut(client) else {
             return;
         };
+        if opcode == OpCode::Pong {
+            conn.pings_answered += 1;
+            if conn.pings_answered > MAX_PINGS_ANSWERED {
+                if conn.pings_answered == MAX_PINGS_ANSWERED + 1 {
+                    let at = self.now();
+                    self.transcript.note(
+                        at,
+                        client,
+                        format!(
+                            "(more than {MAX_PINGS_ANSWERED} pings: later ones are not answered)"
+                        ),
+                    );
+                }
+                return;
+            }
+        }
         let key = conn.replies.next_key();
         let mut out = Vec::new();
         encode_frame(&mut out, true, opcode, Some(key), payload);

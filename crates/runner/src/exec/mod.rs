@@ -90,6 +90,7 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
                 _ => None,
             })
             .collect(),
+        limits: crate::limits::sized_to(largest_sent(&steps)),
     };
     let deadline = Instant::now() + total;
     let played = timeout_at(deadline, play(&mut run, &steps, &mut result)).await;
@@ -140,6 +141,19 @@ fn scenario_deadline(steps: &[PlannedStep], settings: &PlanSettings) -> Duration
         })
         .sum::<Duration>()
         + Duration::from_secs(5)
+}
+
+/// The most bytes one step of the plan sends: what sizes the readers.
+fn largest_sent(steps: &[PlannedStep]) -> usize {
+    steps
+        .iter()
+        .map(|s| match &s.op {
+            Op::Write { bytes, .. } => bytes.len(),
+            Op::Handshake { then, .. } => then.len(),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioResult) {
@@ -295,7 +309,7 @@ async fn handshake(
         }
         Ok(s) => s,
     };
-    let mut conn = Conn::new(stream, key.to_string());
+    let mut conn = Conn::new(stream, key.to_string(), run.limits);
     conn.state.offer = deflate::offered(&bytes[..request_len.min(bytes.len())]);
     run.conns.insert(client.to_string(), conn);
     let at = run.now();
