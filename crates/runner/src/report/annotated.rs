@@ -142,9 +142,9 @@ pub fn transcript(
 /// conversation went), the end (how it ended) and the lines around the
 /// caret. A server that streams thousands of frames gets a count instead,
 /// so every report stays readable and small.
-pub const SHOWN_HEAD: usize = 40;
+pub const SHOWN_HEAD: usize = 30;
 /// Lines shown from the end of a long transcript.
-pub const SHOWN_TAIL: usize = 15;
+pub const SHOWN_TAIL: usize = 10;
 /// Lines shown each side of the caret's line.
 const AROUND_CARET: usize = 3;
 
@@ -180,8 +180,8 @@ mod tests {
         assert!(text.contains("note 999\n"));
         assert!(text.contains("note 500\n"));
         assert!(!text.contains("note 100\n"));
-        assert!(text.contains("… 457 lines elided"), "{text}");
-        assert!(text.contains("… 481 lines elided"), "{text}");
+        assert!(text.contains("… 467 lines elided"), "{text}");
+        assert!(text.contains("… 486 lines elided"), "{text}");
         assert!(text.lines().count() < 80);
     }
 }

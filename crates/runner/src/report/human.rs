@@ -100,6 +100,13 @@ pub fn summary_line(report: &RunReport, opts: HumanOptions) -> String {
     line
 }
 
+/// How long the report may grow with failure details (512 KiB): past it,
+/// each further failure gets one line, so a server that fails everything
+/// with long transcripts still gets a report a terminal can show.
+pub const DETAIL_BUDGET: usize = 512 * 1024;
+/// How much of a message a one-line failure shows.
+const SHORT_MESSAGE: usize = 300;
+
 /// The whole report after the run.
 pub fn render(report: &RunReport, opts: HumanOptions) -> String {
     let p = Paint { on: opts.color };
@@ -148,9 +155,23 @@ pub fn render(report: &RunReport, opts: HumanOptions) -> String {
         .collect();
     if !failures.is_empty() {
         let _ = writeln!(out, "\n{}\n", p.bold("Failures"));
+        let mut short = 0usize;
         for r in failures {
-            out.push_str(&failure_block(r, opts));
-            out.push('\n');
+            if out.len() < DETAIL_BUDGET {
+                out.push_str(&failure_block(r, opts));
+                out.push('\n');
+            } else {
+                short += 1;
+                let message: String = r.message.chars().take(SHORT_MESSAGE).collect();
+                let _ = writeln!(out, "{} {} — {message}", paint_mark(&p, r.outcome), r.id);
+            }
+        }
+        if short > 0 {
+            let _ = writeln!(
+                out,
+                "\n({short} failures shown in one line: the report reached {} KiB; run fewer scenarios for their details)",
+                DETAIL_BUDGET / 1024
+            );
         }
     } else {
         out.push('\n');
