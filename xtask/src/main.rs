@@ -15,6 +15,7 @@ mod book;
 mod browser;
 mod ci;
 mod conformance;
+mod fuzz;
 mod msrv;
 mod owners;
 mod soak;
@@ -47,6 +48,8 @@ enum Task {
     Browser,
     /// Hostile clients against the reference server: peak and settled memory, who was cut off (bounded, default 2 min).
     Soak(soak::Args),
+    /// Coverage-guided fuzzing (AFL++ via cargo-afl, installed when missing): replay the corpus, then fuzz each target.
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> Result<()> {
@@ -61,6 +64,7 @@ fn main() -> Result<()> {
         Task::Msrv => msrv::run(),
         Task::Owners => owners::run(),
         Task::Soak(args) => soak::run(args),
+        Task::Fuzz(args) => fuzz::run(args),
     }
 }
 

@@ -64,7 +64,7 @@ pub fn run(args: Args) -> Result<()> {
     runtime.block_on(soak(server, args.seconds.max(30)))
 }
 
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     match std::env::var_os("CARGO_TARGET_DIR") {
         Some(dir) if !dir.is_empty() => project_root().join(dir),
         _ => project_root().join("target"),
