@@ -22,7 +22,7 @@ use std::time::Duration;
 use wsconform_runner::decode::explain_bytes;
 use wsconform_runner::hex::parse_hex;
 use wsconform_runner::load::parse_scenario;
-use wsconform_runner::plan::{PlanSettings, Profile, Target, plan};
+use wsconform_runner::plan::{PlanSettings, Profile, plan};
 use wsconform_wire::{
     Decoder, FrameReader, Limits, MessageAssembler, Role, parse_request, parse_response,
     validate_response,
@@ -34,8 +34,11 @@ const LIMITS: Limits = Limits {
     max_message_size: 256 * 1024,
 };
 
+/// A fuzz target: runs the code under test on one input.
+pub type Target = fn(&[u8]);
+
 /// Every target, by the name `cargo xtask fuzz --target` takes.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("wire_server", wire_server),
     ("wire_client", wire_client),
     ("handshake_request", handshake_request),
@@ -46,7 +49,7 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// The target called `name`.
-pub fn target(name: &str) -> Option<fn(&[u8])> {
+pub fn target(name: &str) -> Option<Target> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }
 
@@ -141,7 +144,7 @@ pub fn scenario(data: &[u8]) {
     let Ok(loaded) = parse_scenario("scenarios/02-frames/fuzz.yaml", text) else {
         return;
     };
-    let Ok(target) = Target::parse("ws://127.0.0.1:9/echo") else {
+    let Ok(target) = wsconform_runner::plan::Target::parse("ws://127.0.0.1:9/echo") else {
         return;
     };
     for profile in [Profile::Echo, Profile::Chat] {

@@ -19,13 +19,13 @@ fn main() -> ExitCode {
 }
 
 #[cfg(feature = "afl")]
-fn run(target: fn(&[u8])) -> ExitCode {
+fn run(target: wsconform_fuzz::Target) -> ExitCode {
     afl::fuzz!(|data: &[u8]| target(data));
     ExitCode::SUCCESS
 }
 
 #[cfg(not(feature = "afl"))]
-fn run(target: fn(&[u8])) -> ExitCode {
+fn run(target: wsconform_fuzz::Target) -> ExitCode {
     use std::io::Read;
 
     let mut input = Vec::new();

@@ -128,7 +128,9 @@ pub async fn run_suite(
                     r.outcome = Outcome::Error;
                     r.message = message.clone();
                     on_result(&r);
-                    slots[i] = Some(r);
+                    if let Some(slot) = slots.get_mut(i) {
+                        *slot = Some(r);
+                    }
                 }
                 report.cause = Some(Cause {
                     message,
@@ -147,7 +149,9 @@ pub async fn run_suite(
                             ..f
                         });
                         on_result(&r);
-                        slots[i] = Some(r);
+                        if let Some(slot) = slots.get_mut(i) {
+                            *slot = Some(r);
+                        }
                     } else {
                         to_run.push((i, s.clone()));
                     }
@@ -189,10 +193,12 @@ pub async fn run_suite(
                 }
                 Err(e) => {
                     // A panicking scenario task is a runner bug; report it rather than hide it.
-                    report.cause.get_or_insert_with(|| Cause {
-                        message: format!("internal error in a scenario task: {e}"),
-                        preflight: ScenarioResult::for_scenario(&scenarios[0], Outcome::Skip),
-                    });
+                    if let Some(first) = scenarios.first() {
+                        report.cause.get_or_insert_with(|| Cause {
+                            message: format!("internal error in a scenario task: {e}"),
+                            preflight: ScenarioResult::for_scenario(first, Outcome::Skip),
+                        });
+                    }
                 }
             }
         }

@@ -198,7 +198,7 @@ impl Run<'_> {
             .get(client)
             .map(|c| {
                 let buffered = c.frames.buffered();
-                buffered[..buffered.len().min(MAX_SHOWN)].to_vec()
+                buffered.get(..MAX_SHOWN).unwrap_or(buffered).to_vec()
             })
             .unwrap_or_default();
         let line = self
@@ -251,7 +251,12 @@ impl Run<'_> {
             }
             Err(ResponseFailure::Unreadable(e)) => {
                 let head = r.frames.buffered();
-                transcript.http(at, client, LineKind::Received, &head[..head.len().min(200)]);
+                transcript.http(
+                    at,
+                    client,
+                    LineKind::Received,
+                    head.get(..200).unwrap_or(head),
+                );
                 Err(format!("an unreadable handshake response ({e})"))
             }
             Err(ResponseFailure::TimedOut) => {

@@ -310,10 +310,10 @@ async fn handshake(
         Ok(s) => s,
     };
     let mut conn = Conn::new(stream, key.to_string(), run.limits);
-    conn.state.offer = deflate::offered(&bytes[..request_len.min(bytes.len())]);
+    let (request, then) = bytes.split_at(request_len.min(bytes.len()));
+    conn.state.offer = deflate::offered(request);
     run.conns.insert(client.to_string(), conn);
     let at = run.now();
-    let (request, then) = bytes.split_at(request_len.min(bytes.len()));
     run.transcript.http(at, client, LineKind::Sent, request);
     if !then.is_empty() {
         run.transcript.frames(at, client, LineKind::Sent, then);
@@ -510,9 +510,9 @@ fn split_chunks<'a>(bytes: &'a [u8], chunks: Option<&Chunks>) -> Vec<&'a [u8]> {
                 if rest.is_empty() {
                     break;
                 }
-                let take = (*size).min(rest.len());
-                out.push(&rest[..take]);
-                rest = &rest[take..];
+                let (piece, after) = rest.split_at((*size).min(rest.len()));
+                out.push(piece);
+                rest = after;
             }
             if !rest.is_empty() {
                 out.push(rest);
