@@ -19,6 +19,7 @@ mod fuzz;
 mod msrv;
 mod owners;
 mod soak;
+mod soak_runner;
 
 /// wsconform's project chores.
 #[derive(Parser)]
