@@ -148,11 +148,21 @@ pub struct RecordedEvent {
     pub event: Event,
 }
 
-/// How many bytes each view of a transcript (raw, lines, events) keeps
-/// (1 MiB), counting each entry's bookkeeping ([`ENTRY_COST`]) and its
-/// client's name as well as its bytes; later entries are counted only.
-/// A scenario's transcript thus holds at most about 3 MiB.
-pub const MAX_STORED_BYTES: usize = 1024 * 1024;
+/// How many bytes the raw view keeps (64 KiB), counting each entry's
+/// bookkeeping ([`ENTRY_COST`]) and its client's name as well as its bytes;
+/// later bytes are counted only. Every scenario's transcript stays in
+/// memory until the report is written, so the three views together are
+/// held to a quarter of a megabyte: a suite of 400 scenarios against a
+/// server that streams forever keeps under 100 MiB.
+pub const MAX_STORED_BYTES: usize = 64 * 1024;
+
+/// How many bytes of annotated lines a transcript keeps (128 KiB, counted
+/// as for [`MAX_STORED_BYTES`]): far more than a report shows (the start,
+/// the end and the caret's neighbourhood).
+pub const MAX_LINE_BYTES: usize = 128 * 1024;
+
+/// How many bytes of the judge's events a transcript keeps (64 KiB).
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
 
 /// What one kept entry costs besides its bytes: the vector slot, the
 /// timestamp, the allocations' headers (a server sending two-byte frames
@@ -178,7 +188,7 @@ pub struct Transcript {
     /// Lines not stored because of [`MAX_LINES`].
     pub dropped_lines: u64,
     /// The typed events the judge read, as many as [`MAX_LINES`] and
-    /// [`MAX_STORED_BYTES`] of payload allow (reports show `lines`).
+    /// [`MAX_EVENT_BYTES`] allow (reports show `lines`).
     #[serde(skip)]
     pub events: Vec<RecordedEvent>,
     /// Events not stored because of those bounds.
@@ -217,7 +227,7 @@ impl Transcript {
     /// Records an event the judge read.
     pub fn event(&mut self, at: Duration, client: &str, event: &Event) {
         let size = cost(client, event.size());
-        if self.events.len() >= MAX_LINES || self.stored_events + size > MAX_STORED_BYTES {
+        if self.events.len() >= MAX_LINES || self.stored_events + size > MAX_EVENT_BYTES {
             self.dropped_events += 1;
             return;
         }
@@ -233,7 +243,7 @@ impl Transcript {
     /// (the last kept line's when it was dropped).
     fn push(&mut self, line: Line) -> usize {
         let size = cost(&line.client, line.bytes.len() + line.text.len());
-        if self.lines.len() < MAX_LINES && self.stored_lines + size <= MAX_STORED_BYTES {
+        if self.lines.len() < MAX_LINES && self.stored_lines + size <= MAX_LINE_BYTES {
             self.stored_lines += size;
             self.lines.push(line);
         } else {
@@ -322,20 +332,26 @@ mod tests {
         for _ in 0..(MAX_LINES + 10) {
             t.frames(Duration::ZERO, "client", LineKind::Received, &ping);
         }
-        assert_eq!(t.lines.len(), MAX_LINES);
-        assert_eq!(t.dropped_lines, 10);
+        assert!(t.lines.len() <= MAX_LINES);
+        let kept: usize = t
+            .lines
+            .iter()
+            .map(|l| cost(&l.client, l.bytes.len() + l.text.len()))
+            .sum();
+        assert!(kept <= MAX_LINE_BYTES, "{kept}");
+        assert_eq!(t.lines.len() as u64 + t.dropped_lines, MAX_LINES as u64 + 10);
     }
 
     #[test]
     fn raw_bytes_are_bounded() {
         let mut t = Transcript::default();
-        let chunk = vec![0u8; 600 * 1024];
+        let chunk = vec![0u8; MAX_STORED_BYTES * 6 / 10];
         t.io(Duration::ZERO, "client", Direction::Received, &chunk);
         t.io(Duration::ZERO, "client", Direction::Received, &chunk);
         let kept: usize = t.io.iter().map(|c| c.bytes.len()).sum();
         let bookkeeping = 2 * cost("client", 0);
         assert_eq!(kept, MAX_STORED_BYTES - bookkeeping);
-        assert_eq!(t.dropped_bytes, (1200 * 1024 - kept) as u64);
+        assert_eq!(t.dropped_bytes, (2 * chunk.len() - kept) as u64);
     }
 
     #[test]
@@ -360,7 +376,7 @@ mod tests {
         for _ in 0..MAX_LINES {
             t.note(Duration::ZERO, "client", text.as_str());
         }
-        assert!(t.lines.len() < MAX_STORED_BYTES / 10_000 + 1);
+        assert!(t.lines.len() < MAX_LINE_BYTES / 10_000 + 1);
         assert_eq!(t.lines.len() as u64 + t.dropped_lines, MAX_LINES as u64);
     }
 }
