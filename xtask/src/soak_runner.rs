@@ -12,10 +12,11 @@
 //! The chore fails when a goal is missed: the run does not end, writes no
 //! report, peaks over 256 MiB, or prints more than 1 MB.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::process::Stdio;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -62,8 +63,11 @@ impl Attack {
     }
 
     /// The next bytes to write; `round` counts the writes so far.
-    fn bytes(self, round: u64, state: &mut u64) -> Vec<u8> {
-        match self {
+    fn bytes(self, round: u64, state: &mut u64) -> Cow<'static, [u8]> {
+        if let Attack::HugeFrames = self {
+            return Cow::Borrowed(HUGE_FRAME.as_slice());
+        }
+        Cow::Owned(match self {
             Attack::PingFlood => [0x89u8, 0x00].repeat(32 * 1024),
             Attack::EndlessFragments => {
                 let mut out = vec![if round == 0 { 0x01 } else { 0x00 }, 126, 0x10, 0x00];
@@ -79,19 +83,22 @@ impl Attack {
                     (*state >> 56) as u8
                 })
                 .collect(),
-            Attack::HugeFrames => {
-                let mut out = vec![0x82, 127];
-                out.extend_from_slice(&(16 * MIB).to_be_bytes());
-                out.resize(out.len() + 16 * MIB as usize, 0x55);
-                out
-            }
+            Attack::HugeFrames => Vec::new(),
             Attack::Trickle => {
                 let frame = *b"\x81\x05Hello";
                 vec![frame[(round % frame.len() as u64) as usize]]
             }
-        }
+        })
     }
 }
+
+/// One 16 MiB binary frame, built once and written again and again.
+static HUGE_FRAME: LazyLock<Vec<u8>> = LazyLock::new(|| {
+    let mut out = vec![0x82, 127];
+    out.extend_from_slice(&(16 * MIB).to_be_bytes());
+    out.resize(out.len() + 16 * MIB as usize, 0x55);
+    out
+});
 
 /// One row of the results.
 struct Measured {

@@ -339,7 +339,10 @@ mod tests {
             .map(|l| cost(&l.client, l.bytes.len() + l.text.len()))
             .sum();
         assert!(kept <= MAX_LINE_BYTES, "{kept}");
-        assert_eq!(t.lines.len() as u64 + t.dropped_lines, MAX_LINES as u64 + 10);
+        assert_eq!(
+            t.lines.len() as u64 + t.dropped_lines,
+            MAX_LINES as u64 + 10
+        );
     }
 
     #[test]
