@@ -71,6 +71,7 @@ pub mod bench;
 pub mod chapter;
 pub mod chat;
 pub mod check;
+pub mod concurrent;
 pub mod conformance;
 pub mod connect;
 pub mod decode;
