@@ -318,6 +318,26 @@ mod tests {
     }
 
     #[test]
+    fn the_proof_moves_only_the_early_chapters() {
+        let scenarios = [
+            scenario("03-lengths", "  - send: { text: hi }\n"),
+            scenario("10-chat", "  - send: { text: hi }\n"),
+            scenario("09-concurrency", "  - flood: { clients: 2, messages: 2 }\n"),
+        ];
+        let batches = |proven| {
+            schedule(&scenarios, 8, proven)
+                .into_iter()
+                .map(|b| (b.scenarios, b.at_once))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            batches(false),
+            vec![(vec![0], 1), (vec![1], 8), (vec![2], 1)]
+        );
+        assert_eq!(batches(true), vec![(vec![0, 1], 8), (vec![2], 1)]);
+    }
+
+    #[test]
     fn selection_takes_old_ids_and_chapter_names() {
         let s = scenario("05-text-utf8", "  - send: { text: hi }\n");
         let mut s = s;
