@@ -118,7 +118,7 @@ impl Plan {
             chat_clients: 1000,
             chat_rounds: args.rounds.clamp(1, 3),
             idle_counts: vec![1000, 15_000],
-            suite_rounds: 3,
+            suite_rounds: args.rounds.clamp(1, 3),
             masking: true,
             compression_echo: (10, 16 * 1024),
         }

@@ -15,10 +15,12 @@ mod book;
 mod browser;
 mod ci;
 mod conformance;
+mod fuzz;
 mod msrv;
 mod owners;
 mod realworld;
 mod soak;
+mod soak_runner;
 
 /// wsconform's project chores.
 #[derive(Parser)]
@@ -50,6 +52,8 @@ enum Task {
     Soak(soak::Args),
     /// Popular server libraries (Python, Node, Rust) installed from their registries and graded by the suite; writes the book's appendix "How popular servers fare".
     Realworld(realworld::Args),
+    /// Coverage-guided fuzzing (AFL++ via cargo-afl, installed when missing): replay the corpus, then fuzz each target.
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> Result<std::process::ExitCode> {
@@ -70,6 +74,7 @@ fn main() -> Result<std::process::ExitCode> {
         Task::Owners => owners::run(),
         Task::Soak(args) => soak::run(args),
         Task::Realworld(args) => realworld::run(args),
+        Task::Fuzz(args) => fuzz::run(args),
     };
     done.map(|()| std::process::ExitCode::SUCCESS)
 }

@@ -52,16 +52,40 @@ pub struct Args {
     /// Total length of the attacks, in seconds (at least 30).
     #[arg(long, default_value_t = 120)]
     seconds: u64,
+    /// Also soak the runner: the whole suite against five hostile servers
+    /// (its peak memory and output size).
+    #[arg(long)]
+    runner: bool,
+    /// Only the runner section.
+    #[arg(long, requires = "runner")]
+    runner_only: bool,
+    /// The runner's step deadline in the runner section.
+    #[arg(long, default_value = "300ms")]
+    runner_timeout: String,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    run_command(
-        "cargo",
-        &["build", "--quiet", "--release", "-p", "wsconform-server"],
-    )?;
-    let server = target_dir().join("release").join("wsconform-server");
     let runtime = tokio::runtime::Runtime::new().context("cannot start tokio")?;
-    runtime.block_on(soak(server, args.seconds.max(30)))
+    if !args.runner_only {
+        run_command(
+            "cargo",
+            &["build", "--quiet", "--release", "-p", "wsconform-server"],
+        )?;
+        let server = target_dir().join("release").join("wsconform-server");
+        runtime.block_on(soak(server, args.seconds.max(30)))?;
+    }
+    if args.runner {
+        run_command(
+            "cargo",
+            &["build", "--quiet", "--release", "-p", "wsconform"],
+        )?;
+        let wsconform = target_dir().join("release").join("wsconform");
+        runtime.block_on(crate::soak_runner::soak_runner(
+            wsconform,
+            &args.runner_timeout,
+        ))?;
+    }
+    Ok(())
 }
 
 /// What happened to the attacking connections, by outcome.
@@ -187,7 +211,7 @@ fn rss(pid: u32) -> Option<u64> {
 }
 
 /// A `kB` field of `/proc/PID/status`, in bytes.
-fn status_field(pid: u32, field: &str) -> Option<u64> {
+pub fn status_field(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -140,9 +140,11 @@ struct RunArgs {
     /// Only scenarios whose id matches this glob (e.g. 'lengths.*').
     #[arg(long, value_name = "GLOB")]
     filter: Option<String>,
-    /// Scenarios run in parallel (default: number of CPUs), from the
-    /// concurrency chapter on; the chapters before it run one at a time,
-    /// since a server from those chapters may serve one connection at a time.
+    /// Scenarios run in parallel (default: 16 per CPU: they mostly wait for
+    /// the server), from the concurrency chapter on; the chapters before it
+    /// run one at a time, since a server from those chapters may serve one
+    /// connection at a time, unless the target first serves two clients at
+    /// once (two handshakes, then an echo on each).
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
     /// Deadline for each step.
@@ -698,7 +700,7 @@ async fn run(args: RunArgs) -> ExitCode {
         run_id,
     };
     let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
+        16 * std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2)
     });

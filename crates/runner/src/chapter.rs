@@ -129,8 +129,9 @@ pub fn up_to(wanted: &str) -> Result<Vec<&'static str>, String> {
             "{} is an optional chapter, outside the main chain: use --chapter {}",
             chapter.name, chapter.name
         )),
-        Some((i, _)) => Ok(CHAPTERS[..=i]
+        Some((i, _)) => Ok(CHAPTERS
             .iter()
+            .take(i + 1)
             .filter(|c| !c.optional)
             .map(|c| c.name)
             .collect()),
@@ -150,7 +151,7 @@ pub fn up_to(wanted: &str) -> Result<Vec<&'static str>, String> {
 /// once everything up to `name` passes.
 pub fn next(name: &str) -> Option<Chapter> {
     let (i, _) = find(name)?;
-    CHAPTERS[i + 1..].iter().find(|c| !c.optional).copied()
+    CHAPTERS.iter().skip(i + 1).find(|c| !c.optional).copied()
 }
 
 #[cfg(test)]

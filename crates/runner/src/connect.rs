@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use wsconform_wire::{
-    FrameReader, ResponseError, Role, ServerResponse, parse_response, validate_response,
+    FrameReader, Limits, ResponseError, Role, ServerResponse, parse_response, validate_response,
 };
 
 use crate::limits::{MAX_HTTP, reader_limits};
@@ -81,6 +81,11 @@ pub async fn read_some(
     deadline: Instant,
     on_read: &mut impl FnMut(&[u8]),
 ) -> Result<bool, PeerEnd> {
+    // A read that is always ready never lets `timeout_at` fire: a server
+    // streaming without pause would hold every deadline off.
+    if Instant::now() >= deadline {
+        return Ok(false);
+    }
     chunk.resize(READ_CHUNK, 0);
     match timeout_at(deadline, stream.read(chunk)).await {
         Err(_) => Ok(false),
@@ -140,7 +145,19 @@ pub async fn open(
     key: &str,
     timeout: Duration,
 ) -> Result<Opened, String> {
-    open_checked(addr, request, timeout, |response| {
+    open_limited(addr, request, key, timeout, reader_limits()).await
+}
+
+/// [`open`], with a reader that accepts at most `limits` (the flood sizes
+/// them to its messages).
+pub async fn open_limited(
+    addr: &str,
+    request: &[u8],
+    key: &str,
+    timeout: Duration,
+    limits: Limits,
+) -> Result<Opened, String> {
+    open_checked_limited(addr, request, timeout, limits, |response| {
         validate_response(response, key).map_err(|e| e.to_string())
     })
     .await
@@ -156,6 +173,16 @@ pub async fn open_checked<T>(
     timeout: Duration,
     check: impl FnOnce(&ServerResponse) -> Result<T, String>,
 ) -> Result<(Opened, T), String> {
+    open_checked_limited(addr, request, timeout, reader_limits(), check).await
+}
+
+async fn open_checked_limited<T>(
+    addr: &str,
+    request: &[u8],
+    timeout: Duration,
+    limits: Limits,
+    check: impl FnOnce(&ServerResponse) -> Result<T, String>,
+) -> Result<(Opened, T), String> {
     let deadline = Instant::now() + timeout;
     let mut stream = match connect(addr, deadline).await {
         Ok(stream) => stream,
@@ -165,7 +192,7 @@ pub async fn open_checked<T>(
     write_all(&mut stream, request, deadline)
         .await
         .map_err(|e| format!("could not send the handshake request{e}"))?;
-    let mut reader = FrameReader::new(Role::Client, reader_limits());
+    let mut reader = FrameReader::new(Role::Client, limits);
     match read_response(&mut stream, &mut reader, deadline, |_| {}).await {
         Ok((response, _)) => {
             let checked = check(&response).map_err(|e| {

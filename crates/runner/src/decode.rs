@@ -21,7 +21,7 @@ pub fn frames(bytes: &[u8]) -> Vec<FrameView> {
 
 /// A payload shown the short way: quoted text when it is UTF-8, hex otherwise.
 pub fn show_payload(payload: &[u8], limit: usize) -> String {
-    let cut = &payload[..payload.len().min(limit)];
+    let cut = payload.get(..limit).unwrap_or(payload);
     let more = if payload.len() > limit { "…" } else { "" };
     match std::str::from_utf8(cut) {
         Ok(text) if !text.chars().any(|c| c.is_control() && c != '\n') => {
@@ -61,9 +61,11 @@ pub fn summary(view: &FrameView) -> String {
         _ => {}
     }
     parts.push(len);
-    if h.opcode == OpCode::Close && view.payload.len() >= 2 {
-        let code = u16::from_be_bytes([view.payload[0], view.payload[1]]);
-        let reason = String::from_utf8_lossy(&view.payload[2..]);
+    if h.opcode == OpCode::Close
+        && let [high, low, rest @ ..] = view.payload.as_slice()
+    {
+        let code = u16::from_be_bytes([*high, *low]);
+        let reason = String::from_utf8_lossy(rest);
         if reason.is_empty() {
             parts.push(format!("code={code}"));
         } else {
@@ -92,12 +94,13 @@ fn form_name(form: LengthForm) -> &'static str {
 
 /// The header bytes grouped the way people read them: `81 85 37fa213d`.
 pub fn header_hex(bytes: &[u8], header_len: usize) -> String {
-    let header = &bytes[..header_len.min(bytes.len())];
+    let header = bytes.get(..header_len).unwrap_or(bytes);
     let Some((Some(h), Some(form))) = split_frames(header).first().map(|p| (p.header, p.form))
     else {
         return to_hex(header);
     };
-    let mut out = to_hex(&header[..2]);
+    let part = |range: std::ops::Range<usize>| to_hex(header.get(range).unwrap_or_default());
+    let mut out = part(0..2);
     let len_end = 2 + match form {
         LengthForm::Bits16 => 2,
         LengthForm::Bits64 => 8,
@@ -105,11 +108,11 @@ pub fn header_hex(bytes: &[u8], header_len: usize) -> String {
     };
     if len_end > 2 {
         out.push(' ');
-        out.push_str(&to_hex(&header[2..len_end]).replace(' ', ""));
+        out.push_str(&part(2..len_end).replace(' ', ""));
     }
     if h.mask.is_some() {
         out.push(' ');
-        out.push_str(&to_hex(&header[len_end..len_end + 4]).replace(' ', ""));
+        out.push_str(&part(len_end..len_end + 4).replace(' ', ""));
     }
     out
 }
@@ -118,7 +121,7 @@ pub fn header_hex(bytes: &[u8], header_len: usize) -> String {
 pub fn explain_bytes(bytes: &[u8]) -> String {
     let mut out = String::new();
     for view in frames(bytes) {
-        let raw = &bytes[view.start..];
+        let raw = bytes.get(view.start..).unwrap_or_default();
         let Some(h) = view.header else {
             out.push_str(&format!(
                 "{:<20} incomplete header: a frame header needs at least 2 bytes, more for long lengths and the mask\n",
@@ -131,7 +134,7 @@ pub fn explain_bytes(bytes: &[u8]) -> String {
             view.start,
             summary(&view)
         ));
-        let b0 = raw[0];
+        let b0 = raw.first().copied().unwrap_or_default();
         out.push_str(&format!(
             "  {:<18} FIN={} RSV1={} RSV2={} RSV3={} opcode=0x{:x} ({})\n",
             format!("{b0:02x}"),
@@ -145,7 +148,7 @@ pub fn explain_bytes(bytes: &[u8]) -> String {
                 other => other.name(),
             }
         ));
-        let b1 = raw[1];
+        let b1 = raw.get(1).copied().unwrap_or_default();
         let len7 = b1 & 0x7f;
         let len_note = match len7 {
             126 => "126: the length follows in 16 bits".to_string(),
@@ -173,7 +176,7 @@ pub fn explain_bytes(bytes: &[u8]) -> String {
             };
             out.push_str(&format!(
                 "  {:<18} payload length {}{note}\n",
-                to_hex(&raw[at..at + extra]).replace(' ', ""),
+                to_hex(raw.get(at..at + extra).unwrap_or_default()).replace(' ', ""),
                 h.payload_len
             ));
             at += extra;
@@ -186,8 +189,9 @@ pub fn explain_bytes(bytes: &[u8]) -> String {
             at += 4;
         }
         if h.payload_len > 0 {
-            let masked = &raw[at..(at + view.payload.len()).min(raw.len())];
-            let shown = &masked[..masked.len().min(16)];
+            let masked = raw.get(at..).unwrap_or_default();
+            let masked = masked.get(..view.payload.len()).unwrap_or(masked);
+            let shown = masked.get(..16).unwrap_or(masked);
             let dots = if masked.len() > 16 { " …" } else { "" };
             let state = if h.mask.is_some() {
                 "masked payload"

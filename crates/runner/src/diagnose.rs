@@ -157,19 +157,20 @@ pub fn mask_offset(sent: &FramePiece, echo: &[u8]) -> Option<String> {
     if echo.len() != payload.len() || echo == payload.as_slice() || payload.len() <= 4 {
         return None;
     }
-    if echo[..4] == payload[..4] {
+    if echo.get(..4) == payload.get(..4) {
         return Some(
             "only the first 4 bytes of the echo are right: the masking key is applied \
              correctly to bytes 0-3 only. Unmask byte i with key[i % 4] for every i."
                 .to_string(),
         );
     }
+    let k = |j: usize| key.get(j % 4).copied().unwrap_or(0);
     let shifted = |shift: usize| {
         payload
             .iter()
             .zip(echo)
             .enumerate()
-            .all(|(i, (p, e))| *e == p ^ key[i % 4] ^ key[(i + shift) % 4])
+            .all(|(i, (p, e))| *e == p ^ k(i) ^ k(i + shift))
     };
     let shift = sent.header_len % 4;
     (shift != 0 && shifted(shift)).then(|| {
@@ -270,7 +271,7 @@ fn sent_frames(t: &Transcript, client: &str) -> Vec<FramePiece> {
     } else {
         0
     };
-    split_frames(&bytes[start..])
+    split_frames(bytes.get(start..).unwrap_or_default())
 }
 
 fn received_messages<'t>(t: &'t Transcript, client: &str) -> Vec<&'t [u8]> {

@@ -38,8 +38,8 @@ use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 use wsconform_wire::{Event, FrameReader, Message, MessageAssembler, OpCode, encode_frame};
 
-use crate::connect::{Opened, PeerEnd, open, read_some};
-use crate::limits::{MAX_SKIPPED, reader_limits};
+use crate::connect::{Opened, PeerEnd, open_limited, read_some};
+use crate::limits::{MAX_PINGS_ANSWERED, MAX_SKIPPED, sized_to};
 use crate::payload::MaskKeys;
 use crate::plan::{FloodPlan, PlanSettings, Profile};
 
@@ -153,11 +153,12 @@ async fn open_client(context: &FloodContext, position: usize) -> Result<Opened, 
         .clients
         .get(position)
         .ok_or("no such flood client")?;
-    open(
+    open_limited(
         &context.addr,
         &client.request,
         &client.key,
         context.step_timeout,
+        flood_limits(&context.plan),
     )
     .await
 }
@@ -235,7 +236,8 @@ async fn receive_all(
     let mut next = vec![0usize; senders];
     let mut received = 0usize;
     let mut unrelated = 0usize;
-    let mut messages = MessageAssembler::new(reader_limits());
+    let mut messages = MessageAssembler::new(flood_limits(plan));
+    let mut pings = 0usize;
     let mut chunk = Vec::new();
     let mut pong_keys = MaskKeys::new(0x0f10_0d00);
     let broke = |e: wsconform_wire::ReadError| format!("the server broke a rule under load: {e}");
@@ -263,7 +265,9 @@ async fn receive_all(
                         }
                     }
                 }
+                Event::Ping(_) if pings >= MAX_PINGS_ANSWERED => {}
                 Event::Ping(payload) => {
+                    pings += 1;
                     let mut pong = Vec::new();
                     encode_frame(
                         &mut pong,
@@ -288,6 +292,12 @@ async fn receive_all(
             if received == expected {
                 return Ok(received);
             }
+            if Instant::now() >= context.guard {
+                return Err(stalled(plan, position, received, &next));
+            }
+        }
+        if Instant::now() >= context.guard {
+            return Err(stalled(plan, position, received, &next));
         }
         let quiet = (Instant::now() + context.step_timeout).min(context.guard);
         match read_some(reader, &mut frames, &mut chunk, quiet, &mut |_| {}).await {
@@ -313,6 +323,28 @@ async fn receive_all(
         }
     }
     Ok(received)
+}
+
+/// The failure of a client whose server kept it busy past the flood's guard.
+fn stalled(plan: &FloodPlan, position: usize, received: usize, next: &[usize]) -> String {
+    format!(
+        "received {received} of {} messages before the flood's time ran out{}",
+        plan.expected_per_client(),
+        missing(plan, position, next)
+    )
+}
+
+/// What a flood client's reader accepts: sized to the largest message of
+/// the flood, not the runner-wide maximum (twenty clients at 64 MiB each
+/// would be more than a gigabyte against a server streaming one message).
+fn flood_limits(plan: &FloodPlan) -> wsconform_wire::Limits {
+    let largest = plan
+        .clients
+        .iter()
+        .flat_map(|c| c.frames.iter().map(Vec::len))
+        .max()
+        .unwrap_or(0);
+    sized_to(largest)
 }
 
 /// Checks one received message against the plan. `Ok(true)`: the next

@@ -55,11 +55,24 @@
 //! # }
 //! ```
 
+// Everything a server sends is untrusted: no panicking shortcut outside
+// tests. The exceptions are written next to them, with their reason.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 pub mod bench;
 pub mod chapter;
 pub mod chat;
 pub mod check;
 pub mod clients;
+pub mod concurrent;
 pub mod conformance;
 pub mod connect;
 pub mod decode;

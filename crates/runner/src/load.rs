@@ -69,10 +69,9 @@ impl std::error::Error for LoadError {}
 /// The chapter a file belongs to: its folder's name.
 fn chapter_of(path: &str) -> String {
     let parts: Vec<&str> = path.split('/').collect();
-    if parts.len() >= 2 {
-        parts[parts.len() - 2].to_string()
-    } else {
-        "scenarios".to_string()
+    match parts.len().checked_sub(2).and_then(|i| parts.get(i)) {
+        Some(folder) => folder.to_string(),
+        None => "scenarios".to_string(),
     }
 }
 

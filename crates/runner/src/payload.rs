@@ -67,7 +67,8 @@ pub fn payload_bytes(payload: &Payload, text: bool) -> Vec<u8> {
                 .map(|_| {
                     let r = rng.next_u64();
                     if text {
-                        ALPHANUMERIC[(r % ALPHANUMERIC.len() as u64) as usize]
+                        let index = (r % ALPHANUMERIC.len() as u64) as usize;
+                        ALPHANUMERIC.get(index).copied().unwrap_or(b'a')
                     } else {
                         (r >> 56) as u8
                     }

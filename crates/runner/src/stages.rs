@@ -289,9 +289,10 @@ fn raw_features(steps: &[Step]) -> Vec<(usize, Feature)> {
                 streams.len() - 1
             }
         };
-        let (_, bytes, starts) = &mut streams[at];
-        starts.push((bytes.len(), i + 1));
-        bytes.extend_from_slice(&raw.bytes.0);
+        if let Some((_, bytes, starts)) = streams.get_mut(at) {
+            starts.push((bytes.len(), i + 1));
+            bytes.extend_from_slice(&raw.bytes.0);
+        }
     }
     let mut out = Vec::new();
     for (_, bytes, starts) in &streams {

@@ -5,6 +5,12 @@
 //! `error` with that one reason; if the handshake fails, every scenario that
 //! needs a working connection fails with the handshake named as the cause,
 //! shown once, instead of the same failure three hundred times.
+//!
+//! Then the scenarios run in batches ([`schedule`]): the chapters before
+//! concurrency one at a time, unless the target has just proven that it
+//! serves clients concurrently ([`crate::concurrent`]); the rest `jobs` at a
+//! time; load tests last, alone. The schedule decides how long a run takes,
+//! never what it finds: a scenario's verdict depends only on the target.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use crate::concurrent::serves_concurrently;
 use crate::exec::run_scenario;
 use crate::load::{LoadedScenario, parse_scenario};
 use crate::payload::payload_len;
@@ -101,16 +108,72 @@ fn runs_alone(s: &LoadedScenario) -> bool {
     sent > HEAVY
 }
 
-/// Runs `scenarios` against the target, `jobs` at a time. Scenarios of the
-/// chapters before concurrency run first, one at a time (a server from
-/// those chapters may serve one connection at a time, and a second
-/// connection would wait for the first to end); load tests (a `flood` step,
-/// or megabytes of payload) run last, one at a time. `on_result` is called as each scenario
-/// finishes (for progress display).
+/// Whether a run may look for the proof of concurrency that lets the
+/// chapters before concurrency run side by side ([`crate::concurrent`]).
+/// `Off` plays the schedule every target gets; both give the same verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shortcuts {
+    /// Prove concurrency first, and use it.
+    On,
+    /// Never run the chapters before concurrency side by side.
+    Off,
+}
+
+/// One batch of the schedule: scenarios (by index in the run's list) and
+/// how many of them run at once. Batches run one after the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Indices into the scenarios of the run.
+    pub scenarios: Vec<usize>,
+    /// How many run at once.
+    pub at_once: usize,
+}
+
+/// The order a run plays `scenarios` in. Scenarios of the chapters before
+/// concurrency run first, one at a time (a server from those chapters may
+/// serve one connection at a time, and a second connection would wait for
+/// the first to end), unless `proven` (the target served two clients at
+/// once): then they join the rest, `jobs` at a time. Load tests (a `flood`
+/// step, or megabytes of payload) run last, one at a time: played beside
+/// others they would take the CPU the others' deadlines count on.
+pub fn schedule(scenarios: &[LoadedScenario], jobs: usize, proven: bool) -> Vec<Batch> {
+    let mut serial = Vec::new();
+    let mut together = Vec::new();
+    let mut alone = Vec::new();
+    for (i, s) in scenarios.iter().enumerate() {
+        if runs_alone(s) {
+            alone.push(i);
+        } else if !proven && chapter::serves_one_at_a_time(&s.chapter) {
+            serial.push(i);
+        } else {
+            together.push(i);
+        }
+    }
+    [(serial, 1), (together, jobs.max(1)), (alone, 1)]
+        .into_iter()
+        .filter(|(batch, _)| !batch.is_empty())
+        .map(|(scenarios, at_once)| Batch { scenarios, at_once })
+        .collect()
+}
+
+/// Runs `scenarios` against the target, `jobs` at a time, in the order of
+/// [`schedule`], with [`Shortcuts::On`]. `on_result` is called as each
+/// scenario finishes (for progress display).
 pub async fn run_suite(
     scenarios: &[LoadedScenario],
     settings: &PlanSettings,
     jobs: usize,
+    on_result: impl Fn(&ScenarioResult),
+) -> RunReport {
+    run_suite_with(scenarios, settings, jobs, Shortcuts::On, on_result).await
+}
+
+/// [`run_suite`] with the shortcuts chosen: the same verdicts either way.
+pub async fn run_suite_with(
+    scenarios: &[LoadedScenario],
+    settings: &PlanSettings,
+    jobs: usize,
+    shortcuts: Shortcuts,
     on_result: impl Fn(&ScenarioResult),
 ) -> RunReport {
     let started = std::time::Instant::now();
@@ -149,7 +212,9 @@ pub async fn run_suite(
                     r.outcome = Outcome::Error;
                     r.message = message.clone();
                     on_result(&r);
-                    slots[i] = Some(r);
+                    if let Some(slot) = slots.get_mut(i) {
+                        *slot = Some(r);
+                    }
                 }
                 report.cause = Some(Cause {
                     message,
@@ -168,7 +233,9 @@ pub async fn run_suite(
                             ..f
                         });
                         on_result(&r);
-                        slots[i] = Some(r);
+                        if let Some(slot) = slots.get_mut(i) {
+                            *slot = Some(r);
+                        }
                     } else {
                         to_run.push((i, s.clone()));
                     }
@@ -181,18 +248,27 @@ pub async fn run_suite(
             _ => to_run = scenarios.iter().cloned().enumerate().collect(),
         }
     }
-    // A flood, or a message of many megabytes, is a load test: it gets the
-    // server to itself, after the rest, so its thousands of chat broadcasts
-    // never reach other scenarios' clients and its CPU never starves their
-    // deadlines.
-    let (alone, rest): (Vec<_>, Vec<_>) = to_run.into_iter().partition(|(_, s)| runs_alone(s));
-    let (serial, together): (Vec<_>, Vec<_>) = rest
-        .into_iter()
-        .partition(|(_, s)| chapter::serves_one_at_a_time(&s.chapter));
-    for (batch, batch_jobs) in [(serial, 1), (together, jobs.max(1)), (alone, 1)] {
-        let limit = Arc::new(Semaphore::new(batch_jobs));
+    // The proof is worth two connections only when it can shorten the run:
+    // several scenarios of the chapters played one at a time, and room to
+    // play them side by side.
+    let early = to_run
+        .iter()
+        .filter(|(_, s)| chapter::serves_one_at_a_time(&s.chapter) && !runs_alone(s))
+        .count();
+    let proven = shortcuts == Shortcuts::On
+        && jobs > 1
+        && early > 1
+        && report.cause.is_none()
+        && serves_concurrently(settings).await;
+    let (indices, chosen): (Vec<usize>, Vec<LoadedScenario>) = to_run.into_iter().unzip();
+    for batch in schedule(&chosen, jobs, proven) {
+        let limit = Arc::new(Semaphore::new(batch.at_once));
         let mut set = JoinSet::new();
-        for (i, s) in batch {
+        for at in batch.scenarios {
+            let (Some(&i), Some(s)) = (indices.get(at), chosen.get(at)) else {
+                continue;
+            };
+            let s = s.clone();
             let limit = Arc::clone(&limit);
             let settings = settings.clone();
             set.spawn(async move {
@@ -210,10 +286,12 @@ pub async fn run_suite(
                 }
                 Err(e) => {
                     // A panicking scenario task is a runner bug; report it rather than hide it.
-                    report.cause.get_or_insert_with(|| Cause {
-                        message: format!("internal error in a scenario task: {e}"),
-                        preflight: ScenarioResult::for_scenario(&scenarios[0], Outcome::Skip),
-                    });
+                    if let Some(first) = scenarios.first() {
+                        report.cause.get_or_insert_with(|| Cause {
+                            message: format!("internal error in a scenario task: {e}"),
+                            preflight: ScenarioResult::for_scenario(first, Outcome::Skip),
+                        });
+                    }
                 }
             }
         }
@@ -259,6 +337,26 @@ mod tests {
             "11-hardening",
             "  - frame: { opcode: binary, claimed_len: 67108864, payload: { len: 16 } }\n"
         )));
+    }
+
+    #[test]
+    fn the_proof_moves_only_the_early_chapters() {
+        let scenarios = [
+            scenario("03-lengths", "  - send: { text: hi }\n"),
+            scenario("10-chat", "  - send: { text: hi }\n"),
+            scenario("09-concurrency", "  - flood: { clients: 2, messages: 2 }\n"),
+        ];
+        let batches = |proven| {
+            schedule(&scenarios, 8, proven)
+                .into_iter()
+                .map(|b| (b.scenarios, b.at_once))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            batches(false),
+            vec![(vec![0], 1), (vec![1], 8), (vec![2], 1)]
+        );
+        assert_eq!(batches(true), vec![(vec![0, 1], 8), (vec![2], 1)]);
     }
 
     #[test]

@@ -153,8 +153,26 @@ pub struct RecordedEvent {
     pub event: Event,
 }
 
-/// How many raw bytes a transcript keeps (1 MiB); later bytes are counted only.
-pub const MAX_STORED_BYTES: usize = 1024 * 1024;
+/// How many bytes the raw view keeps (64 KiB), counting each entry's
+/// bookkeeping ([`ENTRY_COST`]) and its client's name as well as its bytes;
+/// later bytes are counted only. Every scenario's transcript stays in
+/// memory until the report is written, so the three views together are
+/// held to a quarter of a megabyte: a suite of 400 scenarios against a
+/// server that streams forever keeps under 100 MiB.
+pub const MAX_STORED_BYTES: usize = 64 * 1024;
+
+/// How many bytes of annotated lines a transcript keeps (128 KiB, counted
+/// as for [`MAX_STORED_BYTES`]): far more than a report shows (the start,
+/// the end and the caret's neighbourhood).
+pub const MAX_LINE_BYTES: usize = 128 * 1024;
+
+/// How many bytes of the judge's events a transcript keeps (64 KiB).
+pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// What one kept entry costs besides its bytes: the vector slot, the
+/// timestamp, the allocations' headers (a server sending two-byte frames
+/// must not fill memory with bookkeeping the byte count does not see).
+pub const ENTRY_COST: usize = 96;
 
 /// How many annotated lines a transcript keeps (a server flooding tiny
 /// frames must not exhaust memory); later lines are counted only.
@@ -175,7 +193,7 @@ pub struct Transcript {
     /// Lines not stored because of [`MAX_LINES`].
     pub dropped_lines: u64,
     /// The typed events the judge read, as many as [`MAX_LINES`] and
-    /// [`MAX_STORED_BYTES`] of payload allow (reports show `lines`).
+    /// [`MAX_EVENT_BYTES`] allow (reports show `lines`).
     #[serde(skip)]
     pub events: Vec<RecordedEvent>,
     /// Events not stored because of those bounds.
@@ -185,29 +203,36 @@ pub struct Transcript {
     stored: usize,
     #[serde(skip)]
     stored_events: usize,
+    #[serde(skip)]
+    stored_lines: usize,
+}
+
+/// What an entry of `bytes` bytes for `client` costs to keep.
+fn cost(client: &str, bytes: usize) -> usize {
+    ENTRY_COST + client.len() + bytes
 }
 
 impl Transcript {
     /// Records a raw read or write.
     pub fn io(&mut self, at: Duration, client: &str, direction: Direction, bytes: &[u8]) {
-        let room = MAX_STORED_BYTES.saturating_sub(self.stored);
+        let room = MAX_STORED_BYTES.saturating_sub(self.stored + cost(client, 0));
         let keep = bytes.len().min(room);
         self.dropped_bytes += (bytes.len() - keep) as u64;
-        if keep > 0 {
-            self.stored += keep;
+        if let Some(kept) = bytes.get(..keep).filter(|k| !k.is_empty()) {
+            self.stored += cost(client, keep);
             self.io.push(IoChunk {
                 at,
                 client: client.to_string(),
                 direction,
-                bytes: bytes[..keep].to_vec(),
+                bytes: kept.to_vec(),
             });
         }
     }
 
     /// Records an event the judge read.
     pub fn event(&mut self, at: Duration, client: &str, event: &Event) {
-        let size = event.size();
-        if self.events.len() >= MAX_LINES || self.stored_events + size > MAX_STORED_BYTES {
+        let size = cost(client, event.size());
+        if self.events.len() >= MAX_LINES || self.stored_events + size > MAX_EVENT_BYTES {
             self.dropped_events += 1;
             return;
         }
@@ -222,7 +247,9 @@ impl Transcript {
     /// Appends a line unless the transcript is full; returns its index
     /// (the last kept line's when it was dropped).
     fn push(&mut self, line: Line) -> usize {
-        if self.lines.len() < MAX_LINES {
+        let size = cost(&line.client, line.bytes.len() + line.text.len());
+        if self.lines.len() < MAX_LINES && self.stored_lines + size <= MAX_LINE_BYTES {
+            self.stored_lines += size;
             self.lines.push(line);
         } else {
             self.dropped_lines += 1;
@@ -267,28 +294,43 @@ impl Transcript {
 
     /// Records one line per frame found in `bytes`; returns the index of the first.
     pub fn frames(&mut self, at: Duration, client: &str, kind: LineKind, bytes: &[u8]) -> usize {
-        let first = self.lines.len().min(MAX_LINES.saturating_sub(1));
+        let before = self.lines.len();
+        let dropped_before = self.dropped_lines;
         for view in decode::frames(bytes) {
+            if self.lines.len() >= MAX_LINES {
+                // Counted without decoding each summary: a megabyte of tiny
+                // frames costs a count, not a line each.
+                self.dropped_lines += 1;
+                continue;
+            }
             let end = (view.start + view.header_len + LINE_BYTES).min(bytes.len());
             self.push(Line {
                 at,
                 client: client.to_string(),
                 kind,
-                bytes: bytes[view.start..end].to_vec(),
+                bytes: bytes.get(view.start..end).unwrap_or_default().to_vec(),
                 header_len: view.header_len,
                 text: decode::summary(&view),
                 head: Vec::new(),
             });
         }
-        first
+        if self.lines.len() > before {
+            before
+        } else if self.dropped_lines > dropped_before {
+            // Dropped: the last kept line stands for it.
+            before.saturating_sub(1)
+        } else {
+            before.min(MAX_LINES.saturating_sub(1))
+        }
     }
 
     /// Makes sure line `index` shows at least `upto` bytes of `frame` (for a caret).
     pub fn widen(&mut self, index: usize, frame: &[u8], upto: usize) {
         if let Some(line) = self.lines.get_mut(index) {
-            let want = (upto + 8).min(frame.len());
+            let want = (upto + 8).min(frame.len()).min(crate::limits::MAX_SHOWN);
             if line.bytes.len() < want {
-                line.bytes = frame[..want].to_vec();
+                self.stored_lines += want - line.bytes.len();
+                line.bytes = frame.get(..want).unwrap_or_default().to_vec();
             }
         }
     }
@@ -313,8 +355,17 @@ mod tests {
         for _ in 0..(MAX_LINES + 10) {
             t.frames(Duration::ZERO, "client", LineKind::Received, &ping);
         }
-        assert_eq!(t.lines.len(), MAX_LINES);
-        assert_eq!(t.dropped_lines, 10);
+        assert!(t.lines.len() <= MAX_LINES);
+        let kept: usize = t
+            .lines
+            .iter()
+            .map(|l| cost(&l.client, l.bytes.len() + l.text.len()))
+            .sum();
+        assert!(kept <= MAX_LINE_BYTES, "{kept}");
+        assert_eq!(
+            t.lines.len() as u64 + t.dropped_lines,
+            MAX_LINES as u64 + 10
+        );
     }
 
     #[test]
@@ -333,11 +384,38 @@ mod tests {
     #[test]
     fn raw_bytes_are_bounded() {
         let mut t = Transcript::default();
-        let chunk = vec![0u8; 600 * 1024];
+        let chunk = vec![0u8; MAX_STORED_BYTES * 6 / 10];
         t.io(Duration::ZERO, "client", Direction::Received, &chunk);
         t.io(Duration::ZERO, "client", Direction::Received, &chunk);
         let kept: usize = t.io.iter().map(|c| c.bytes.len()).sum();
-        assert_eq!(kept, MAX_STORED_BYTES);
-        assert_eq!(t.dropped_bytes, (1200 * 1024 - MAX_STORED_BYTES) as u64);
+        let bookkeeping = 2 * cost("client", 0);
+        assert_eq!(kept, MAX_STORED_BYTES - bookkeeping);
+        assert_eq!(t.dropped_bytes, (2 * chunk.len() - kept) as u64);
+    }
+
+    #[test]
+    fn tiny_chunks_are_bounded_by_their_bookkeeping_too() {
+        let mut t = Transcript::default();
+        for _ in 0..100_000 {
+            t.io(Duration::ZERO, "client", Direction::Received, &[0x89, 0x00]);
+            t.event(Duration::ZERO, "client", &Event::Pong(Vec::new()));
+        }
+        let io_cost: usize = t.io.iter().map(|c| cost(&c.client, c.bytes.len())).sum();
+        assert!(io_cost <= MAX_STORED_BYTES, "{io_cost}");
+        assert!(t.io.len() < MAX_STORED_BYTES / ENTRY_COST);
+        assert_eq!(t.io.len() as u64 * 2 + t.dropped_bytes, 200_000);
+        assert!(t.events.len() <= MAX_LINES);
+        assert_eq!(t.events.len() as u64 + t.dropped_events, 100_000);
+    }
+
+    #[test]
+    fn long_lines_are_bounded_by_bytes() {
+        let mut t = Transcript::default();
+        let text = "x".repeat(10_000);
+        for _ in 0..MAX_LINES {
+            t.note(Duration::ZERO, "client", text.as_str());
+        }
+        assert!(t.lines.len() < MAX_LINE_BYTES / 10_000 + 1);
+        assert_eq!(t.lines.len() as u64 + t.dropped_lines, MAX_LINES as u64);
     }
 }

@@ -79,7 +79,11 @@ pub fn check(bytes: &[u8], sender: Sender) -> Vec<Finding> {
     for piece in split_frames(bytes) {
         let end = piece.start + piece.header_len + piece.payload.len();
         let mut reader = FrameReader::new(role, reader_limits());
-        reader.push(&bytes[piece.start..end.min(bytes.len())]);
+        reader.push(
+            bytes
+                .get(piece.start..end.min(bytes.len()))
+                .unwrap_or_default(),
+        );
         let frame = match reader.next_frame() {
             Ok(Some(frame)) => frame,
             // Cut off: the annotation already says so.
@@ -109,7 +113,7 @@ pub fn check(bytes: &[u8], sender: Sender) -> Vec<Finding> {
                         header,
                         form: piece.form.unwrap_or(wsconform_wire::LengthForm::Minimal),
                         header_len: piece.header_len,
-                        bytes: bytes[piece.start..end].to_vec(),
+                        bytes: bytes.get(piece.start..end).unwrap_or_default().to_vec(),
                     },
                     _ => continue,
                 }

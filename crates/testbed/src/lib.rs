@@ -11,6 +11,7 @@
 //! | fastwebsockets echo | [`start_fastwebsockets_echo`] | benchmark baseline: the fastest WebSocket library around |
 //! | TCP echo | [`start_tcp_echo`] | benchmark baseline: the loopback limit, no WebSocket at all |
 //! | the **client peer** and **client mutants** | [`client`] | clients for the client scenarios (`run --client-cmd`): tungstenite's, which must pass, and one [`client::ClientBug`] each, which must be caught |
+//! | a **stuck** server | [`start_stuck`] | answers the handshake, then nothing ([`Stuck::BlackHole`]) or nothing after a few echoes ([`Stuck::StallAfter`]): the runner must grade it fast, with the same verdicts whatever its shortcuts |
 //!
 //! Every `start_*` function binds `127.0.0.1` on a free port, runs the
 //! server in a spawned task, and returns the bound address with a
@@ -24,6 +25,8 @@
 //! wsconform-testbed mutant baseline
 //! wsconform-testbed fastwebsockets-echo
 //! wsconform-testbed tcp-echo
+//! wsconform-testbed black-hole
+//! wsconform-testbed stall-after 3
 //! wsconform-testbed list
 //! ```
 //!
@@ -66,6 +69,7 @@ mod fastws;
 mod mutant;
 mod peer;
 mod shutdown;
+mod stuck;
 mod tcp_echo;
 
 use std::fmt;
@@ -76,6 +80,7 @@ pub use fastws::{start_fastwebsockets_echo, start_fastwebsockets_echo_on};
 pub use mutant::{Bug, UnknownBug, start_mutant, start_mutant_on};
 pub use peer::{MAX_FRAME_SIZE, MAX_MESSAGE_SIZE, start_peer, start_peer_on, strict_config};
 pub use shutdown::ShutdownHandle;
+pub use stuck::{Stuck, start_stuck, start_stuck_on};
 pub use tcp_echo::{start_tcp_echo, start_tcp_echo_on};
 
 /// The chapters of the book in reading order; the scenario suite has one
@@ -107,11 +112,13 @@ pub enum Server {
     FastwebsocketsEcho,
     /// The raw TCP echo server.
     TcpEcho,
+    /// A server that gets stuck after the handshake.
+    Stuck(Stuck),
 }
 
 impl Server {
     /// A stable name: `peer`, `mutant:baseline`, `mutant:<bug name>`,
-    /// `fastwebsockets-echo`, `tcp-echo`. [`FromStr`] reads it back.
+    /// `fastwebsockets-echo`, `tcp-echo`, `black-hole`, `stall-after:<n>`. [`FromStr`] reads it back.
     pub fn name(self) -> String {
         match self {
             Server::Peer => "peer".to_owned(),
@@ -119,6 +126,8 @@ impl Server {
             Server::Mutant(Some(bug)) => format!("mutant:{}", bug.name()),
             Server::FastwebsocketsEcho => "fastwebsockets-echo".to_owned(),
             Server::TcpEcho => "tcp-echo".to_owned(),
+            Server::Stuck(Stuck::BlackHole) => "black-hole".to_owned(),
+            Server::Stuck(Stuck::StallAfter(n)) => format!("stall-after:{n}"),
         }
     }
 }
@@ -134,7 +143,7 @@ impl fmt::Display for Server {
 pub enum UnknownServer {
     /// Not one of the server kinds.
     #[error(
-        "unknown server {0:?}; use peer, mutant:baseline, mutant:<bug>, fastwebsockets-echo or tcp-echo"
+        "unknown server {0:?}; use peer, mutant:baseline, mutant:<bug>, fastwebsockets-echo, tcp-echo, black-hole or stall-after:<n>"
     )]
     Kind(String),
     /// `mutant:` followed by an unknown bug.
@@ -150,11 +159,17 @@ impl FromStr for Server {
             "peer" => Ok(Server::Peer),
             "fastwebsockets-echo" => Ok(Server::FastwebsocketsEcho),
             "tcp-echo" => Ok(Server::TcpEcho),
+            "black-hole" => Ok(Server::Stuck(Stuck::BlackHole)),
             "mutant:baseline" => Ok(Server::Mutant(None)),
-            _ => match name.strip_prefix("mutant:") {
-                Some(bug) => Ok(Server::Mutant(Some(bug.parse()?))),
-                None => Err(UnknownServer::Kind(name.to_owned())),
-            },
+            _ => {
+                if let Some(bug) = name.strip_prefix("mutant:") {
+                    return Ok(Server::Mutant(Some(bug.parse()?)));
+                }
+                match name.strip_prefix("stall-after:").map(str::parse) {
+                    Some(Ok(n)) => Ok(Server::Stuck(Stuck::StallAfter(n))),
+                    _ => Err(UnknownServer::Kind(name.to_owned())),
+                }
+            }
         }
     }
 }
@@ -169,6 +184,7 @@ pub async fn start(
         Server::Mutant(bug) => start_mutant_on(bug, addr).await,
         Server::FastwebsocketsEcho => start_fastwebsockets_echo_on(addr).await,
         Server::TcpEcho => start_tcp_echo_on(addr).await,
+        Server::Stuck(stuck) => start_stuck_on(stuck, addr).await,
     }
 }
 
@@ -183,6 +199,8 @@ mod tests {
             Server::Mutant(None),
             Server::FastwebsocketsEcho,
             Server::TcpEcho,
+            Server::Stuck(Stuck::BlackHole),
+            Server::Stuck(Stuck::StallAfter(3)),
         ];
         servers.extend(Bug::ALL.map(|bug| Server::Mutant(Some(bug))));
         for server in servers {

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use wsconform_testbed::{Bug, CHAPTERS, Server, client, start};
+use wsconform_testbed::{Bug, CHAPTERS, Server, Stuck, client, start};
 
 /// Servers that validate the wsconform scenario suite.
 #[derive(Debug, Parser)]
@@ -34,6 +34,15 @@ enum Command {
     FastwebsocketsEcho(Listen),
     /// The raw TCP echo server (no WebSocket).
     TcpEcho(Listen),
+    /// Answers the opening handshake, then never sends a byte.
+    BlackHole(Listen),
+    /// Echoes the first N messages of each connection, then never sends a byte.
+    StallAfter {
+        /// Messages echoed before the server goes quiet.
+        n: usize,
+        #[command(flatten)]
+        listen: Listen,
+    },
     /// Lists the mutants' bugs with their chapters.
     List,
     /// The tungstenite echo client: connects to URL, echoes until the server closes.
@@ -87,6 +96,8 @@ async fn main() -> ExitCode {
         Command::Peer(listen) => (Server::Peer, listen),
         Command::FastwebsocketsEcho(listen) => (Server::FastwebsocketsEcho, listen),
         Command::TcpEcho(listen) => (Server::TcpEcho, listen),
+        Command::BlackHole(listen) => (Server::Stuck(Stuck::BlackHole), listen),
+        Command::StallAfter { n, listen } => (Server::Stuck(Stuck::StallAfter(n)), listen),
         Command::Mutant { bug, listen } => {
             let bug = match bug.as_str() {
                 "baseline" => None,

@@ -30,6 +30,17 @@
 //! byte arrived: correct, but not the *fail-fast* behaviour Autobahn rates
 //! best (cases 6.4.x report it as `non-strict`).
 
+// The peer reads client bytes: no panicking shortcut outside tests.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

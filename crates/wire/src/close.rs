@@ -185,7 +185,7 @@ pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     }
     let mut out = Vec::with_capacity(2 + end);
     out.extend_from_slice(&code.to_be_bytes());
-    out.extend_from_slice(&reason.as_bytes()[..end]);
+    out.extend_from_slice(reason.as_bytes().get(..end).unwrap_or_default());
     out
 }
 

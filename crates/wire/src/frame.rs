@@ -414,8 +414,8 @@ pub fn encode_frame(
     let _ = header.encode(LengthForm::Minimal, out);
     let start = out.len();
     out.extend_from_slice(payload);
-    if let Some(key) = mask {
-        apply_mask(&mut out[start..], key, 0);
+    if let (Some(key), Some(written)) = (mask, out.get_mut(start..)) {
+        apply_mask(written, key, 0);
     }
 }
 

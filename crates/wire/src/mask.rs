@@ -22,6 +22,7 @@
 /// apply_mask_bytewise(&mut data, [0x37, 0xfa, 0x21, 0x3d], 0);
 /// assert_eq!(data, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
 /// ```
+#[allow(clippy::indexing_slicing)] // `% 4` into a `[u8; 4]`: always in bounds
 // ANCHOR: apply_mask_bytewise
 pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, byte) in buf.iter_mut().enumerate() {
@@ -48,6 +49,7 @@ pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
 /// apply_mask(&mut data, key, 0); // XOR twice gives the original back
 /// assert_eq!(&data, b"Hello");
 /// ```
+#[allow(clippy::indexing_slicing)] // `% 4` into a `[u8; 4]`: always in bounds
 // ANCHOR: apply_mask
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     // Rotate the key so that rotated[0] applies to buf[0].

@@ -107,7 +107,7 @@ impl Utf8Validator {
                 self.consumed += good as u64;
                 // Walk the remainder byte by byte: either it is an incomplete
                 // tail (fine for now) or we find the exact impossible byte.
-                for &b in &rest[good..] {
+                for &b in rest.get(good..).unwrap_or_default() {
                     self.step(b)?;
                 }
                 Ok(())

@@ -323,8 +323,11 @@ pub fn idle_memory(plan: &Plan, bins: &Binaries, pinning: &Pinning) -> Result<Ve
     Ok(results)
 }
 
-/// Wall time of the bundled suite against the reference server, both
-/// profiles (echo on /echo, chat on /socket).
+/// Wall time of the bundled suite at default settings: against the
+/// reference server with both profiles (echo on /echo, chat on /socket),
+/// and with the echo profile against two broken servers, the slowest
+/// mutant to grade and a black hole (`echo: <server>`), whose runs fail.
+/// The servers take turns inside each round.
 pub fn suite_time(
     plan: &Plan,
     bins: &Binaries,
@@ -333,33 +336,58 @@ pub fn suite_time(
     if plan.suite_rounds == 0 {
         return Ok(None);
     }
-    let server = Running::start(Kind::Reference, bins, pinning)?;
-    let mut results = BTreeMap::new();
-    for (profile, path) in [("echo", "/echo"), ("chat", "/socket")] {
-        let mut times = Vec::new();
-        let mut passed = true;
-        for round in 0..plan.suite_rounds {
-            eprintln!(
-                "suite ({profile}) round {}/{}",
-                round + 1,
-                plan.suite_rounds
-            );
+    let reference = Running::start(Kind::Reference, bins, pinning)?;
+    let mutant = Running::start(Kind::SlowestMutant, bins, pinning)?;
+    let black_hole = Running::start(Kind::BlackHole, bins, pinning)?;
+    let runs = [
+        (
+            "echo".to_owned(),
+            "echo",
+            format!("ws://{}/echo", reference.addr),
+        ),
+        (
+            "chat".to_owned(),
+            "chat",
+            format!("ws://{}/socket", reference.addr),
+        ),
+        (
+            format!("echo: {}", Kind::SlowestMutant.name()),
+            "echo",
+            format!("ws://{}/echo", mutant.addr),
+        ),
+        (
+            format!("echo: {}", Kind::BlackHole.name()),
+            "echo",
+            format!("ws://{}/echo", black_hole.addr),
+        ),
+    ];
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];
+    let mut passed = vec![true; runs.len()];
+    for round in 0..plan.suite_rounds {
+        for (i, (name, profile, url)) in runs.iter().enumerate() {
+            eprintln!("suite ({name}) round {}/{}", round + 1, plan.suite_rounds);
             let started = Instant::now();
             let output = pinning
                 .command(1, &bins.wsconform)
-                .args(["run", "--profile", profile, "--target"])
-                .arg(format!("ws://{}{path}", server.addr))
+                .args(["run", "--profile", profile, "--target", url])
                 .env("NO_COLOR", "1")
                 .output()
                 .context("cannot start `wsconform run`")?;
-            times.push(started.elapsed().as_secs_f64());
-            passed &= output.status.success();
+            if let Some(t) = times.get_mut(i) {
+                t.push(started.elapsed().as_secs_f64());
+            }
+            if let Some(p) = passed.get_mut(i) {
+                *p &= output.status.success();
+            }
         }
+    }
+    let mut results = BTreeMap::new();
+    for ((name, _, _), (mut t, all_passed)) in runs.into_iter().zip(times.into_iter().zip(passed)) {
         let time = SuiteTime {
-            median_seconds: median(&mut times),
-            all_passed: passed,
+            median_seconds: median(&mut t),
+            all_passed,
         };
-        results.insert(profile.to_owned(), time);
+        results.insert(name, time);
     }
     Ok(Some(results))
 }

@@ -16,6 +16,10 @@ pub enum Kind {
     TcpEcho,
     Tungstenite,
     Fastwebsockets,
+    /// The slowest mutant to grade: it assumes one frame per read.
+    SlowestMutant,
+    /// Answers the handshake, then never sends a byte.
+    BlackHole,
 }
 
 pub const SERVERS: [Kind; 4] = [
@@ -32,6 +36,8 @@ impl Kind {
             Kind::TcpEcho => "tcp-echo",
             Kind::Tungstenite => "tokio-tungstenite",
             Kind::Fastwebsockets => "fastwebsockets",
+            Kind::SlowestMutant => "mutant one-read-one-frame",
+            Kind::BlackHole => "black hole",
         }
     }
 
@@ -46,7 +52,7 @@ impl Kind {
     pub fn chat_url(self, addr: &str) -> Option<String> {
         match self {
             Kind::Reference | Kind::Tungstenite => Some(format!("ws://{addr}/socket")),
-            Kind::TcpEcho | Kind::Fastwebsockets => None,
+            Kind::TcpEcho | Kind::Fastwebsockets | Kind::SlowestMutant | Kind::BlackHole => None,
         }
     }
 }
@@ -143,12 +149,14 @@ impl Running {
                 c.env("RUST_LOG", "warn");
                 c
             }
-            Kind::TcpEcho | Kind::Tungstenite | Kind::Fastwebsockets => {
+            _ => {
                 let mut c = pinning.command(0, &bins.testbed);
-                c.arg(match kind {
-                    Kind::TcpEcho => "tcp-echo",
-                    Kind::Tungstenite => "peer",
-                    _ => "fastwebsockets-echo",
+                c.args(match kind {
+                    Kind::TcpEcho => &["tcp-echo"][..],
+                    Kind::Tungstenite => &["peer"],
+                    Kind::SlowestMutant => &["mutant", "one-read-one-frame"],
+                    Kind::BlackHole => &["black-hole"],
+                    _ => &["fastwebsockets-echo"],
                 });
                 c.args(["--port", "0"]);
                 c

@@ -8,14 +8,14 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use wsconform_wire::{
-    FramePiece, FrameReader, MessageAssembler, OpCode, Role, ServerResponse, encode_frame,
+    FramePiece, FrameReader, Limits, MessageAssembler, OpCode, Role, ServerResponse, encode_frame,
     split_frames,
 };
 
 use super::describe::seconds;
 use super::judge::ConnState;
 use crate::connect::{PeerEnd, ResponseFailure, read_response, read_some};
-use crate::limits::{MAX_SHOWN, reader_limits};
+use crate::limits::{MAX_PINGS_ANSWERED, MAX_SHOWN};
 use crate::payload::MaskKeys;
 use crate::plan::{PlanSettings, Profile};
 use crate::transcript::{Direction, LineKind, Transcript};
@@ -40,20 +40,24 @@ pub(super) struct Conn {
     /// A frame the server sent only in part before the connection ended:
     /// its transcript line and the piece, for the `Actual:` line.
     pub partial: Option<(usize, FramePiece)>,
+    /// Pings answered so far (at most [`MAX_PINGS_ANSWERED`]).
+    pings_answered: usize,
 }
 
 impl Conn {
-    pub fn new(stream: TcpStream, key: String) -> Conn {
+    /// A connection whose reader accepts at most `limits` (sized to the scenario).
+    pub fn new(stream: TcpStream, key: String, limits: Limits) -> Conn {
         Conn {
             stream: Some(stream),
-            frames: FrameReader::new(Role::Client, reader_limits()),
-            messages: MessageAssembler::new(reader_limits()),
+            frames: FrameReader::new(Role::Client, limits),
+            messages: MessageAssembler::new(limits),
             state: ConnState::new(&key),
             close_sent: false,
             replies: MaskKeys::new(0x5eed_1234),
             chunk: Vec::new(),
             deflater: None,
             partial: None,
+            pings_answered: 0,
         }
     }
 }
@@ -76,6 +80,8 @@ pub(super) struct Run<'a> {
     pub conns: HashMap<String, Conn>,
     /// Every nonce this scenario sent (chat): messages without one are unrelated.
     pub nonces: Vec<String>,
+    /// What each connection's reader accepts, sized to the scenario.
+    pub limits: Limits,
 }
 
 impl Run<'_> {
@@ -156,10 +162,28 @@ impl Run<'_> {
     }
 
     /// Sends a control frame in reply (pong to a ping, close to a close).
+    /// Only the first [`MAX_PINGS_ANSWERED`] pings get a pong: a server that
+    /// pings forever must not keep the runner writing (one note says so).
     pub async fn reply(&mut self, client: &str, opcode: OpCode, payload: &[u8]) {
         let Some(conn) = self.conns.get_mut(client) else {
             return;
         };
+        if opcode == OpCode::Pong {
+            conn.pings_answered += 1;
+            if conn.pings_answered > MAX_PINGS_ANSWERED {
+                if conn.pings_answered == MAX_PINGS_ANSWERED + 1 {
+                    let at = self.now();
+                    self.transcript.note(
+                        at,
+                        client,
+                        format!(
+                            "(more than {MAX_PINGS_ANSWERED} pings: later ones are not answered)"
+                        ),
+                    );
+                }
+                return;
+            }
+        }
         let key = conn.replies.next_key();
         let mut out = Vec::new();
         encode_frame(&mut out, true, opcode, Some(key), payload);
@@ -179,7 +203,7 @@ impl Run<'_> {
             .get(client)
             .map(|c| {
                 let buffered = c.frames.buffered();
-                buffered[..buffered.len().min(MAX_SHOWN)].to_vec()
+                buffered.get(..MAX_SHOWN).unwrap_or(buffered).to_vec()
             })
             .unwrap_or_default();
         let line = self
@@ -224,7 +248,10 @@ impl Run<'_> {
             return Some(found);
         }
         let buffered = self.conns.get(client)?.frames.buffered();
-        let bytes = buffered[..buffered.len().min(MAX_SHOWN)].to_vec();
+        let bytes = buffered
+            .get(..buffered.len().min(MAX_SHOWN))
+            .unwrap_or_default()
+            .to_vec();
         let piece = split_frames(&bytes).into_iter().last()?;
         if piece.complete || piece.start != 0 {
             return None;
@@ -260,7 +287,12 @@ impl Run<'_> {
             }
             Err(ResponseFailure::Unreadable(e)) => {
                 let head = r.frames.buffered();
-                transcript.http(at, client, LineKind::Received, &head[..head.len().min(200)]);
+                transcript.http(
+                    at,
+                    client,
+                    LineKind::Received,
+                    head.get(..200).unwrap_or(head),
+                );
                 Err(format!("an unreadable handshake response ({e})"))
             }
             Err(ResponseFailure::TimedOut) => {

@@ -90,6 +90,7 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
                 _ => None,
             })
             .collect(),
+        limits: crate::limits::sized_to(largest_sent(&steps)),
     };
     let deadline = Instant::now() + total;
     let played = timeout_at(deadline, play(&mut run, &steps, &mut result)).await;
@@ -152,6 +153,19 @@ fn scenario_deadline(steps: &[PlannedStep], settings: &PlanSettings) -> Duration
         })
         .sum::<Duration>()
         + Duration::from_secs(5)
+}
+
+/// The most bytes one step of the plan sends: what sizes the readers.
+fn largest_sent(steps: &[PlannedStep]) -> usize {
+    steps
+        .iter()
+        .map(|s| match &s.op {
+            Op::Write { bytes, .. } => bytes.len(),
+            Op::Handshake { then, .. } => then.len(),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioResult) {
@@ -307,11 +321,11 @@ async fn handshake(
         }
         Ok(s) => s,
     };
-    let mut conn = Conn::new(stream, key.to_string());
-    conn.state.offer = deflate::offered(&bytes[..request_len.min(bytes.len())]);
+    let mut conn = Conn::new(stream, key.to_string(), run.limits);
+    let (request, then) = bytes.split_at(request_len.min(bytes.len()));
+    conn.state.offer = deflate::offered(request);
     run.conns.insert(client.to_string(), conn);
     let at = run.now();
-    let (request, then) = bytes.split_at(request_len.min(bytes.len()));
     run.transcript.http(at, client, LineKind::Sent, request);
     if !then.is_empty() {
         run.transcript.frames(at, client, LineKind::Sent, then);
@@ -534,9 +548,9 @@ fn split_chunks<'a>(bytes: &'a [u8], chunks: Option<&Chunks>) -> Vec<&'a [u8]> {
                 if rest.is_empty() {
                     break;
                 }
-                let take = (*size).min(rest.len());
-                out.push(&rest[..take]);
-                rest = &rest[take..];
+                let (piece, after) = rest.split_at((*size).min(rest.len()));
+                out.push(piece);
+                rest = after;
             }
             if !rest.is_empty() {
                 out.push(rest);

@@ -27,6 +27,11 @@ impl Run<'_> {
         deadline: Instant,
     ) -> Result<(Frame, usize), Event> {
         loop {
+            // A server whose bytes are always ready would never let a read
+            // time out: the deadline is checked before every frame.
+            if Instant::now() >= deadline {
+                return Err(Event::TimedOut);
+            }
             let next = match self.conns.get_mut(client) {
                 Some(conn) => conn.frames.next_frame(),
                 None => return Err(Event::Ended(PeerEnd::Reset("not connected".into()))),

@@ -90,7 +90,10 @@ fn percent(part: usize, whole: usize) -> String {
 fn histogram(book: &Gradebook) -> Markup {
     let mut counts = [0usize; 11];
     for row in &book.rows {
-        counts[bucket(row.points, row.max_points)] += 1;
+        // `bucket` is at most 10, the last index.
+        if let Some(count) = counts.get_mut(bucket(row.points, row.max_points)) {
+            *count += 1;
+        }
     }
     let most = counts.iter().copied().max().unwrap_or(0).max(1);
     html! {

@@ -20,7 +20,7 @@ pub fn up_to(scenarios: &[LoadedScenario], wanted: &str) -> Result<Vec<LoadedSce
             order.join(", ")
         ));
     };
-    let kept = &order[..=last];
+    let kept = order.get(..=last).unwrap_or_default();
     Ok(scenarios
         .iter()
         .filter(|s| kept.contains(&s.chapter.as_str()))

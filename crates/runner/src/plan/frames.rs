@@ -60,8 +60,8 @@ fn push_frame(
         .map_err(|e| format!("cannot encode the frame header: {e}"))?;
     let start = out.len();
     out.extend_from_slice(payload);
-    if let Some(key) = mask {
-        wsconform_wire::apply_mask(&mut out[start..], key, 0);
+    if let (Some(key), Some(written)) = (mask, out.get_mut(start..)) {
+        wsconform_wire::apply_mask(written, key, 0);
     }
     Ok(())
 }
@@ -156,9 +156,9 @@ impl MessageLayout {
         let mut pieces: Vec<&[u8]> = Vec::new();
         let mut rest: &[u8] = bytes;
         for size in &self.fragments {
-            let take = (*size).min(rest.len());
-            pieces.push(&rest[..take]);
-            rest = &rest[take..];
+            let (piece, after) = rest.split_at((*size).min(rest.len()));
+            pieces.push(piece);
+            rest = after;
         }
         if !rest.is_empty() || pieces.is_empty() {
             pieces.push(rest);

@@ -308,7 +308,12 @@ impl Planner<'_> {
     fn step(&mut self, index: usize) -> Result<(), PlanError> {
         let loaded = self.loaded;
         let scenario = &loaded.scenario;
-        let step = &scenario.steps[index];
+        let Some(step) = scenario.steps.get(index) else {
+            return Err(PlanError::Invalid {
+                step: index,
+                message: "no such step".into(),
+            });
+        };
         // A flood brings its own clients: it opens no connection for `as:`.
         if let Action::Flood(spec) = &step.action {
             let prefix = step.client.as_deref().unwrap_or("flood");
@@ -453,7 +458,7 @@ impl Planner<'_> {
                 message,
             },
         );
-        if !next_expects_handshake(&scenario.steps[index + 1..], name) {
+        if !next_expects_handshake(scenario.steps.get(index + 1..).unwrap_or_default(), name) {
             let is_default = spec.raw.is_none()
                 && spec.headers.is_empty()
                 && spec.method.is_none()

@@ -82,7 +82,7 @@ fn head_lines(out: &mut String, head: &[String], pad: &str, heads: Heads) {
         Heads::Folded => head.len().min(FOLDED_HEAD_LINES),
         Heads::Whole => head.len(),
     };
-    for line in &head[..shown] {
+    for line in head.iter().take(shown) {
         let chars = line.chars().count();
         if heads == Heads::Folded && chars > FOLDED_HEAD_WIDTH {
             let cut: String = line.chars().take(FOLDED_HEAD_WIDTH - 1).collect();
@@ -119,9 +119,19 @@ pub fn transcript_with(
             .filter(|c| !c.is_empty())
             .collect();
         names.dedup();
-        names.iter().any(|n| *n != names[0])
+        names.iter().any(|n| Some(n) != names.first())
     };
+    let shown = shown_lines(t.lines.len(), caret.map(|c| c.line));
+    let mut elided = 0usize;
     for (index, line) in t.lines.iter().enumerate() {
+        if !shown(index) {
+            elided += 1;
+            continue;
+        }
+        if elided > 0 {
+            let _ = writeln!(out, "{indent}  … {elided} lines elided");
+            elided = 0;
+        }
         let mut prefix = String::from(indent);
         if opts.timings {
             prefix.push_str(&format!("{:>6} ms ", line.at.as_millis()));
@@ -152,7 +162,7 @@ pub fn transcript_with(
         match here {
             Some(c) => {
                 let upto = (c.byte + 4).max(line.header_len).min(line.bytes.len());
-                let hex = to_hex(&line.bytes[..upto]);
+                let hex = to_hex(line.bytes.get(..upto).unwrap_or_default());
                 let more = if upto < line.bytes.len() || line.header_len < line.bytes.len() {
                     " …"
                 } else {
@@ -173,6 +183,9 @@ pub fn transcript_with(
             }
         }
     }
+    if elided > 0 {
+        let _ = writeln!(out, "{indent}  … {elided} lines elided");
+    }
     if t.dropped_lines > 0 {
         let _ = writeln!(
             out,
@@ -190,6 +203,26 @@ pub fn transcript_with(
         );
     }
     out
+}
+
+/// How many lines a rendered transcript shows at most: the start (how the
+/// conversation went), the end (how it ended) and the lines around the
+/// caret. A server that streams thousands of frames gets a count instead,
+/// so every report stays readable and small.
+pub const SHOWN_HEAD: usize = 30;
+/// Lines shown from the end of a long transcript.
+pub const SHOWN_TAIL: usize = 10;
+/// Lines shown each side of the caret's line.
+const AROUND_CARET: usize = 3;
+
+/// Which line indices a transcript of `total` lines shows.
+fn shown_lines(total: usize, caret_line: Option<usize>) -> impl Fn(usize) -> bool {
+    move |index| {
+        total <= SHOWN_HEAD + SHOWN_TAIL
+            || index < SHOWN_HEAD
+            || index + SHOWN_TAIL >= total
+            || caret_line.is_some_and(|c| index.abs_diff(c) <= AROUND_CARET)
+    }
 }
 
 #[cfg(test)]
@@ -231,5 +264,26 @@ mod tests {
             "{cut}"
         );
         assert!(shown.ends_with('…'), "{cut}");
+    }
+
+    #[test]
+    fn a_long_transcript_is_elided_with_a_count_and_keeps_the_caret() {
+        let mut t = Transcript::default();
+        for i in 0..1000 {
+            t.note(Duration::ZERO, "client", format!("note {i}"));
+        }
+        let opts = HumanOptions {
+            color: false,
+            timings: false,
+        };
+        let caret = Caret { line: 500, byte: 0 };
+        let text = transcript(&t, Some(caret), opts, "");
+        assert!(text.contains("note 0\n"));
+        assert!(text.contains("note 999\n"));
+        assert!(text.contains("note 500\n"));
+        assert!(!text.contains("note 100\n"));
+        assert!(text.contains("… 467 lines elided"), "{text}");
+        assert!(text.contains("… 486 lines elided"), "{text}");
+        assert!(text.lines().count() < 80);
     }
 }

@@ -20,6 +20,8 @@ pub struct FailureGroup<'r> {
 impl<'r> FailureGroup<'r> {
     /// The failure shown in full.
     pub fn first(&self) -> &'r ScenarioResult {
+        // A group is made with its first member and never emptied.
+        #[allow(clippy::indexing_slicing)]
         self.members[0]
     }
 

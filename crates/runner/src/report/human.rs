@@ -108,6 +108,12 @@ pub fn summary_line(report: &RunReport, opts: HumanOptions) -> String {
 
 /// How many groups the "Fix this first" list names.
 pub const FIX_FIRST: usize = 3;
+/// How long the report may grow with failure details (512 KiB): past it,
+/// each further failure gets one line, so a server that fails everything
+/// with long transcripts still gets a report a terminal can show.
+pub const DETAIL_BUDGET: usize = 512 * 1024;
+/// How much of a message a one-line failure shows.
+const SHORT_MESSAGE: usize = 300;
 
 /// The whole report after the run, every failure shown (grouped by cause).
 pub fn render(report: &RunReport, opts: HumanOptions) -> String {
@@ -132,8 +138,10 @@ fn short(text: &str) -> String {
 /// The line above a group of failures with one cause.
 fn group_heading(p: &Paint, group: &FailureGroup) -> String {
     let n = group.members.len();
-    let others: Vec<&str> = group.members[1..]
+    let others: Vec<&str> = group
+        .members
         .iter()
+        .skip(1)
         .take(5)
         .map(|r| r.id.as_str())
         .collect();
@@ -210,15 +218,31 @@ pub fn render_limited(
         let mut groups = group(&failures);
         groups.sort_by_key(|g| crate::chapter::number(&g.first().chapter).unwrap_or(usize::MAX));
         let shown = max_failures.unwrap_or(usize::MAX).min(groups.len());
-        for g in &groups[..shown] {
+        let mut one_line = 0usize;
+        for g in groups.iter().take(shown) {
+            if out.len() >= DETAIL_BUDGET {
+                one_line += 1;
+                let r = g.first();
+                let message: String = r.message.chars().take(SHORT_MESSAGE).collect();
+                let _ = writeln!(out, "{} {} — {message}", paint_mark(&p, r.outcome), r.id);
+                continue;
+            }
             if g.members.len() > 1 {
                 let _ = writeln!(out, "{}", group_heading(&p, g));
             }
             out.push_str(&failure_block(g.first(), opts));
             out.push('\n');
         }
+        if one_line > 0 {
+            let _ = writeln!(
+                out,
+                "\n({} shown in one line: the report reached {} KiB; run fewer scenarios for their details)\n",
+                count(one_line as u64, "failure"),
+                DETAIL_BUDGET / 1024
+            );
+        }
         if shown < groups.len() {
-            let hidden: usize = groups[shown..].iter().map(|g| g.members.len()).sum();
+            let hidden: usize = groups.iter().skip(shown).map(|g| g.members.len()).sum();
             let _ = writeln!(
                 out,
                 "({} with {} not shown: raise --max-failures to see them)\n",

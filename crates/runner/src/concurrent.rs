@@ -1,0 +1,61 @@
+//! The proof that a target serves its clients concurrently, which lets the
+//! suite play the chapters before concurrency side by side.
+//!
+//! Those chapters run one scenario at a time because a server written for
+//! them may serve one connection at a time: a plain accept loop that reads
+//! one client until it leaves. Played side by side, the second scenario
+//! would wait for the first to end, and time out: a verdict the server did
+//! not earn. The proof rules that server out before anything runs in
+//! parallel, with two clients of the echo profile:
+//!
+//! 1. `first` completes its handshake and stays open, silent;
+//! 2. `second` completes its handshake and gets its message echoed, while
+//!    `first` is still open;
+//! 3. `first` then gets its own message echoed.
+//!
+//! A server that serves one connection at a time is stuck in step 2 (it is
+//! reading `first`); one that answers handshakes in its accept loop and then
+//! serves one connection at a time is stuck in step 2 too (no echo for
+//! `second`); one that gives up on an idle client to serve the next fails
+//! step 3. Each message carries its client's name, so a server that mixes
+//! up its connections fails as well. Whatever does not pass the proof
+//! (including a server that answers nothing, and every chat target, whose
+//! messages are broadcasts, not echoes) is played one scenario at a time in
+//! those chapters, as before: the proof can only make a run faster, never
+//! decide a verdict.
+
+use crate::exec::run_scenario;
+use crate::load::parse_scenario;
+use crate::plan::{PlanSettings, Profile};
+use crate::verdict::Outcome;
+
+const PROOF: &str = "id: preflight.concurrency
+title: Two clients are served at the same time
+profile: echo
+steps:
+  - as: first
+    handshake:
+  - as: second
+    handshake:
+  - as: second
+    send: { text: \"second, while first is open\" }
+  - as: second
+    expect: { echo: last }
+  - as: first
+    send: { text: \"first, after second\" }
+  - as: first
+    expect: { echo: last }
+";
+
+/// Whether the target has just proven that it serves clients concurrently
+/// (see the [module documentation](self)). Only the echo profile can prove
+/// it; it costs two connections and two echoes.
+pub async fn serves_concurrently(settings: &PlanSettings) -> bool {
+    if settings.profile != Profile::Echo {
+        return false;
+    }
+    match parse_scenario("preflight.yaml", PROOF) {
+        Ok(proof) => run_scenario(&proof, settings).await.outcome == Outcome::Pass,
+        Err(_) => false,
+    }
+}

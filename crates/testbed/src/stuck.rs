@@ -1,0 +1,122 @@
+//! Servers that get stuck: they answer the opening handshake and then stop
+//! answering, the way a student's server that hangs does.
+//!
+//! * [`Stuck::BlackHole`] sends nothing after its 101, ever;
+//! * [`Stuck::StallAfter`] echoes the first few messages of each connection
+//!   (and answers nothing else: no pong, no close), then sends nothing more.
+//!
+//! Both keep reading (and dropping) what the client sends, so a client's
+//! writes never block: only the answers are missing. They are what the
+//! runner must grade quickly and the same way whatever shortcuts it takes.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use wsconform_wire::{
+    Decoder, Event, Limits, Message, OpCode, Role, accept_response, encode_frame, parse_request,
+};
+
+use crate::shutdown::{ShutdownHandle, accept_each, spawn_server};
+
+/// The largest request head read before giving up on a client.
+const MAX_HEAD: usize = 16 * 1024;
+/// How long a client may take to send its request head.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a stuck server stops answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stuck {
+    /// Answers the handshake, then never sends a byte.
+    BlackHole,
+    /// Echoes the first `n` data messages of each connection, then never
+    /// sends a byte.
+    StallAfter(usize),
+}
+
+/// Starts a stuck server on `addr` (port 0 picks a free port).
+pub async fn start_stuck_on(
+    stuck: Stuck,
+    addr: SocketAddr,
+) -> std::io::Result<(SocketAddr, ShutdownHandle)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((
+        local,
+        spawn_server(accept_each(listener, move |stream| serve(stream, stuck))),
+    ))
+}
+
+/// Starts a stuck server on `127.0.0.1` with a free port.
+pub async fn start_stuck(stuck: Stuck) -> std::io::Result<(SocketAddr, ShutdownHandle)> {
+    start_stuck_on(stuck, SocketAddr::from(([127, 0, 0, 1], 0))).await
+}
+
+async fn serve(mut stream: TcpStream, stuck: Stuck) {
+    let _ = stream.set_nodelay(true);
+    let Ok(Some(leftover)) = tokio::time::timeout(HEAD_TIMEOUT, handshake(&mut stream)).await
+    else {
+        return;
+    };
+    let echoes = match stuck {
+        Stuck::BlackHole => 0,
+        Stuck::StallAfter(n) => n,
+    };
+    let mut decoder = Decoder::new(Role::Server, Limits::default());
+    let mut buffer = leftover;
+    let mut echoed = 0;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        // Decode what there is while echoes are still owed; after that the
+        // bytes are only read and dropped.
+        while echoed < echoes && !buffer.is_empty() {
+            let Ok((used, event)) = decoder.decode(&buffer) else {
+                echoed = echoes;
+                break;
+            };
+            buffer.drain(..used.min(buffer.len()));
+            let reply = match event {
+                Some(Event::Message(Message::Text(text))) => (OpCode::Text, text.into_bytes()),
+                Some(Event::Message(Message::Binary(bytes))) => (OpCode::Binary, bytes),
+                Some(_) => continue,
+                None => break,
+            };
+            let mut out = Vec::new();
+            encode_frame(&mut out, true, reply.0, None, &reply.1);
+            if stream.write_all(&out).await.is_err() {
+                return;
+            }
+            echoed += 1;
+        }
+        if echoed >= echoes {
+            buffer.clear();
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buffer.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+        }
+    }
+}
+
+/// Reads a request head and answers any valid one with 101; the bytes read
+/// past the head come back. `None`: the client left or sent no valid head.
+async fn handshake(stream: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        head.extend_from_slice(chunk.get(..n)?);
+        match parse_request(&head, MAX_HEAD) {
+            Ok(Some((request, used))) => {
+                stream.write_all(&accept_response(&request)).await.ok()?;
+                return Some(head.get(used..).unwrap_or_default().to_vec());
+            }
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+    }
+}
