@@ -14,7 +14,8 @@ use wsconform_wire::CloseCode;
 use crate::load::LoadedScenario;
 use crate::payload::payload_bytes;
 use crate::plan::{PlanError, PlanSettings, Profile, Target, plan};
-use crate::scenario::{Action, DataKind, ExpectKind, ProfileNeed};
+use crate::quotes::check_requirement;
+use crate::scenario::{Action, DataKind, ExpectKind, ProfileNeed, Strength};
 use crate::stages::check_staging;
 
 /// One problem found by `check`.
@@ -113,6 +114,29 @@ pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
                 }
             }
         }
+        // Fail only where a MUST is broken: a scenario that can fail quotes
+        // the MUST it enforces, every quote word for word; a `should` or
+        // `may` says why it is not a MUST.
+        let can_fail = sc.steps.iter().any(|step| match &step.action {
+            Action::Expect(e) => e.strength == Strength::Must,
+            Action::Flood(_) => true,
+            _ => false,
+        });
+        for problem in check_requirement(sc.requirement.as_deref(), can_fail) {
+            err(problem);
+        }
+        for (i, step) in sc.steps.iter().enumerate() {
+            if let Action::Expect(e) = &step.action
+                && e.strength != Strength::Must
+                && e.reason.as_deref().is_none_or(|r| r.trim().is_empty())
+            {
+                err(format!(
+                    "step {}: a `{}` expectation needs a `reason`: the quote or sentence that says why it is not a MUST",
+                    i + 1,
+                    e.strength.word()
+                ));
+            }
+        }
         // The staging rule: nothing a later chapter teaches.
         for early in check_staging(s) {
             err(early.to_string());
@@ -169,10 +193,31 @@ mod tests {
     fn a_clean_scenario_has_no_problems() {
         assert!(
             problems(
-                "id: a.b\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n"
+                "id: a.b\ntitle: t\nrequirement: 'Profile echo: \"The echo endpoint sends back every data message it receives\"'\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n"
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn a_scenario_that_can_fail_quotes_its_must_word_for_word() {
+        let steps = "steps:\n  - send: { text: hi }\n  - expect: { echo: last }\n";
+        let p = problems(&format!("id: a\ntitle: t\n{steps}"));
+        assert!(p.iter().any(|m| m.contains("quotes no MUST")), "{p:?}");
+        let p = problems(&format!(
+            "id: a\ntitle: t\nrequirement: 'RFC 6455 5.5.1: \"the endpoint MUST send a Pong\"'\n{steps}"
+        ));
+        assert!(
+            p.iter()
+                .any(|m| m.contains("is not word for word in RFC 6455 section 5.5.1")),
+            "{p:?}"
+        );
+        // Only `should` expectations: nothing to quote, but each needs its reason.
+        let p = problems(
+            "id: a\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last, strength: should }\n",
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("needs a `reason`"), "{p:?}");
     }
 
     #[test]
@@ -197,7 +242,7 @@ mod tests {
     fn a_step_from_a_later_chapter_is_named_with_its_chapter() {
         let s = parse_scenario(
             "scenarios/02-frames/a.yaml",
-            "id: a\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n  - send: { close: 1000 }\n",
+            "id: a\ntitle: t\nrequirement: 'Profile echo: \"sends back every data message\"'\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n  - send: { close: 1000 }\n",
         )
         .unwrap();
         let errors = check(&[s]);

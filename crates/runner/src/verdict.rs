@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::load::LoadedScenario;
+pub use crate::scenario::Strength;
 pub use crate::transcript::Caret;
 use crate::transcript::Transcript;
 
@@ -19,7 +20,8 @@ pub enum Outcome {
     Pass,
     /// An expectation was not met, or the server broke a rule.
     Fail,
-    /// Allowed, but not the best behaviour (an `otherwise: non-strict` step was not met).
+    /// Allowed, but not the best behaviour: a `should` expectation was not
+    /// met (the notes say which, and why it is not a MUST).
     NonStrict,
     /// The scenario does not apply to this profile.
     Skip,
@@ -62,6 +64,54 @@ pub struct Failure {
     pub caret: Option<Caret>,
     /// The default opening handshake failed: the scenario never got to its point.
     pub prerequisite: bool,
+    /// How strongly the unmet expectation was required: a `fail` is a broken
+    /// `must`; the judge itself marks a weaker miss (a close code other than
+    /// the one expected) `should`.
+    pub strength: Strength,
+    /// Why a `should` or `may` miss is not a MUST, when it is one.
+    pub reason: Option<String>,
+}
+
+impl Failure {
+    /// A `must` failure seen by `client`: expected versus actual, nothing else.
+    pub fn must(client: &str, expected: String, actual: String) -> Failure {
+        Failure {
+            step: None,
+            client: client.to_string(),
+            expected,
+            actual,
+            rule: None,
+            caret: None,
+            prerequisite: false,
+            strength: Strength::Must,
+            reason: None,
+        }
+    }
+}
+
+/// An expectation that was not met but is not a MUST: a `should` (the
+/// scenario is `non-strict`) or a `may` (it still passes), with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    /// `should` or `may`.
+    pub strength: Strength,
+    /// The scenario step (0-based), `None` for implicit steps.
+    pub step: Option<usize>,
+    /// The client that saw it.
+    pub client: String,
+    /// What the step asked for.
+    pub expected: String,
+    /// What happened.
+    pub actual: String,
+    /// Why this is not a MUST: a quote or a sentence.
+    pub reason: String,
+}
+
+impl Note {
+    /// One line: what was expected and what came.
+    pub fn summary(&self) -> String {
+        format!("{} (got {})", self.expected, self.actual)
+    }
 }
 
 /// Everything known about one scenario after it ran.
@@ -95,8 +145,9 @@ pub struct ScenarioResult {
     pub message: String,
     /// Details when it failed.
     pub failure: Option<Failure>,
-    /// Notes that made it non-strict.
-    pub non_strict: Vec<String>,
+    /// Expectations not met that are not MUSTs: `should` notes make the
+    /// result non-strict, `may` notes are informational.
+    pub notes: Vec<Note>,
     /// What crossed the wire.
     pub transcript: Transcript,
 }
@@ -121,7 +172,7 @@ impl ScenarioResult {
             duration: Duration::ZERO,
             message: String::new(),
             failure: None,
-            non_strict: Vec::new(),
+            notes: Vec::new(),
             transcript: Transcript::default(),
         }
     }

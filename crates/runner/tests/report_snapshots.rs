@@ -20,12 +20,13 @@ use wsconform_runner::plan::Profile;
 use wsconform_runner::report::ReportFormat;
 use wsconform_runner::suite::{RunReport, run_suite};
 use wsconform_runner::transcript::{LineKind, Transcript};
-use wsconform_runner::verdict::{Caret, Failure, Outcome};
+use wsconform_runner::verdict::{Caret, Failure, Outcome, Strength};
 
 const HOSTILE: &str = "<script>alert(1)</script> ]]> --> \"' & \u{1b}[31m\u{0}\u{7} # not a directive\n---\nkey: [value";
 
 /// The scenarios of the fixed run: a pass, two failures (a non-minimal
-/// length with a caret, a missing pong that times out) and a skip.
+/// length with a caret, a missing pong that times out), a non-strict one
+/// (a `should` not met, with its reason) and a skip.
 const FIXED: &[(&str, &str)] = &[
     (
         "scenarios/01-handshake/missing-key.yaml",
@@ -68,6 +69,21 @@ hint: Answer opcode 0x9 with opcode 0xA carrying the same payload, right away.
 steps:
   - send: { ping: "Hello, ping" }
   - expect: { pong: last }
+"#,
+    ),
+    (
+        "scenarios/08-closing/reply-text.yaml",
+        r#"
+id: closing.reply-text
+title: A message that differs only where the RFC says SHOULD is non-strict
+rfc: "5.5.1"
+tags: [closing]
+steps:
+  - send: { text: "Hello" }
+  - expect:
+      message: { text: "Hello, world!" }
+      strength: should
+      reason: a best practice, not a MUST
 "#,
     ),
     (
@@ -153,6 +169,8 @@ async fn fixed_run() -> RunReport {
         rule: None,
         caret: Some(Caret { line, byte: 2 }),
         prerequisite: false,
+        strength: Strength::Must,
+        reason: None,
     });
     report.results.push(hostile);
 

@@ -189,6 +189,25 @@ fn close_codes_are_checked() {
         says(&fail, &conn, &[close(Some(1002))]),
         "a close frame with code 1002"
     );
+    // Another code is only a SHOULD: failing the connection is the MUST
+    // (7.1.7), echoing a close code is "typically" (5.5.1).
+    for (expected, words) in [
+        (&fail, "SHOULD send a Close frame"),
+        (&close_1002, "typically echos"),
+    ] {
+        for event in [close(Some(1000)), close(None)] {
+            let Progress::Unmet(f) = decide(expected, &conn, std::slice::from_ref(&event)) else {
+                panic!("another code is noted");
+            };
+            assert_eq!(f.strength, Strength::Should);
+            assert!(f.reason.is_some_and(|r| r.contains(words)));
+        }
+    }
+    // Anything but a close or the end is still a MUST broken.
+    let Progress::Unmet(f) = decide(&fail, &conn, &[text("oops")]) else {
+        panic!("a message where a failure is expected");
+    };
+    assert_eq!(f.strength, Strength::Must);
     assert_eq!(
         says(&fail, &conn, &[text("oops")]),
         "a text message of 4 bytes: \"oops\""
@@ -347,9 +366,32 @@ fn refusals_check_status_and_headers() {
         decide(&expect(vec![426, 400], version(None)), &conn, &[]),
         Progress::Met
     );
+    // Another error status refuses all the same: only a SHOULD, with its reason.
+    let Progress::Unmet(other) = decide(&expect(vec![400], Vec::new()), &conn, &[]) else {
+        panic!("a 426 where 400 is expected is noted");
+    };
+    assert_eq!(other.actual, "status 426 Upgrade Required");
+    assert_eq!(other.strength, Strength::Should);
+    assert!(
+        other
+            .reason
+            .is_some_and(|r| r.contains("such as 400 Bad Request"))
+    );
+    // 101 and 2xx are no refusal at all: a MUST.
+    let upgraded = answered("HTTP/1.1 200 OK\r\n\r\n");
+    let Progress::Unmet(ok) = decide(&expect(vec![], Vec::new()), &upgraded, &[]) else {
+        panic!("a 200 is no refusal");
+    };
+    assert_eq!(ok.strength, Strength::Must);
+    // A version list holds the version expected (RFC 6455 4.4: "all versions").
+    let listed = answered("HTTP/1.1 400 Bad Request\r\nSec-WebSocket-Version: 13, 8\r\n\r\n");
     assert_eq!(
-        says(&expect(vec![400], Vec::new()), &conn, &[]),
-        "status 426 Upgrade Required"
+        decide(&expect(vec![400], version(Some("13"))), &listed, &[]),
+        Progress::Met
+    );
+    assert_eq!(
+        says(&expect(vec![400], version(Some("7"))), &listed, &[]),
+        "status 400 with Sec-WebSocket-Version: 13, 8 (expected 7)"
     );
     assert_eq!(
         says(&expect(vec![], version(Some("8"))), &conn, &[]),

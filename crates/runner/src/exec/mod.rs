@@ -36,9 +36,9 @@ use self::judge::{Before, Judging, Progress};
 use crate::connect::{ConnectError, PeerEnd, connect};
 use crate::load::LoadedScenario;
 use crate::plan::{Expected, FloodPlan, Op, PlanError, PlanSettings, PlannedStep, Profile, plan};
-use crate::scenario::Chunks;
+use crate::scenario::{Chunks, Strength};
 use crate::transcript::{Event, LineKind};
-use crate::verdict::{Failure, Outcome, ScenarioResult};
+use crate::verdict::{Failure, Note, Outcome, ScenarioResult};
 
 /// The result of one step.
 enum StepResult {
@@ -105,9 +105,15 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
     }
     result.transcript = run.transcript;
     result.duration = started.elapsed();
-    if result.outcome == Outcome::Pass && !result.non_strict.is_empty() {
+    let should: Vec<String> = result
+        .notes
+        .iter()
+        .filter(|n| n.strength == Strength::Should)
+        .map(Note::summary)
+        .collect();
+    if result.outcome == Outcome::Pass && !should.is_empty() {
         result.outcome = Outcome::NonStrict;
-        result.message = result.non_strict.join("; ");
+        result.message = should.join("; ");
     }
     if result.outcome.is_ok() && result.outcome != Outcome::Skip {
         result.points = scenario.points;
@@ -157,18 +163,8 @@ async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioRes
                 return;
             }
             StepResult::Unmet(failure) => {
-                let non_strict = matches!(
-                    planned.op,
-                    Op::Expect {
-                        non_strict: true,
-                        ..
-                    }
-                );
-                let broke = failure.rule.is_some();
-                if non_strict && !broke {
-                    result
-                        .non_strict
-                        .push(format!("{} (got {})", failure.expected, failure.actual));
+                if let Some(note) = note_of(&planned.op, &failure) {
+                    result.notes.push(note);
                     continue;
                 }
                 result.outcome = Outcome::Fail;
@@ -182,6 +178,29 @@ async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioRes
             }
         }
     }
+}
+
+/// An unmet step that is not a MUST, as a note: the weaker of the step's
+/// strength and the judge's (a close code other than the one expected is a
+/// `should` whatever the step). A broken protocol rule is always a MUST.
+fn note_of(op: &Op, failure: &Failure) -> Option<Note> {
+    let (strength, reason) = match op {
+        Op::Expect {
+            strength, reason, ..
+        } if *strength < failure.strength => (*strength, reason.clone()),
+        _ => (failure.strength, failure.reason.clone()),
+    };
+    if strength == Strength::Must || failure.rule.is_some() || failure.prerequisite {
+        return None;
+    }
+    Some(Note {
+        strength,
+        step: failure.step,
+        client: failure.client.clone(),
+        expected: failure.expected.clone(),
+        actual: failure.actual.clone(),
+        reason: reason.unwrap_or_default(),
+    })
 }
 
 async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
@@ -415,6 +434,8 @@ async fn play_flood(run: &mut Run<'_>, planned: &PlannedStep, flood: &FloodPlan)
                 rule: None,
                 caret: None,
                 prerequisite: false,
+                strength: Strength::Must,
+                reason: None,
             })
         }
     }

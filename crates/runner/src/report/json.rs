@@ -18,20 +18,25 @@
 //!       "duration_ms": 3, "message": "expected …; got …", "rfc": "5.2",
 //!       "autobahn": "1.1.4",
 //!       "failure": { "step": 1, "client": "client", "expected": "…",
-//!                    "actual": "…", "rule": null, "prerequisite": false } }
+//!                    "actual": "…", "rule": null, "prerequisite": false,
+//!                    "strength": "must" },
+//!       "notes": [] }
 //!   ]
 //! }
 //! ```
 //!
 //! `outcome` is one of `pass`, `fail`, `non-strict`, `skip`, `error`;
 //! `failure` is `null` unless the outcome is `fail`; `step` is 1-based (as in
-//! the YAML file) or `null` for the implicit handshake.
+//! the YAML file) or `null` for the implicit handshake. `notes` lists the
+//! `should` and `may` expectations that were not met (each with `strength`,
+//! `step`, `client`, `expected`, `actual` and the `reason` it is not a
+//! MUST): a `non-strict` result has at least one `should` note.
 
 use serde::Serialize;
 
 use super::Summary;
 use crate::report::run::RunReport;
-use crate::verdict::Outcome;
+use crate::verdict::{Outcome, Strength};
 
 /// The schema name and version.
 pub const SCHEMA: &str = "wsconform-report/1";
@@ -61,6 +66,18 @@ struct JsonResult<'a> {
     rfc: Option<&'a str>,
     autobahn: Option<&'a str>,
     failure: Option<JsonFailure<'a>>,
+    notes: Vec<JsonNote<'a>>,
+}
+
+/// A `should` or `may` expectation that was not met, and why it is not a MUST.
+#[derive(Serialize)]
+struct JsonNote<'a> {
+    strength: Strength,
+    step: Option<usize>,
+    client: &'a str,
+    expected: &'a str,
+    actual: &'a str,
+    reason: &'a str,
 }
 
 #[derive(Serialize)]
@@ -71,6 +88,7 @@ struct JsonFailure<'a> {
     actual: &'a str,
     rule: Option<&'a str>,
     prerequisite: bool,
+    strength: Strength,
 }
 
 /// Renders the report as pretty-printed JSON.
@@ -104,7 +122,20 @@ pub fn render(report: &RunReport) -> String {
                     actual: &f.actual,
                     rule: f.rule.as_deref(),
                     prerequisite: f.prerequisite,
+                    strength: f.strength,
                 }),
+                notes: r
+                    .notes
+                    .iter()
+                    .map(|n| JsonNote {
+                        strength: n.strength,
+                        step: n.step.map(|s| s + 1),
+                        client: &n.client,
+                        expected: &n.expected,
+                        actual: &n.actual,
+                        reason: &n.reason,
+                    })
+                    .collect(),
             })
             .collect(),
     };

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use wsconform_runner::verdict::{Failure, Outcome, ScenarioResult};
+use wsconform_runner::verdict::{Failure, Outcome, ScenarioResult, Strength};
 
 use super::super::{AUTOBAHN_VERSION, CaseResult, Index};
 use super::covered::Covered;
@@ -336,6 +336,8 @@ mod tests {
             rule: None,
             caret: None,
             prerequisite: false,
+            strength: Strength::Must,
+            reason: None,
         };
         assert_eq!(
             one_line_reason("step 3 failed", Some(&failure)),
