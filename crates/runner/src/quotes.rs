@@ -10,7 +10,8 @@
 //!
 //! Comparison ignores line breaks, runs of whitespace, page headers and
 //! footers, and the case of a quote's first letter (a quote may start a
-//! sentence). `...` or `…` inside a quote skips words: each part must appear,
+//! sentence). The RFC's own double quotes are written as single quotes
+//! inside a quotation (`"The 'Payload data' is text data encoded as UTF-8."`). `...` or `…` inside a quote skips words: each part must appear,
 //! in order. A quote is looked up in the section cited before it, with its
 //! subsections (`5.5` holds `5.5.1`); a quote with no section is looked up in
 //! the whole text.
@@ -89,13 +90,19 @@ fn split_sections(number: u32, text: &str) -> Vec<(String, String)> {
     }
     sections
         .into_iter()
-        .map(|(name, body)| (name, normalise(&body)))
+        .map(|(name, body)| (name, comparable(&normalise(&body))))
         .collect()
 }
 
 /// Words separated by single spaces.
 fn normalise(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// What a quote is compared on: double quotes inside the RFC's sentences
+/// ("Payload data") are written as single quotes inside a quotation.
+fn comparable(text: &str) -> String {
+    text.replace('"', "'")
 }
 
 /// Where a quote says it comes from.
@@ -271,7 +278,7 @@ pub fn verify(quote: &Quote) -> Result<bool, String> {
         });
     }
     let body = body.join(" ");
-    if found(&body, &quote.text) {
+    if found(&body, &comparable(&quote.text)) {
         Ok(true)
     } else {
         Err(format!(

@@ -72,18 +72,18 @@ steps:
 "#,
     ),
     (
-        "scenarios/08-closing/reply-text.yaml",
+        "scenarios/07-ping-pong/pong-soon.yaml",
         r#"
-id: closing.reply-text
-title: A message that differs only where the RFC says SHOULD is non-strict
-rfc: "5.5.1"
-tags: [closing]
+id: ping-pong.pong-soon
+title: A ping is answered soon (a SHOULD)
+rfc: "5.5.2"
+tags: [ping]
 steps:
-  - send: { text: "Hello" }
+  - send: { ping: "soon?" }
   - expect:
-      message: { text: "Hello, world!" }
+      pong: last
       strength: should
-      reason: a best practice, not a MUST
+      reason: 'RFC 6455 5.5.2: "It SHOULD respond with Pong frame as soon as is practical."'
 "#,
     ),
     (
@@ -191,6 +191,7 @@ async fn every_format_of_one_fixed_run() {
             Outcome::Pass,
             Outcome::Fail,
             Outcome::Fail,
+            Outcome::NonStrict,
             Outcome::Skip,
             Outcome::Error,
             Outcome::Fail
@@ -207,8 +208,11 @@ async fn every_format_of_one_fixed_run() {
     // accepted a bad snapshot.
     let doc: serde_json::Value = serde_json::from_str(&gradescope).unwrap();
     let tests = doc["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 5, "skips are left out of Gradescope tests");
-    assert_eq!(doc["score"], 1);
+    assert_eq!(tests.len(), 6, "skips are left out of Gradescope tests");
+    assert_eq!(
+        doc["score"], 2,
+        "a non-strict result earns its points by default"
+    );
     for t in tests {
         for field in [
             "name",
@@ -238,7 +242,23 @@ async fn every_format_of_one_fixed_run() {
     assert!(!junit.contains("<script>"), "JUnit must escape markup");
     assert!(!junit.contains('\u{1b}') && !junit.contains('\u{0}'));
 
-    assert!(tap.starts_with("TAP version 14\n1..6\n"));
+    // A non-strict result carries its strength and its reason in every format.
+    let json = ReportFormat::Json.render(&report);
+    let reason = "It SHOULD respond with Pong frame as soon as is practical.";
+    for (name, text) in [
+        ("gradescope", gradescope.replace("\\\"", "\"")),
+        ("junit", junit.replace("&quot;", "\"")),
+        ("tap", tap.clone()),
+        ("html", html.replace("&quot;", "\"")),
+        ("json", json.replace("\\\"", "\"")),
+    ] {
+        assert!(
+            text.contains(reason),
+            "{name} lacks the reason of the non-strict result"
+        );
+        assert!(text.contains("should"), "{name} lacks the strength");
+    }
+    assert!(tap.starts_with("TAP version 14\n1..7\n"));
     assert_eq!(tap.lines().filter(|l| l.starts_with("not ok ")).count(), 4);
     assert!(tap.contains("# SKIP"));
     for block in tap.split("  ---\n").skip(1) {

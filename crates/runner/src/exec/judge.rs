@@ -47,6 +47,35 @@ fn list_holds(got: &str, want: &str) -> bool {
             .any(|token| token.trim().eq_ignore_ascii_case(want.trim()))
 }
 
+/// The response without its `Sec-WebSocket-Protocol` when the server picked
+/// one of the values the request offered (RFC 6455 4.2.2: the value "MUST be
+/// derived from the client's handshake"); an error naming the value when it
+/// picked one that was not offered.
+fn subprotocol_checked(conn: &ConnState, r: &ServerResponse) -> Result<ServerResponse, String> {
+    let Some(chosen) = r.header("Sec-WebSocket-Protocol") else {
+        return Ok(r.clone());
+    };
+    let offered = conn.protocols.as_deref().unwrap_or_default();
+    if offered.split(',').any(|p| p.trim() == chosen.trim()) {
+        return Ok(ServerResponse {
+            headers: r
+                .headers
+                .iter()
+                .filter(|(n, _)| !n.eq_ignore_ascii_case("Sec-WebSocket-Protocol"))
+                .cloned()
+                .collect(),
+            ..r.clone()
+        });
+    }
+    Err(if offered.is_empty() {
+        format!("Sec-WebSocket-Protocol: {chosen}, but the request offered no subprotocol")
+    } else {
+        format!(
+            "Sec-WebSocket-Protocol: {chosen}, which is not one the request offered ({offered})"
+        )
+    })
+}
+
 /// Whether the server's close frame has arrived on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CloseState {
@@ -70,6 +99,8 @@ pub struct ConnState {
     pub ended: Option<PeerEnd>,
     /// The `Sec-WebSocket-Extensions` offer of the request, if any.
     pub offer: Option<String>,
+    /// The `Sec-WebSocket-Protocol` values of the request, if any.
+    pub protocols: Option<String>,
 }
 
 impl ConnState {
@@ -81,6 +112,7 @@ impl ConnState {
             close: CloseState::Open,
             ended: None,
             offer: None,
+            protocols: None,
         }
     }
 }
@@ -198,7 +230,9 @@ impl<'a> Judging<'a> {
             return self.unmet("no handshake was sent on this connection".into());
         };
         match (self.expected, response) {
-            (Expected::Accepted, Ok(r)) => match negotiated(conn.offer.as_deref(), r, &conn.key) {
+            (Expected::Accepted, Ok(r)) => match subprotocol_checked(conn, r)
+                .and_then(|r| negotiated(conn.offer.as_deref(), &r, &conn.key))
+            {
                 Ok(_) => Progress::Met,
                 Err(e) => match self.unmet(format!("{} {}: {e}", r.status, r.reason)) {
                     Progress::Unmet(failure) => Progress::Unmet(Failure {

@@ -345,6 +345,23 @@ fn handshake_expectations_read_the_stored_response() {
 }
 
 #[test]
+fn a_server_may_select_an_offered_subprotocol_and_no_other() {
+    let accept = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat.v2\r\n\r\n";
+    let mut offered = answered(accept);
+    offered.protocols = Some("chat.v1, chat.v2".into());
+    assert_eq!(decide(&Expected::Accepted, &offered, &[]), Progress::Met);
+    let mut other = offered.clone();
+    other.protocols = Some("chat.v1".into());
+    assert!(says(&Expected::Accepted, &other, &[]).contains(
+        "Sec-WebSocket-Protocol: chat.v2, which is not one the request offered (chat.v1)"
+    ));
+    let none = answered(accept);
+    assert!(
+        says(&Expected::Accepted, &none, &[]).contains("but the request offered no subprotocol")
+    );
+}
+
+#[test]
 fn refusals_check_status_and_headers() {
     let refused = "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n\r\n";
     let conn = answered(refused);

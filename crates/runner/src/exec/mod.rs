@@ -316,6 +316,10 @@ async fn handshake(
     };
     let mut conn = Conn::new(stream, key.to_string());
     conn.state.offer = deflate::offered(&bytes[..request_len.min(bytes.len())]);
+    conn.state.protocols = deflate::request_header(
+        &bytes[..request_len.min(bytes.len())],
+        "Sec-WebSocket-Protocol",
+    );
     run.conns.insert(client.to_string(), conn);
     let at = run.now();
     let (request, then) = bytes.split_at(request_len.min(bytes.len()));

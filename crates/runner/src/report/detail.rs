@@ -102,7 +102,9 @@ pub fn plain_detail(r: &ScenarioResult) -> String {
     }
     // A failure's one-line message is "expected X; got Y": the Expected and
     // Actual lines below say it better, so it is only printed without them.
-    if !r.message.is_empty() && r.failure.is_none() {
+    // A non-strict message is its notes' summaries: the notes say it with
+    // their reasons.
+    if !r.message.is_empty() && r.failure.is_none() && r.notes.is_empty() {
         let _ = writeln!(out, "{}", r.message);
     }
     for note in &r.notes {

@@ -53,14 +53,39 @@ struct Diagnostic<'a> {
     rfc: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     strength: Option<&'static str>,
-    #[serde(skip_serializing_if = "<[Note]>::is_empty")]
-    notes: &'a [Note],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<TapNote<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     transcript: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<&'a str>,
     points: u32,
     max_points: u32,
+}
+
+/// A `should` or `may` not met: as in the JSON report, `step` is 1-based.
+#[derive(Serialize)]
+struct TapNote<'a> {
+    strength: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<usize>,
+    client: &'a str,
+    expected: &'a str,
+    actual: &'a str,
+    reason: &'a str,
+}
+
+impl<'a> TapNote<'a> {
+    fn of(note: &'a Note) -> TapNote<'a> {
+        TapNote {
+            strength: note.strength.word(),
+            step: note.step.map(|s| s + 1),
+            client: &note.client,
+            expected: &note.expected,
+            actual: &note.actual,
+            reason: note.reason.trim(),
+        }
+    }
 }
 
 /// A test point's description must stay on one line, and `#` starts a
@@ -93,7 +118,7 @@ fn diagnostic(r: &ScenarioResult) -> String {
             .map(str::trim),
         rfc: r.rfc.as_deref().map(rfc_link),
         strength: failure.map(|f| f.strength.word()),
-        notes: &r.notes,
+        notes: r.notes.iter().map(TapNote::of).collect(),
         transcript: (r.outcome == Outcome::Fail && !r.transcript.lines.is_empty())
             .then(|| plain_transcript(r)),
         hint: r.hint.as_deref().map(str::trim),
