@@ -142,6 +142,10 @@ struct RunArgs {
     /// server declines: `--require deflate` (permessage-deflate, RFC 7692).
     #[arg(long, value_enum)]
     require: Vec<RequireArg>,
+    /// What a non-strict result (a SHOULD missed, no MUST broken) earns in
+    /// every report: full, half (rounded down) or zero of its points.
+    #[arg(long, value_name = "POLICY", default_value = "full")]
+    non_strict_points: wsconform_runner::verdict::NonStrictPoints,
 }
 
 /// Optional features `--require` can make mandatory.
@@ -614,6 +618,7 @@ async fn run(args: RunArgs) -> ExitCode {
     if args.require.contains(&RequireArg::Deflate) {
         wsconform_runner::exec::deflate::require_deflate(&mut report.results);
     }
+    let report = report.with_non_strict_points(args.non_strict_points);
     let text = render(&report, opts);
     if human_to_stderr {
         eprint!("{text}");

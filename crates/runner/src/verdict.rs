@@ -47,6 +47,70 @@ impl Outcome {
     }
 }
 
+/// What a `non-strict` result is worth: a grader's policy (`run` and
+/// `grade` take `--non-strict-points`). A non-strict server broke no MUST,
+/// so by default it earns the scenario's points; a grader who wants to
+/// reward the best behaviour gives half (rounded down) or nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NonStrictPoints {
+    /// All the scenario's points (the default).
+    #[default]
+    Full,
+    /// Half of them, rounded down (a 1-point scenario earns nothing).
+    Half,
+    /// None.
+    Zero,
+}
+
+impl NonStrictPoints {
+    /// The word on the command line and in reports.
+    pub fn word(self) -> &'static str {
+        match self {
+            NonStrictPoints::Full => "full",
+            NonStrictPoints::Half => "half",
+            NonStrictPoints::Zero => "zero",
+        }
+    }
+
+    /// The points a non-strict result earns out of `max`.
+    pub fn of(self, max: u32) -> u32 {
+        match self {
+            NonStrictPoints::Full => max,
+            NonStrictPoints::Half => max / 2,
+            NonStrictPoints::Zero => 0,
+        }
+    }
+
+    /// The sentence reports print about it.
+    pub fn sentence(self) -> String {
+        let worth = match self {
+            NonStrictPoints::Full => "full points",
+            NonStrictPoints::Half => "half points, rounded down",
+            NonStrictPoints::Zero => "no points",
+        };
+        format!(
+            "A non-strict result (a SHOULD missed, no MUST broken) earns {worth} (--non-strict-points {}).",
+            self.word()
+        )
+    }
+}
+
+impl std::str::FromStr for NonStrictPoints {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(NonStrictPoints::Full),
+            "half" => Ok(NonStrictPoints::Half),
+            "zero" => Ok(NonStrictPoints::Zero),
+            other => Err(format!(
+                "'{other}' is not a non-strict policy: use full, half or zero"
+            )),
+        }
+    }
+}
+
 /// Why a scenario failed, in the h2spec style: expected versus actual.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -175,5 +239,22 @@ impl ScenarioResult {
             notes: Vec::new(),
             transcript: Transcript::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_strict_points_follow_the_policy() {
+        assert_eq!(NonStrictPoints::default(), NonStrictPoints::Full);
+        assert_eq!(NonStrictPoints::Full.of(3), 3);
+        assert_eq!(NonStrictPoints::Half.of(3), 1);
+        assert_eq!(NonStrictPoints::Half.of(1), 0);
+        assert_eq!(NonStrictPoints::Zero.of(3), 0);
+        assert_eq!("half".parse(), Ok(NonStrictPoints::Half));
+        assert!("most".parse::<NonStrictPoints>().is_err());
+        assert!(NonStrictPoints::Zero.sentence().contains("no points"));
     }
 }

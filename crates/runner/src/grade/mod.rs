@@ -30,6 +30,7 @@ use tokio::task::JoinSet;
 use crate::load::LoadedScenario;
 use crate::plan::Profile;
 use crate::scenario::ProfileNeed;
+use crate::verdict::NonStrictPoints;
 
 use isolation::{Account, Cgroups, Limits};
 use process::{Ports, grade_one};
@@ -113,6 +114,8 @@ pub struct GradeSettings {
     pub program: PathBuf,
     /// The output folder.
     pub out: PathBuf,
+    /// What a non-strict result earns.
+    pub non_strict_points: NonStrictPoints,
 }
 
 impl GradeSettings {

@@ -104,6 +104,10 @@ pub fn summary_line(report: &RunReport, opts: HumanOptions) -> String {
     if opts.timings {
         line.push_str(&format!(" ({:.1} s)", report.duration.as_secs_f64()));
     }
+    if s.non_strict > 0 {
+        line.push('\n');
+        line.push_str(&p.dim(&report.non_strict_points.sentence()));
+    }
     line
 }
 

@@ -10,6 +10,7 @@
 //!   "profile": "echo",
 //!   "duration_ms": 812,
 //!   "cause": null,
+//!   "non_strict_points": "full",
 //!   "summary": { "total": 20, "passed": 18, "failed": 1, "non_strict": 1,
 //!                "skipped": 0, "errors": 0, "points": 19, "max_points": 20 },
 //!   "results": [
@@ -25,6 +26,8 @@
 //! }
 //! ```
 //!
+//! `non_strict_points` is the grader's policy for a non-strict result
+//! (`full`, `half` or `zero`: what its `points` are).
 //! `outcome` is one of `pass`, `fail`, `non-strict`, `skip`, `error`;
 //! `failure` is `null` unless the outcome is `fail`; `step` is 1-based (as in
 //! the YAML file) or `null` for the implicit handshake. `notes` lists the
@@ -36,7 +39,7 @@ use serde::Serialize;
 
 use super::Summary;
 use crate::report::run::RunReport;
-use crate::verdict::{Outcome, Strength};
+use crate::verdict::{NonStrictPoints, Outcome, Strength};
 
 /// The schema name and version.
 pub const SCHEMA: &str = "wsconform-report/1";
@@ -48,6 +51,7 @@ struct JsonReport<'a> {
     profile: &'a str,
     duration_ms: u64,
     cause: Option<&'a str>,
+    non_strict_points: NonStrictPoints,
     summary: Summary,
     results: Vec<JsonResult<'a>>,
 }
@@ -99,6 +103,7 @@ pub fn render(report: &RunReport) -> String {
         profile: &report.profile,
         duration_ms: report.duration.as_millis() as u64,
         cause: report.cause.as_ref().map(|c| c.message.as_str()),
+        non_strict_points: report.non_strict_points,
         summary: Summary::of(report),
         results: report
             .results
