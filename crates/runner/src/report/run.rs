@@ -49,3 +49,33 @@ impl RunReport {
         self.results.iter().all(|r| r.outcome.is_ok())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::parse_scenario;
+
+    #[test]
+    fn the_policy_sets_the_points_of_non_strict_results_only() {
+        let yaml = "id: a\ntitle: t\npoints: 4\nsteps:\n  - send: { text: a }\n";
+        let loaded = parse_scenario("scenarios/02-frames/a.yaml", yaml).unwrap();
+        let mut lax = ScenarioResult::for_scenario(&loaded, Outcome::NonStrict);
+        lax.points = 4;
+        let mut pass = ScenarioResult::for_scenario(&loaded, Outcome::Pass);
+        pass.points = 4;
+        let report = RunReport {
+            target: String::new(),
+            profile: "echo".into(),
+            results: vec![lax, pass],
+            cause: None,
+            duration: Duration::ZERO,
+            non_strict_points: NonStrictPoints::Full,
+        };
+        let half = report.clone().with_non_strict_points(NonStrictPoints::Half);
+        assert_eq!(half.results[0].points, 2);
+        assert_eq!(half.results[1].points, 4);
+        assert_eq!(half.non_strict_points, NonStrictPoints::Half);
+        let zero = report.with_non_strict_points(NonStrictPoints::Zero);
+        assert_eq!(zero.results[0].points, 0);
+    }
+}
