@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use wsconform_runner::verdict::{Failure, Outcome, ScenarioResult, Strength};
+use wsconform_runner::verdict::{Failure, Outcome, ScenarioResult};
 
 use super::super::{AUTOBAHN_VERSION, CaseResult, Index};
 use super::covered::Covered;
@@ -234,6 +234,7 @@ impl Tally {
 mod tests {
     use super::super::covered::tests::scenario;
     use super::*;
+    use wsconform_runner::verdict::Strength;
 
     fn case(behavior: &str, close: &str) -> CaseResult {
         CaseResult {
