@@ -25,6 +25,10 @@ pub struct CheckError {
     pub path: String,
     /// What is wrong and how to fix it.
     pub message: String,
+    /// A fairness rule (a quoted MUST, a reason for a `should`), not a
+    /// scenario that cannot run: `wsconform check` rejects it, `run` only
+    /// warns, so learners can run scenarios of their own.
+    pub fairness: bool,
 }
 
 impl std::fmt::Display for CheckError {
@@ -44,12 +48,15 @@ fn valid_id(id: &str) -> bool {
 pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
     let mut errors = Vec::new();
     let mut seen: HashMap<&str, &str> = HashMap::new();
+    let mut fairness: Vec<CheckError> = Vec::new();
     for s in scenarios {
         let sc = &s.scenario;
+        let mut fair: Vec<String> = Vec::new();
         let mut err = |message: String| {
             errors.push(CheckError {
                 path: s.path.clone(),
                 message,
+                fairness: false,
             })
         };
         if let Some(first) = seen.insert(&sc.id, &s.path) {
@@ -122,21 +129,24 @@ pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
             Action::Flood(_) => true,
             _ => false,
         });
-        for problem in check_requirement(sc.requirement.as_deref(), can_fail) {
-            err(problem);
-        }
+        fair.extend(check_requirement(sc.requirement.as_deref(), can_fail));
         for (i, step) in sc.steps.iter().enumerate() {
             if let Action::Expect(e) = &step.action
                 && e.strength != Strength::Must
                 && e.reason.as_deref().is_none_or(|r| r.trim().is_empty())
             {
-                err(format!(
+                fair.push(format!(
                     "step {}: a `{}` expectation needs a `reason`: the quote or sentence that says why it is not a MUST",
                     i + 1,
                     e.strength.word()
                 ));
             }
         }
+        fairness.extend(fair.into_iter().map(|message| CheckError {
+            path: s.path.clone(),
+            message,
+            fairness: true,
+        }));
         // The staging rule: nothing a later chapter teaches.
         for early in check_staging(s) {
             err(early.to_string());
@@ -176,6 +186,7 @@ pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
             }
         }
     }
+    errors.extend(fairness);
     errors
 }
 
@@ -204,6 +215,13 @@ mod tests {
         let steps = "steps:\n  - send: { text: hi }\n  - expect: { echo: last }\n";
         let p = problems(&format!("id: a\ntitle: t\n{steps}"));
         assert!(p.iter().any(|m| m.contains("quotes no MUST")), "{p:?}");
+        // A fairness problem: `check` rejects it, `run` only warns.
+        let s = parse_scenario(
+            "scenarios/01-x/a.yaml",
+            &format!("id: a\ntitle: t\n{steps}"),
+        )
+        .unwrap();
+        assert!(check(&[s]).iter().all(|e| e.fairness));
         let p = problems(&format!(
             "id: a\ntitle: t\nrequirement: 'RFC 6455 5.5.1: \"the endpoint MUST send a Pong\"'\n{steps}"
         ));
