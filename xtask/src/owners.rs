@@ -76,7 +76,7 @@ pub const OWNERS: &[Owner] = &[
     },
     Owner {
         what: "a result carrying a scenario's metadata (ScenarioResult::for_scenario)",
-        pattern: r"non_strict: Vec::new\(\),",
+        pattern: r"notes: Vec::new\(\),",
         owner: "crates/runner/src/verdict.rs",
         scope: "crates/runner/src/",
     },

@@ -14,6 +14,7 @@ use wsconform_runner::grade::{self as grading, GradeSettings, baseline, endpoint
 use wsconform_runner::plan::Profile;
 use wsconform_runner::report::RunReport;
 use wsconform_runner::scenario::Dur;
+use wsconform_runner::verdict::NonStrictPoints;
 
 use crate::{ProfileArg, USAGE, load, parse_dur, progress};
 
@@ -75,6 +76,10 @@ struct ClassArgs {
     /// The base of every seed (nonces, keys, payloads); recorded, so a regrade gives the same rows.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// What a non-strict result (a SHOULD missed, no MUST broken) earns:
+    /// full, half (rounded down) or zero of the scenario's points.
+    #[arg(long, value_name = "POLICY", default_value = "full")]
+    non_strict_points: NonStrictPoints,
     /// Grade only part I of N of the class (stable: by a hash of each folder's name).
     #[arg(long, value_name = "I/N", value_parser = Shard::parse)]
     shard: Option<Shard>,
@@ -281,6 +286,7 @@ fn settings(args: ClassArgs) -> Result<(GradeSettings, bool), ExitCode> {
         network,
         program,
         out: args.out,
+        non_strict_points: args.non_strict_points,
     };
     Ok((settings, progress::wanted(args.no_progress)))
 }

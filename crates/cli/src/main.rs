@@ -173,6 +173,10 @@ struct RunArgs {
     /// server declines: `--require deflate` (permessage-deflate, RFC 7692).
     #[arg(long, value_enum)]
     require: Vec<RequireArg>,
+    /// What a non-strict result (a SHOULD missed, no MUST broken) earns in
+    /// every report: full, half (rounded down) or zero of its points.
+    #[arg(long, value_name = "POLICY", default_value = "full")]
+    non_strict_points: wsconform_runner::verdict::NonStrictPoints,
 }
 
 /// Optional features `--require` can make mandatory.
@@ -482,7 +486,12 @@ fn scenarios_for(args: &RunArgs) -> Result<(Vec<LoadedScenario>, Vec<String>), E
         Role::Server
     };
     loaded.retain(|s| s.scenario.role == role);
-    let errors = check(&loaded);
+    let (unfair, errors): (Vec<_>, Vec<_>) = check(&loaded).into_iter().partition(|e| e.fairness);
+    // A scenario of one's own may run without quoting its MUST; `check`
+    // (and the bundled suite's tests) insist.
+    for e in &unfair {
+        eprintln!("warning: {e}");
+    }
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("error: {e}");
@@ -764,6 +773,7 @@ async fn run(args: RunArgs) -> ExitCode {
     if args.require.contains(&RequireArg::Deflate) {
         wsconform_runner::exec::deflate::require_deflate(&mut report.results);
     }
+    let report = report.with_non_strict_points(args.non_strict_points);
     let text = render_limited(&report, opts, args.max_failures);
     if human_to_stderr {
         eprint!("{text}");

@@ -14,7 +14,8 @@ use wsconform_wire::CloseCode;
 use crate::load::LoadedScenario;
 use crate::payload::payload_bytes;
 use crate::plan::{PlanError, PlanSettings, Profile, Target, plan};
-use crate::scenario::{Action, DataKind, ExpectKind, ProfileNeed};
+use crate::quotes::check_requirement;
+use crate::scenario::{Action, DataKind, ExpectKind, ProfileNeed, Strength};
 use crate::stages::check_staging;
 
 /// One problem found by `check`.
@@ -24,6 +25,10 @@ pub struct CheckError {
     pub path: String,
     /// What is wrong and how to fix it.
     pub message: String,
+    /// A fairness rule (a quoted MUST, a reason for a `should`), not a
+    /// scenario that cannot run: `wsconform check` rejects it, `run` only
+    /// warns, so learners can run scenarios of their own.
+    pub fairness: bool,
 }
 
 impl std::fmt::Display for CheckError {
@@ -43,12 +48,15 @@ fn valid_id(id: &str) -> bool {
 pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
     let mut errors = Vec::new();
     let mut seen: HashMap<&str, &str> = HashMap::new();
+    let mut fairness: Vec<CheckError> = Vec::new();
     for s in scenarios {
         let sc = &s.scenario;
+        let mut fair: Vec<String> = Vec::new();
         let mut err = |message: String| {
             errors.push(CheckError {
                 path: s.path.clone(),
                 message,
+                fairness: false,
             })
         };
         if let Some(first) = seen.insert(&sc.id, &s.path) {
@@ -113,6 +121,32 @@ pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
                 }
             }
         }
+        // Fail only where a MUST is broken: a scenario that can fail quotes
+        // the MUST it enforces, every quote word for word; a `should` or
+        // `may` says why it is not a MUST.
+        let can_fail = sc.steps.iter().any(|step| match &step.action {
+            Action::Expect(e) => e.strength == Strength::Must,
+            Action::Flood(_) => true,
+            _ => false,
+        });
+        fair.extend(check_requirement(sc.requirement.as_deref(), can_fail));
+        for (i, step) in sc.steps.iter().enumerate() {
+            if let Action::Expect(e) = &step.action
+                && e.strength != Strength::Must
+                && e.reason.as_deref().is_none_or(|r| r.trim().is_empty())
+            {
+                fair.push(format!(
+                    "step {}: a `{}` expectation needs a `reason`: the quote or sentence that says why it is not a MUST",
+                    i + 1,
+                    e.strength.word()
+                ));
+            }
+        }
+        fairness.extend(fair.into_iter().map(|message| CheckError {
+            path: s.path.clone(),
+            message,
+            fairness: true,
+        }));
         // The staging rule: nothing a later chapter teaches.
         for early in check_staging(s) {
             err(early.to_string());
@@ -152,6 +186,7 @@ pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
             }
         }
     }
+    errors.extend(fairness);
     errors
 }
 
@@ -169,10 +204,38 @@ mod tests {
     fn a_clean_scenario_has_no_problems() {
         assert!(
             problems(
-                "id: a.b\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n"
+                "id: a.b\ntitle: t\nrequirement: 'Profile echo: \"The echo endpoint sends back every data message it receives\"'\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n"
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn a_scenario_that_can_fail_quotes_its_must_word_for_word() {
+        let steps = "steps:\n  - send: { text: hi }\n  - expect: { echo: last }\n";
+        let p = problems(&format!("id: a\ntitle: t\n{steps}"));
+        assert!(p.iter().any(|m| m.contains("quotes no MUST")), "{p:?}");
+        // A fairness problem: `check` rejects it, `run` only warns.
+        let s = parse_scenario(
+            "scenarios/01-x/a.yaml",
+            &format!("id: a\ntitle: t\n{steps}"),
+        )
+        .unwrap();
+        assert!(check(&[s]).iter().all(|e| e.fairness));
+        let p = problems(&format!(
+            "id: a\ntitle: t\nrequirement: 'RFC 6455 5.5.1: \"the endpoint MUST send a Pong\"'\n{steps}"
+        ));
+        assert!(
+            p.iter()
+                .any(|m| m.contains("is not word for word in RFC 6455 section 5.5.1")),
+            "{p:?}"
+        );
+        // Only `should` expectations: nothing to quote, but each needs its reason.
+        let p = problems(
+            "id: a\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last, strength: should }\n",
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("needs a `reason`"), "{p:?}");
     }
 
     #[test]
@@ -197,7 +260,7 @@ mod tests {
     fn a_step_from_a_later_chapter_is_named_with_its_chapter() {
         let s = parse_scenario(
             "scenarios/02-frames/a.yaml",
-            "id: a\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n  - send: { close: 1000 }\n",
+            "id: a\ntitle: t\nrequirement: 'Profile echo: \"sends back every data message\"'\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\n  - send: { close: 1000 }\n",
         )
         .unwrap();
         let errors = check(&[s]);

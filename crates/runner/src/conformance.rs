@@ -116,6 +116,9 @@ pub struct FailedScenario {
     pub chapter: String,
     /// The profile it failed with.
     pub profile: Profile,
+    /// It was `non-strict`, not `fail`: a SHOULD missed. That catches a
+    /// mutant whose bug is only a SHOULD, in its own chapter only.
+    pub non_strict: bool,
 }
 
 /// What the suite caught in one server that should fail it.
@@ -131,7 +134,8 @@ pub struct Caught {
 
 impl Caught {
     /// Collects the failures (outcome `fail`; `error` too, since a crash
-    /// is a failure) of `reports`.
+    /// is a failure) of `reports`, and the `non-strict` results of the
+    /// server's own chapter (a bug that is only a SHOULD shows there).
     pub fn from_reports(server: &str, chapter: &str, reports: &[RunReport]) -> Caught {
         let mut failed = Vec::new();
         for report in reports {
@@ -141,11 +145,14 @@ impl Caught {
                 Profile::Echo
             };
             for r in &report.results {
-                if matches!(r.outcome, Outcome::Fail | Outcome::Error) {
+                let name = crate::chapter::name(&r.chapter);
+                let non_strict = r.outcome == Outcome::NonStrict && name == chapter;
+                if matches!(r.outcome, Outcome::Fail | Outcome::Error) || non_strict {
                     failed.push(FailedScenario {
                         id: r.id.clone(),
-                        chapter: crate::chapter::name(&r.chapter).to_owned(),
+                        chapter: name.to_owned(),
                         profile,
+                        non_strict,
                     });
                 }
             }
@@ -157,8 +164,8 @@ impl Caught {
         }
     }
 
-    /// Ids of failed scenarios in the server's own chapter, without
-    /// repeats (a scenario may fail with both profiles).
+    /// Ids of failed (or non-strict) scenarios in the server's own chapter,
+    /// without repeats (a scenario may fail with both profiles).
     pub fn in_chapter(&self) -> Vec<&str> {
         let mut ids: Vec<&str> = self
             .failed
@@ -254,6 +261,7 @@ mod tests {
             results,
             cause: None,
             duration: Duration::ZERO,
+            non_strict_points: Default::default(),
         }
     }
 
@@ -273,8 +281,12 @@ mod tests {
                 vec![result("frames.b", "02-frames", Outcome::Fail)],
             ),
         ];
-        let elsewhere = Caught::from_reports("mutant:x", "lengths", &reports);
-        assert_eq!(elsewhere.failed.len(), 2);
+        let elsewhere = Caught::from_reports("mutant:x", "masking", &reports);
+        assert_eq!(
+            elsewhere.failed.len(),
+            2,
+            "non-strict elsewhere is no failure"
+        );
         assert!(!elsewhere.caught_in_chapter());
         let text = render_matrix(std::slice::from_ref(&elsewhere));
         assert!(text.contains("NOT CAUGHT"), "{text}");
@@ -282,6 +294,11 @@ mod tests {
             text.contains("other chapters: 1 scenario (frames.b)"),
             "{text}"
         );
+
+        // A bug that is only a SHOULD is caught by a non-strict result in its chapter.
+        let should = Caught::from_reports("mutant:z", "lengths", &reports[..1]);
+        assert_eq!(should.in_chapter(), ["lengths.c"]);
+        assert!(should.failed.iter().any(|f| f.non_strict));
 
         let reports = [report(
             Profile::Chat,

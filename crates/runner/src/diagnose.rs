@@ -440,6 +440,8 @@ mod tests {
             rule: None,
             caret: None,
             prerequisite: true,
+            strength: crate::scenario::Strength::Must,
+            reason: None,
         });
         let mut probe = ScenarioResult::for_scenario(&loaded, Outcome::Pass);
         probe.transcript.http(

@@ -86,6 +86,7 @@ pub mod limits;
 pub mod load;
 pub mod payload;
 pub mod plan;
+pub mod quotes;
 pub mod report;
 pub mod scenario;
 pub mod spawn;

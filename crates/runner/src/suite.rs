@@ -24,7 +24,7 @@ use crate::load::{LoadedScenario, parse_scenario};
 use crate::payload::payload_len;
 use crate::plan::{Op, PlanSettings, plan};
 use crate::scenario::{Action, SendKind};
-use crate::verdict::{Failure, Outcome, ScenarioResult};
+use crate::verdict::{Failure, NonStrictPoints, Outcome, ScenarioResult};
 use crate::{chapter, ids};
 
 // The run report belongs to the reports that render it; re-exported here,
@@ -183,6 +183,7 @@ pub async fn run_suite_with(
         results: Vec::new(),
         cause: None,
         duration: Duration::ZERO,
+        non_strict_points: NonStrictPoints::default(),
     };
     let mut to_run: Vec<(usize, LoadedScenario)> = Vec::new();
     let mut slots: Vec<Option<ScenarioResult>> = vec![None; scenarios.len()];

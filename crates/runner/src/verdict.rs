@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::load::LoadedScenario;
+pub use crate::scenario::Strength;
 pub use crate::transcript::Caret;
 use crate::transcript::Transcript;
 
@@ -19,7 +20,8 @@ pub enum Outcome {
     Pass,
     /// An expectation was not met, or the server broke a rule.
     Fail,
-    /// Allowed, but not the best behaviour (an `otherwise: non-strict` step was not met).
+    /// Allowed, but not the best behaviour: a `should` expectation was not
+    /// met (the notes say which, and why it is not a MUST).
     NonStrict,
     /// The scenario does not apply to this profile.
     Skip,
@@ -45,6 +47,70 @@ impl Outcome {
     }
 }
 
+/// What a `non-strict` result is worth: a grader's policy (`run` and
+/// `grade` take `--non-strict-points`). A non-strict server broke no MUST,
+/// so by default it earns the scenario's points; a grader who wants to
+/// reward the best behaviour gives half (rounded down) or nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NonStrictPoints {
+    /// All the scenario's points (the default).
+    #[default]
+    Full,
+    /// Half of them, rounded down (a 1-point scenario earns nothing).
+    Half,
+    /// None.
+    Zero,
+}
+
+impl NonStrictPoints {
+    /// The word on the command line and in reports.
+    pub fn word(self) -> &'static str {
+        match self {
+            NonStrictPoints::Full => "full",
+            NonStrictPoints::Half => "half",
+            NonStrictPoints::Zero => "zero",
+        }
+    }
+
+    /// The points a non-strict result earns out of `max`.
+    pub fn of(self, max: u32) -> u32 {
+        match self {
+            NonStrictPoints::Full => max,
+            NonStrictPoints::Half => max / 2,
+            NonStrictPoints::Zero => 0,
+        }
+    }
+
+    /// The sentence reports print about it.
+    pub fn sentence(self) -> String {
+        let worth = match self {
+            NonStrictPoints::Full => "full points",
+            NonStrictPoints::Half => "half points, rounded down",
+            NonStrictPoints::Zero => "no points",
+        };
+        format!(
+            "A non-strict result (a SHOULD missed, no MUST broken) earns {worth} (--non-strict-points {}).",
+            self.word()
+        )
+    }
+}
+
+impl std::str::FromStr for NonStrictPoints {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "full" => Ok(NonStrictPoints::Full),
+            "half" => Ok(NonStrictPoints::Half),
+            "zero" => Ok(NonStrictPoints::Zero),
+            other => Err(format!(
+                "'{other}' is not a non-strict policy: use full, half or zero"
+            )),
+        }
+    }
+}
+
 /// Why a scenario failed, in the h2spec style: expected versus actual.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -62,6 +128,54 @@ pub struct Failure {
     pub caret: Option<Caret>,
     /// The default opening handshake failed: the scenario never got to its point.
     pub prerequisite: bool,
+    /// How strongly the unmet expectation was required: a `fail` is a broken
+    /// `must`; the judge itself marks a weaker miss (a close code other than
+    /// the one expected) `should`.
+    pub strength: Strength,
+    /// Why a `should` or `may` miss is not a MUST, when it is one.
+    pub reason: Option<String>,
+}
+
+impl Failure {
+    /// A `must` failure seen by `client`: expected versus actual, nothing else.
+    pub fn must(client: &str, expected: String, actual: String) -> Failure {
+        Failure {
+            step: None,
+            client: client.to_string(),
+            expected,
+            actual,
+            rule: None,
+            caret: None,
+            prerequisite: false,
+            strength: Strength::Must,
+            reason: None,
+        }
+    }
+}
+
+/// An expectation that was not met but is not a MUST: a `should` (the
+/// scenario is `non-strict`) or a `may` (it still passes), with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    /// `should` or `may`.
+    pub strength: Strength,
+    /// The scenario step (0-based), `None` for implicit steps.
+    pub step: Option<usize>,
+    /// The client that saw it.
+    pub client: String,
+    /// What the step asked for.
+    pub expected: String,
+    /// What happened.
+    pub actual: String,
+    /// Why this is not a MUST: a quote or a sentence.
+    pub reason: String,
+}
+
+impl Note {
+    /// One line: what was expected and what came.
+    pub fn summary(&self) -> String {
+        format!("{} (got {})", self.expected, self.actual)
+    }
 }
 
 /// Everything known about one scenario after it ran.
@@ -95,8 +209,9 @@ pub struct ScenarioResult {
     pub message: String,
     /// Details when it failed.
     pub failure: Option<Failure>,
-    /// Notes that made it non-strict.
-    pub non_strict: Vec<String>,
+    /// Expectations not met that are not MUSTs: `should` notes make the
+    /// result non-strict, `may` notes are informational.
+    pub notes: Vec<Note>,
     /// Known bugs recognised in what was recorded ([`crate::diagnose`]),
     /// one sentence each.
     pub diagnosis: Vec<String>,
@@ -124,9 +239,26 @@ impl ScenarioResult {
             duration: Duration::ZERO,
             message: String::new(),
             failure: None,
-            non_strict: Vec::new(),
+            notes: Vec::new(),
             diagnosis: Vec::new(),
             transcript: Transcript::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_strict_points_follow_the_policy() {
+        assert_eq!(NonStrictPoints::default(), NonStrictPoints::Full);
+        assert_eq!(NonStrictPoints::Full.of(3), 3);
+        assert_eq!(NonStrictPoints::Half.of(3), 1);
+        assert_eq!(NonStrictPoints::Half.of(1), 0);
+        assert_eq!(NonStrictPoints::Zero.of(3), 0);
+        assert_eq!("half".parse(), Ok(NonStrictPoints::Half));
+        assert!("most".parse::<NonStrictPoints>().is_err());
+        assert!(NonStrictPoints::Zero.sentence().contains("no points"));
     }
 }

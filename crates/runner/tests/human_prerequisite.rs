@@ -10,7 +10,7 @@ use support::{Behaviour, Bugs, plain_human, serve, settings};
 use wsconform_runner::load::parse_scenario;
 use wsconform_runner::plan::Profile;
 use wsconform_runner::suite::{Cause, run_suite};
-use wsconform_runner::verdict::{Failure, Outcome};
+use wsconform_runner::verdict::{Failure, Outcome, Strength};
 
 const SCENARIO: &str = r#"
 id: concurrency.two-clients
@@ -44,6 +44,8 @@ async fn a_prerequisite_failed_in_one_scenario_is_explained_in_failures() {
         rule: None,
         caret: None,
         prerequisite: true,
+        strength: Strength::Must,
+        reason: None,
     });
     let text = plain_human(&report);
     let failures = text.split("Failures").nth(1).unwrap_or_default();

@@ -20,12 +20,13 @@ use wsconform_runner::plan::Profile;
 use wsconform_runner::report::ReportFormat;
 use wsconform_runner::suite::{RunReport, run_suite};
 use wsconform_runner::transcript::{LineKind, Transcript};
-use wsconform_runner::verdict::{Caret, Failure, Outcome};
+use wsconform_runner::verdict::{Caret, Failure, Outcome, Strength};
 
 const HOSTILE: &str = "<script>alert(1)</script> ]]> --> \"' & \u{1b}[31m\u{0}\u{7} # not a directive\n---\nkey: [value";
 
 /// The scenarios of the fixed run: a pass, two failures (a non-minimal
-/// length with a caret, a missing pong that times out) and a skip.
+/// length with a caret, a missing pong that times out), a non-strict one
+/// (a `should` not met, with its reason) and a skip.
 const FIXED: &[(&str, &str)] = &[
     (
         "scenarios/01-handshake/missing-key.yaml",
@@ -68,6 +69,21 @@ hint: Answer opcode 0x9 with opcode 0xA carrying the same payload, right away.
 steps:
   - send: { ping: "Hello, ping" }
   - expect: { pong: last }
+"#,
+    ),
+    (
+        "scenarios/07-ping-pong/pong-soon.yaml",
+        r#"
+id: ping-pong.pong-soon
+title: A ping is answered soon (a SHOULD)
+rfc: "5.5.2"
+tags: [ping]
+steps:
+  - send: { ping: "soon?" }
+  - expect:
+      pong: last
+      strength: should
+      reason: 'RFC 6455 5.5.2: "It SHOULD respond with Pong frame as soon as is practical."'
 "#,
     ),
     (
@@ -161,6 +177,8 @@ async fn fixed_run() -> RunReport {
         rule: None,
         caret: Some(Caret { line, byte: 2 }),
         prerequisite: false,
+        strength: Strength::Must,
+        reason: None,
     });
     report.results.push(hostile);
 
@@ -181,6 +199,7 @@ async fn every_format_of_one_fixed_run() {
             Outcome::Pass,
             Outcome::Fail,
             Outcome::Fail,
+            Outcome::NonStrict,
             Outcome::Skip,
             Outcome::Error,
             Outcome::Fail
@@ -197,8 +216,11 @@ async fn every_format_of_one_fixed_run() {
     // accepted a bad snapshot.
     let doc: serde_json::Value = serde_json::from_str(&gradescope).unwrap();
     let tests = doc["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 5, "skips are left out of Gradescope tests");
-    assert_eq!(doc["score"], 1);
+    assert_eq!(tests.len(), 6, "skips are left out of Gradescope tests");
+    assert_eq!(
+        doc["score"], 2,
+        "a non-strict result earns its points by default"
+    );
     for t in tests {
         for field in [
             "name",
@@ -228,7 +250,23 @@ async fn every_format_of_one_fixed_run() {
     assert!(!junit.contains("<script>"), "JUnit must escape markup");
     assert!(!junit.contains('\u{1b}') && !junit.contains('\u{0}'));
 
-    assert!(tap.starts_with("TAP version 14\n1..6\n"));
+    // A non-strict result carries its strength and its reason in every format.
+    let json = ReportFormat::Json.render(&report);
+    let reason = "It SHOULD respond with Pong frame as soon as is practical.";
+    for (name, text) in [
+        ("gradescope", gradescope.replace("\\\"", "\"")),
+        ("junit", junit.replace("&quot;", "\"")),
+        ("tap", tap.clone()),
+        ("html", html.replace("&quot;", "\"")),
+        ("json", json.replace("\\\"", "\"")),
+    ] {
+        assert!(
+            text.contains(reason),
+            "{name} lacks the reason of the non-strict result"
+        );
+        assert!(text.contains("should"), "{name} lacks the strength");
+    }
+    assert!(tap.starts_with("TAP version 14\n1..7\n"));
     assert_eq!(tap.lines().filter(|l| l.starts_with("not ok ")).count(), 4);
     assert!(tap.contains("# SKIP"));
     for block in tap.split("  ---\n").skip(1) {

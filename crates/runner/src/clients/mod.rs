@@ -72,5 +72,6 @@ pub async fn run_client_suite(
         results,
         cause: None,
         duration: started.elapsed(),
+        non_strict_points: Default::default(),
     }
 }

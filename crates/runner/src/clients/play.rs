@@ -24,12 +24,14 @@ use super::keys::{KEY_RULE, MASK_RULE, mask_problem};
 use crate::connect::PeerEnd;
 use crate::exec::describe::{describe_expected, frame_broken, message_broken};
 use crate::exec::judge::{Before, CloseState, ConnState, Judging, Progress};
+use crate::exec::note_of;
 use crate::load::LoadedScenario;
 use crate::plan::{Op, PlanError, PlanSettings, Profile, Target, plan};
+use crate::scenario::Strength;
 use crate::scenario::{Action, DataKind, MaskSpec};
 use crate::spawn::SpawnedTarget;
 use crate::transcript::{Direction, Event, LineKind, Transcript};
-use crate::verdict::{Failure, Outcome, ScenarioResult};
+use crate::verdict::{Failure, Note, Outcome, ScenarioResult};
 
 /// The largest request head read from a client.
 const MAX_REQUEST_HEAD: usize = 16 * 1024;
@@ -118,23 +120,24 @@ pub async fn run_client_scenario(
                 Ok(())
             }
             Op::Expect {
-                expected,
-                timeout,
-                non_strict,
-                ..
+                expected, timeout, ..
             } => {
                 if matches!(expected, crate::plan::Expected::Accepted) {
                     Ok(())
                 } else {
                     match played.expect(client, expected, *timeout).await {
                         Ok(()) => Ok(()),
-                        Err(mut failure) if *non_strict => {
-                            failure.step = planned.step;
-                            result.non_strict.push(failure.actual.clone());
-                            result.outcome = Outcome::NonStrict;
-                            Ok(())
+                        Err(mut failure) => {
+                            failure.step = failure.step.or(planned.step);
+                            // A `should` or `may` not met is a note, as for servers.
+                            match note_of(&planned.op, &failure) {
+                                Some(note) => {
+                                    result.notes.push(note);
+                                    Ok(())
+                                }
+                                None => Err(failure),
+                            }
                         }
-                        Err(failure) => Err(failure),
                     }
                 }
             }
@@ -178,17 +181,30 @@ pub async fn run_client_scenario(
     }
     if result.failure.is_none()
         && loaded.scenario.tags.iter().any(|t| t == "closing")
-        && let Some(note) = played.closed_tcp_first().await
+        && let Some((client, actual)) = played.closed_tcp_first().await
     {
-        result.non_strict.push(note);
-        result.outcome = Outcome::NonStrict;
+        result.notes.push(Note {
+            strength: Strength::Should,
+            step: None,
+            client,
+            expected: "the server to close the TCP connection first".to_string(),
+            actual,
+            reason: "RFC 6455 7.1.1: \"The underlying TCP connection, in most normal cases, SHOULD be closed first by the server\"".to_string(),
+        });
     }
     played.stop_all().await;
-    if result.outcome == Outcome::Pass {
+    let should: Vec<String> = result
+        .notes
+        .iter()
+        .filter(|n| n.strength == Strength::Should)
+        .map(Note::summary)
+        .collect();
+    if result.outcome == Outcome::Pass && !should.is_empty() {
+        result.outcome = Outcome::NonStrict;
+        result.message = should.join("; ");
+    }
+    if result.outcome.is_ok() && result.outcome != Outcome::Skip {
         result.points = result.max_points;
-    } else if result.outcome == Outcome::NonStrict {
-        result.points = result.max_points;
-        result.message = result.non_strict.join("; ");
     }
     result.transcript = played.transcript;
     result.duration = started.elapsed();
@@ -210,6 +226,8 @@ fn failure(
         rule: rule.map(str::to_string),
         caret: None,
         prerequisite: false,
+        strength: Strength::Must,
+        reason: None,
     }
 }
 
@@ -596,8 +614,8 @@ impl Played<'_> {
     /// After a closing handshake, whether a client closed the TCP
     /// connection before the server had a chance to (§7.1.1: "the server
     /// SHOULD close it first"; a client waits): a note when it did.
-    async fn closed_tcp_first(&mut self) -> Option<String> {
-        for peer in self.peers.values_mut() {
+    async fn closed_tcp_first(&mut self) -> Option<(String, String)> {
+        for (name, peer) in self.peers.iter_mut() {
             if !matches!(peer.state.close, CloseState::Received(_)) {
                 continue;
             }
@@ -613,11 +631,11 @@ impl Played<'_> {
                 }
             };
             if closed {
-                return Some(
-                    "the client closed the TCP connection right after the closing handshake; \
-                     RFC 6455 7.1.1: the server SHOULD close it first, the client waits for that"
+                return Some((
+                    name.clone(),
+                    "the client closed the TCP connection right after the closing handshake"
                         .to_string(),
-                );
+                ));
             }
         }
         None

@@ -23,13 +23,18 @@ pub const DECLINED: &str = "the server declined permessage-deflate";
 
 /// The `Sec-WebSocket-Extensions` values of a request as sent, joined.
 pub(super) fn offered(request: &[u8]) -> Option<String> {
+    request_header(request, "Sec-WebSocket-Extensions")
+}
+
+/// The values of header `name` in a request as sent, joined with commas.
+pub(super) fn request_header(request: &[u8], name: &str) -> Option<String> {
     let text = String::from_utf8_lossy(request);
     let values: Vec<&str> = text
         .split("\r\n")
         .skip(1)
         .take_while(|line| !line.is_empty())
         .filter_map(|line| line.split_once(':'))
-        .filter(|(name, _)| name.trim().eq_ignore_ascii_case("Sec-WebSocket-Extensions"))
+        .filter(|(header, _)| header.trim().eq_ignore_ascii_case(name))
         .map(|(_, value)| value.trim())
         .collect();
     (!values.is_empty()).then(|| values.join(", "))

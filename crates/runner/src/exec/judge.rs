@@ -21,8 +21,60 @@ use crate::chat;
 use crate::connect::PeerEnd;
 use crate::limits::MAX_SKIPPED;
 use crate::plan::Expected;
+use crate::scenario::Strength;
 use crate::transcript::Event;
 use crate::verdict::Failure;
+
+/// Why a connection failed with another close code is not a fail: failing
+/// the connection is the MUST, its code a SHOULD.
+pub const FAIL_CODE_REASON: &str = "RFC 6455 7.1.7: failing the connection is the MUST; the code is not: the endpoint \"SHOULD send a Close frame with an appropriate status code\"";
+
+/// Why a close with another code is not a fail: a reply "typically" echoes
+/// the code, and an endpoint that closes picks its own.
+pub const CLOSE_CODE_REASON: &str = "RFC 6455 5.5.1: sending a Close frame is the MUST; its code is not: \"When sending a Close frame in response, the endpoint typically echos the status code it received\"";
+
+/// Why a refusal with another error status is not a fail: not upgrading is
+/// the MUST, the status is an example.
+pub const STATUS_REASON: &str = "RFC 6455 4.2.1: refusing the upgrade is the MUST; the status is the server's choice: \"an HTTP response with an appropriate error code (such as 400 Bad Request)\"";
+
+/// Whether a header value holds `want`: equal (ASCII case-insensitively), or
+/// one of the comma-separated tokens of a list (`13, 8` holds `13`: RFC 6455
+/// 4.4 asks for "all versions it is willing to use").
+fn list_holds(got: &str, want: &str) -> bool {
+    got.eq_ignore_ascii_case(want)
+        || got
+            .split(',')
+            .any(|token| token.trim().eq_ignore_ascii_case(want.trim()))
+}
+
+/// The response without its `Sec-WebSocket-Protocol` when the server picked
+/// one of the values the request offered (RFC 6455 4.2.2: the value "MUST be
+/// derived from the client's handshake"); an error naming the value when it
+/// picked one that was not offered.
+fn subprotocol_checked(conn: &ConnState, r: &ServerResponse) -> Result<ServerResponse, String> {
+    let Some(chosen) = r.header("Sec-WebSocket-Protocol") else {
+        return Ok(r.clone());
+    };
+    let offered = conn.protocols.as_deref().unwrap_or_default();
+    if offered.split(',').any(|p| p.trim() == chosen.trim()) {
+        return Ok(ServerResponse {
+            headers: r
+                .headers
+                .iter()
+                .filter(|(n, _)| !n.eq_ignore_ascii_case("Sec-WebSocket-Protocol"))
+                .cloned()
+                .collect(),
+            ..r.clone()
+        });
+    }
+    Err(if offered.is_empty() {
+        format!("Sec-WebSocket-Protocol: {chosen}, but the request offered no subprotocol")
+    } else {
+        format!(
+            "Sec-WebSocket-Protocol: {chosen}, which is not one the request offered ({offered})"
+        )
+    })
+}
 
 /// Whether the server's close frame has arrived on a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +99,8 @@ pub struct ConnState {
     pub ended: Option<PeerEnd>,
     /// The `Sec-WebSocket-Extensions` offer of the request, if any.
     pub offer: Option<String>,
+    /// The `Sec-WebSocket-Protocol` values of the request, if any.
+    pub protocols: Option<String>,
 }
 
 impl ConnState {
@@ -58,6 +112,7 @@ impl ConnState {
             close: CloseState::Open,
             ended: None,
             offer: None,
+            protocols: None,
         }
     }
 }
@@ -115,14 +170,19 @@ impl<'a> Judging<'a> {
     }
 
     fn unmet(&self, actual: String) -> Progress {
-        Progress::Unmet(Failure {
-            step: None,
-            client: self.before.client.to_string(),
-            expected: describe_expected(self.expected),
+        Progress::Unmet(Failure::must(
+            self.before.client,
+            describe_expected(self.expected),
             actual,
-            rule: None,
-            caret: None,
-            prerequisite: false,
+        ))
+    }
+
+    /// Unmet, but only a SHOULD whatever the step says: `reason` says why.
+    fn lax(&self, actual: String, reason: &str) -> Progress {
+        Progress::Unmet(Failure {
+            strength: Strength::Should,
+            reason: Some(reason.to_string()),
+            ..Failure::must(self.before.client, describe_expected(self.expected), actual)
         })
     }
 
@@ -170,7 +230,9 @@ impl<'a> Judging<'a> {
             return self.unmet("no handshake was sent on this connection".into());
         };
         match (self.expected, response) {
-            (Expected::Accepted, Ok(r)) => match negotiated(conn.offer.as_deref(), r, &conn.key) {
+            (Expected::Accepted, Ok(r)) => match subprotocol_checked(conn, r)
+                .and_then(|r| negotiated(conn.offer.as_deref(), &r, &conn.key))
+            {
                 Ok(_) => Progress::Met,
                 Err(e) => match self.unmet(format!("{} {}: {e}", r.status, r.reason)) {
                     Progress::Unmet(failure) => Progress::Unmet(Failure {
@@ -181,7 +243,9 @@ impl<'a> Judging<'a> {
                 },
             },
             (Expected::Refused { status, headers }, Ok(r)) => {
-                if r.status == 101 || (!status.is_empty() && !status.contains(&r.status)) {
+                // 101 upgrades; a 1xx or 2xx is no refusal. A 3xx (4.2.2: the
+                // server "MAY" redirect) or another 4xx/5xx refuses.
+                if r.status < 300 && !(status.contains(&r.status) && r.status != 101) {
                     return self.unmet(format!("status {} {}", r.status, r.reason));
                 }
                 for (name, value) in headers {
@@ -190,7 +254,7 @@ impl<'a> Judging<'a> {
                             return self
                                 .unmet(format!("status {} without a {name} header", r.status));
                         }
-                        (Some(got), Some(want)) if !got.eq_ignore_ascii_case(want) => {
+                        (Some(got), Some(want)) if !list_holds(&got, want) => {
                             return self.unmet(format!(
                                 "status {} with {name}: {got} (expected {want})",
                                 r.status
@@ -199,6 +263,10 @@ impl<'a> Judging<'a> {
                         _ => {}
                     }
                 }
+                if !status.is_empty() && !status.contains(&r.status) {
+                    // Refusing is the MUST; which error code is the server's choice.
+                    return self.lax(format!("status {} {}", r.status, r.reason), STATUS_REASON);
+                }
                 Progress::Met
             }
             (_, Err(e)) => self.unmet(e.clone()),
@@ -206,12 +274,18 @@ impl<'a> Judging<'a> {
         }
     }
 
+    /// A close frame arrived: the MUST (fail the connection, answer a close)
+    /// is met; a code other than the expected ones is only a SHOULD.
     fn check_codes(&self, codes: &[u16], code: Option<u16>) -> Progress {
+        let reason = match self.expected {
+            Expected::Fail(_) => FAIL_CODE_REASON,
+            _ => CLOSE_CODE_REASON,
+        };
         match code {
             _ if codes.is_empty() => Progress::Met,
             Some(c) if codes.contains(&c) => Progress::Met,
-            Some(c) => self.unmet(format!("a close frame with code {c}")),
-            None => self.unmet("a close frame without a status code".into()),
+            Some(c) => self.lax(format!("a close frame with code {c}"), reason),
+            None => self.lax("a close frame without a status code".into(), reason),
         }
     }
 

@@ -189,6 +189,25 @@ fn close_codes_are_checked() {
         says(&fail, &conn, &[close(Some(1002))]),
         "a close frame with code 1002"
     );
+    // Another code is only a SHOULD: failing the connection is the MUST
+    // (7.1.7), echoing a close code is "typically" (5.5.1).
+    for (expected, words) in [
+        (&fail, "SHOULD send a Close frame"),
+        (&close_1002, "typically echos"),
+    ] {
+        for event in [close(Some(1000)), close(None)] {
+            let Progress::Unmet(f) = decide(expected, &conn, std::slice::from_ref(&event)) else {
+                panic!("another code is noted");
+            };
+            assert_eq!(f.strength, Strength::Should);
+            assert!(f.reason.is_some_and(|r| r.contains(words)));
+        }
+    }
+    // Anything but a close or the end is still a MUST broken.
+    let Progress::Unmet(f) = decide(&fail, &conn, &[text("oops")]) else {
+        panic!("a message where a failure is expected");
+    };
+    assert_eq!(f.strength, Strength::Must);
     assert_eq!(
         says(&fail, &conn, &[text("oops")]),
         "a text message of 4 bytes: \"oops\""
@@ -326,6 +345,23 @@ fn handshake_expectations_read_the_stored_response() {
 }
 
 #[test]
+fn a_server_may_select_an_offered_subprotocol_and_no_other() {
+    let accept = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: chat.v2\r\n\r\n";
+    let mut offered = answered(accept);
+    offered.protocols = Some("chat.v1, chat.v2".into());
+    assert_eq!(decide(&Expected::Accepted, &offered, &[]), Progress::Met);
+    let mut other = offered.clone();
+    other.protocols = Some("chat.v1".into());
+    assert!(says(&Expected::Accepted, &other, &[]).contains(
+        "Sec-WebSocket-Protocol: chat.v2, which is not one the request offered (chat.v1)"
+    ));
+    let none = answered(accept);
+    assert!(
+        says(&Expected::Accepted, &none, &[]).contains("but the request offered no subprotocol")
+    );
+}
+
+#[test]
 fn refusals_check_status_and_headers() {
     let refused = "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n\r\n";
     let conn = answered(refused);
@@ -347,9 +383,32 @@ fn refusals_check_status_and_headers() {
         decide(&expect(vec![426, 400], version(None)), &conn, &[]),
         Progress::Met
     );
+    // Another error status refuses all the same: only a SHOULD, with its reason.
+    let Progress::Unmet(other) = decide(&expect(vec![400], Vec::new()), &conn, &[]) else {
+        panic!("a 426 where 400 is expected is noted");
+    };
+    assert_eq!(other.actual, "status 426 Upgrade Required");
+    assert_eq!(other.strength, Strength::Should);
+    assert!(
+        other
+            .reason
+            .is_some_and(|r| r.contains("such as 400 Bad Request"))
+    );
+    // 101 and 2xx are no refusal at all: a MUST.
+    let upgraded = answered("HTTP/1.1 200 OK\r\n\r\n");
+    let Progress::Unmet(ok) = decide(&expect(vec![], Vec::new()), &upgraded, &[]) else {
+        panic!("a 200 is no refusal");
+    };
+    assert_eq!(ok.strength, Strength::Must);
+    // A version list holds the version expected (RFC 6455 4.4: "all versions").
+    let listed = answered("HTTP/1.1 400 Bad Request\r\nSec-WebSocket-Version: 13, 8\r\n\r\n");
     assert_eq!(
-        says(&expect(vec![400], Vec::new()), &conn, &[]),
-        "status 426 Upgrade Required"
+        decide(&expect(vec![400], version(Some("13"))), &listed, &[]),
+        Progress::Met
+    );
+    assert_eq!(
+        says(&expect(vec![400], version(Some("7"))), &listed, &[]),
+        "status 400 with Sec-WebSocket-Version: 13, 8 (expected 7)"
     );
     assert_eq!(
         says(&expect(vec![], version(Some("8"))), &conn, &[]),

@@ -36,9 +36,9 @@ use self::judge::{Before, Judging, Progress};
 use crate::connect::{ConnectError, PeerEnd, connect};
 use crate::load::LoadedScenario;
 use crate::plan::{Expected, FloodPlan, Op, PlanError, PlanSettings, PlannedStep, Profile, plan};
-use crate::scenario::Chunks;
+use crate::scenario::{Chunks, Strength};
 use crate::transcript::{Caret, Event, LineKind};
-use crate::verdict::{Failure, Outcome, ScenarioResult};
+use crate::verdict::{Failure, Note, Outcome, ScenarioResult};
 
 /// The result of one step.
 enum StepResult {
@@ -118,9 +118,15 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
         result.diagnosis = crate::diagnose::diagnose(&result);
     }
     result.duration = started.elapsed();
-    if result.outcome == Outcome::Pass && !result.non_strict.is_empty() {
+    let should: Vec<String> = result
+        .notes
+        .iter()
+        .filter(|n| n.strength == Strength::Should)
+        .map(Note::summary)
+        .collect();
+    if result.outcome == Outcome::Pass && !should.is_empty() {
         result.outcome = Outcome::NonStrict;
-        result.message = result.non_strict.join("; ");
+        result.message = should.join("; ");
     }
     if result.outcome.is_ok() && result.outcome != Outcome::Skip {
         result.points = scenario.points;
@@ -183,18 +189,8 @@ async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioRes
                 return;
             }
             StepResult::Unmet(failure) => {
-                let non_strict = matches!(
-                    planned.op,
-                    Op::Expect {
-                        non_strict: true,
-                        ..
-                    }
-                );
-                let broke = failure.rule.is_some();
-                if non_strict && !broke {
-                    result
-                        .non_strict
-                        .push(format!("{} (got {})", failure.expected, failure.actual));
+                if let Some(note) = note_of(&planned.op, &failure) {
+                    result.notes.push(note);
                     continue;
                 }
                 result.outcome = Outcome::Fail;
@@ -208,6 +204,29 @@ async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioRes
             }
         }
     }
+}
+
+/// An unmet step that is not a MUST, as a note: the weaker of the step's
+/// strength and the judge's (a close code other than the one expected is a
+/// `should` whatever the step). A broken protocol rule is always a MUST.
+pub(crate) fn note_of(op: &Op, failure: &Failure) -> Option<Note> {
+    let (strength, reason) = match op {
+        Op::Expect {
+            strength, reason, ..
+        } if *strength < failure.strength => (*strength, reason.clone()),
+        _ => (failure.strength, failure.reason.clone()),
+    };
+    if strength == Strength::Must || failure.rule.is_some() || failure.prerequisite {
+        return None;
+    }
+    Some(Note {
+        strength,
+        step: failure.step,
+        client: failure.client.clone(),
+        expected: failure.expected.clone(),
+        actual: failure.actual.clone(),
+        reason: reason.unwrap_or_default(),
+    })
 }
 
 async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
@@ -324,6 +343,7 @@ async fn handshake(
     let mut conn = Conn::new(stream, key.to_string(), run.limits);
     let (request, then) = bytes.split_at(request_len.min(bytes.len()));
     conn.state.offer = deflate::offered(request);
+    conn.state.protocols = deflate::request_header(request, "Sec-WebSocket-Protocol");
     run.conns.insert(client.to_string(), conn);
     let at = run.now();
     run.transcript.http(at, client, LineKind::Sent, request);
@@ -448,6 +468,8 @@ async fn play_flood(run: &mut Run<'_>, planned: &PlannedStep, flood: &FloodPlan)
                 rule: None,
                 caret: None,
                 prerequisite: false,
+                strength: Strength::Must,
+                reason: None,
             })
         }
     }

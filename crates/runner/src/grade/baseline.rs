@@ -122,6 +122,7 @@ mod tests {
                 .collect(),
             cause: None,
             duration: std::time::Duration::ZERO,
+            non_strict_points: Default::default(),
         }
     }
 

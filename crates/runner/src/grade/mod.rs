@@ -32,6 +32,7 @@ use tokio::task::JoinSet;
 use crate::load::LoadedScenario;
 use crate::plan::Profile;
 use crate::scenario::ProfileNeed;
+use crate::verdict::NonStrictPoints;
 
 use cgroups::Cgroups;
 use isolation::{Account, Limits};
@@ -118,6 +119,8 @@ pub struct GradeSettings {
     pub program: PathBuf,
     /// The output folder.
     pub out: PathBuf,
+    /// What a non-strict result earns.
+    pub non_strict_points: NonStrictPoints,
 }
 
 impl GradeSettings {

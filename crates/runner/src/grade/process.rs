@@ -185,8 +185,9 @@ async fn run_server(
                 timeout: settings.step_timeout,
                 run_id: graded.seed,
             };
-            let report =
-                run_suite(&endpoint.scenarios, &plan, settings.scenario_jobs, |_| {}).await;
+            let report = run_suite(&endpoint.scenarios, &plan, settings.scenario_jobs, |_| {})
+                .await
+                .with_non_strict_points(settings.non_strict_points);
             reports.push((endpoint.clone(), report));
         }
         reports

@@ -62,6 +62,7 @@ pub fn combined(graded: &Graded, scenarios: &[LoadedScenario], weights: &Weights
             .iter()
             .map(|(_, r)| r.duration)
             .sum::<Duration>(),
+        non_strict_points: first.map(|r| r.non_strict_points).unwrap_or_default(),
     }
 }
 

@@ -37,7 +37,8 @@ pub(super) fn expect_op(
     Ok(Op::Expect {
         expected,
         timeout,
-        non_strict: e.otherwise_non_strict,
+        strength: e.strength,
+        reason: e.reason.clone(),
         prerequisite: false,
     })
 }

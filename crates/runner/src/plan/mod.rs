@@ -37,7 +37,9 @@ use wsconform_wire::generate_key;
 
 use crate::load::LoadedScenario;
 use crate::payload::{SplitMix, stable_hash};
-use crate::scenario::{Action, Chunks, DataKind, ExpectKind, HandshakeSpec, ProfileNeed, Step};
+use crate::scenario::{
+    Action, Chunks, DataKind, ExpectKind, HandshakeSpec, ProfileNeed, Step, Strength,
+};
 
 pub use crate::chat::ChatMessage;
 pub use crate::target::Target;
@@ -158,8 +160,10 @@ pub enum Op {
         expected: Expected,
         /// Deadline for this step.
         timeout: Duration,
-        /// Unmet means non-strict rather than fail.
-        non_strict: bool,
+        /// What an unmet expectation makes of the scenario.
+        strength: Strength,
+        /// Why a `should` or `may` is not a MUST.
+        reason: Option<String>,
         /// This is the implicit acceptance of a default handshake: when it
         /// fails, the report names the handshake as the cause.
         prerequisite: bool,
@@ -298,7 +302,8 @@ impl Planner<'_> {
             Op::Expect {
                 expected: Expected::Accepted,
                 timeout,
-                non_strict: false,
+                strength: Strength::Must,
+                reason: None,
                 prerequisite,
             },
         );

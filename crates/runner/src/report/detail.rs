@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use super::annotated::{Heads, HumanOptions, transcript_with};
-use crate::verdict::{Failure, Outcome, ScenarioResult};
+use crate::verdict::{Failure, Note, Outcome, ScenarioResult, Strength};
 
 pub use crate::rfc_link;
 
@@ -76,21 +76,44 @@ pub fn failure_explanation(r: &ScenarioResult, f: &Failure, indent: &str, actual
     out
 }
 
+/// A note's two lines, with `indent` before each: what was expected and
+/// what came, labelled by its strength, then why it is not a MUST.
+pub fn note_lines(note: &Note, indent: &str) -> String {
+    let label = match note.strength {
+        Strength::Should => "Non-strict (should)",
+        Strength::May | Strength::Must => "Note (may)",
+    };
+    let step = note
+        .step
+        .map(|s| format!(" at step {}", s + 1))
+        .unwrap_or_default();
+    let mut out = format!("{indent}{label}{step}: {}\n", note.summary());
+    if !note.reason.is_empty() {
+        let _ = writeln!(out, "{indent}  Why not a MUST: {}", note.reason.trim());
+    }
+    out
+}
+
 /// Everything a grader or a student needs to understand a result that was
 /// not a plain pass: what happened, the rule, expected versus actual, the
 /// transcript and the hint. A pass gives an empty string.
 pub fn plain_detail(r: &ScenarioResult) -> String {
     let mut out = String::new();
     if r.outcome == Outcome::Pass {
+        for note in &r.notes {
+            out.push_str(&note_lines(note, ""));
+        }
         return out;
     }
     // A failure's one-line message is "expected X; got Y": the Expected and
     // Actual lines below say it better, so it is only printed without them.
-    if !r.message.is_empty() && r.failure.is_none() {
+    // A non-strict message is its notes' summaries: the notes say it with
+    // their reasons.
+    if !r.message.is_empty() && r.failure.is_none() && r.notes.is_empty() {
         let _ = writeln!(out, "{}", r.message);
     }
-    for note in &r.non_strict {
-        let _ = writeln!(out, "Non-strict: {note}");
+    for note in &r.notes {
+        out.push_str(&note_lines(note, ""));
     }
     if let Some(section) = &r.rfc {
         let _ = writeln!(out, "{}: {}", crate::rfc_name(section), rfc_link(section));

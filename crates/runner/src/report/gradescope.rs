@@ -71,6 +71,8 @@ fn overview(report: &RunReport) -> String {
         "wsconform: {ok} of {graded} scenarios passed, {}/{} points ({} failed, {} non-strict, {} could not run) against {} (profile {}).",
         s.points, s.max_points, s.failed, s.non_strict, s.errors, report.target, report.profile
     );
+    text.push(' ');
+    text.push_str(&report.non_strict_points.sentence());
     if let Some(cause) = &report.cause {
         text.push_str(&format!(
             "\n\nEvery scenario below depends on this: {}",

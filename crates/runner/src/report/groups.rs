@@ -108,6 +108,8 @@ mod tests {
             rule: None,
             caret: None,
             prerequisite: false,
+            strength: crate::scenario::Strength::Must,
+            reason: None,
         });
         r
     }

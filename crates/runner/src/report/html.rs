@@ -26,7 +26,15 @@ use super::Summary;
 use super::detail::{by_chapter, plain_transcript, rfc_link};
 use super::human::mark;
 use crate::report::run::{Cause, RunReport};
-use crate::verdict::{Outcome, ScenarioResult};
+use crate::verdict::{Outcome, ScenarioResult, Strength};
+
+/// The label of a note's row: its strength.
+fn note_label(strength: Strength) -> &'static str {
+    match strength {
+        Strength::Should => "Non-strict (should)",
+        Strength::May | Strength::Must => "Note (may)",
+    }
+}
 
 /// Escapes text for HTML element content and quoted attribute values, and
 /// makes control characters visible (they are invisible, or parse errors).
@@ -220,8 +228,13 @@ fn scenario_detail(r: &ScenarioResult) -> Markup {
                         dd { (Text(&f.expected)) } (NL)
                         dt { "Actual" } dd { (Text(&f.actual)) } (NL)
                     }
-                    @for note in &r.non_strict {
-                        dt { "Non-strict" } dd { (Text(note)) } (NL)
+                    @if let Some(f) = failure {
+                        dt { "Strength" } dd { (f.strength.word()) } (NL)
+                    }
+                    @for note in &r.notes {
+                        dt { (note_label(note.strength)) @if let Some(step) = note.step { " (step " (step + 1) ")" } }
+                        dd { (Text(&note.summary())) } (NL)
+                        dt { "Why not a MUST" } dd { (Text(note.reason.trim())) } (NL)
                     }
                 }
                 (NL)

@@ -10,7 +10,7 @@ use std::fmt::Write;
 use super::Summary;
 use super::annotated::Paint;
 pub use super::annotated::{HumanOptions, transcript};
-use super::detail::{failure_explanation, rfc_link};
+use super::detail::{failure_explanation, note_lines, rfc_link};
 use super::groups::{FailureGroup, group};
 use crate::report::run::RunReport;
 use crate::verdict::{Outcome, ScenarioResult};
@@ -45,10 +45,17 @@ pub fn result_line(r: &ScenarioResult, opts: HumanOptions) -> String {
         line.push_str(&p.dim(&format!(" ({} ms)", r.duration.as_millis())));
     }
     match r.outcome {
-        Outcome::Skip | Outcome::NonStrict | Outcome::Error if !r.message.is_empty() => {
+        Outcome::Skip | Outcome::Error if !r.message.is_empty() => {
             line.push_str(&format!("\n      {}", p.dim(&r.message)));
         }
         _ => {}
+    }
+    // Each SHOULD missed (or MAY noted) with its reason: a non-strict
+    // result says why it is not a fail.
+    for note in &r.notes {
+        for text in note_lines(note, "").lines() {
+            line.push_str(&format!("\n      {}", p.dim(text)));
+        }
     }
     line
 }
@@ -102,6 +109,10 @@ pub fn summary_line(report: &RunReport, opts: HumanOptions) -> String {
     let mut line = format!("{counts} — {}/{} points", s.points, s.max_points);
     if opts.timings {
         line.push_str(&format!(" ({:.1} s)", report.duration.as_secs_f64()));
+    }
+    if s.non_strict > 0 {
+        line.push('\n');
+        line.push_str(&p.dim(&report.non_strict_points.sentence()));
     }
     line
 }

@@ -11,6 +11,7 @@
 //!   "profile": "echo",
 //!   "duration_ms": 812,
 //!   "cause": null,
+//!   "non_strict_points": "full",
 //!   "summary": { "total": 20, "passed": 18, "failed": 1, "non_strict": 1,
 //!                "skipped": 0, "errors": 0, "points": 19, "max_points": 20 },
 //!   "results": [
@@ -21,7 +22,9 @@
 //!       "hint": "…",
 //!       "failure": { "step": 1, "client": "client", "expected": "…",
 //!                    "actual": "…", "rule": null, "prerequisite": false,
-//!                    "diagnosis": ["…"], "caret": { "line": 3, "byte": 2 } },
+//!                    "diagnosis": ["…"], "caret": { "line": 3, "byte": 2 },
+//!                    "strength": "must" },
+//!       "notes": [],
 //!       "transcript": [
 //!         { "at_ms": 0, "client": "client", "kind": "sent",
 //!           "text": "GET /echo HTTP/1.1  (158 bytes of HTTP)",
@@ -41,6 +44,11 @@
 //! the known bugs recognised in the run ([`crate::diagnose`]); `caret`
 //! points into `transcript` (the annotated lines, handshake heads whole),
 //! which is present for results that did not pass.
+//! `non_strict_points` is the grader's policy for a non-strict result
+//! (`full`, `half` or `zero`: what its `points` are). `notes` lists the
+//! `should` and `may` expectations that were not met (each with `strength`,
+//! `step`, `client`, `expected`, `actual` and the `reason` it is not a
+//! MUST): a `non-strict` result has at least one `should` note.
 
 use serde::Serialize;
 
@@ -48,7 +56,7 @@ use super::Summary;
 use crate::hex::to_hex;
 use crate::report::run::RunReport;
 use crate::transcript::LineKind;
-use crate::verdict::{Caret, Outcome};
+use crate::verdict::{Caret, NonStrictPoints, Outcome, Strength};
 
 /// The schema name and version.
 pub const SCHEMA: &str = "wsconform-report/1";
@@ -62,6 +70,7 @@ struct JsonReport<'a> {
     profile: &'a str,
     duration_ms: u64,
     cause: Option<&'a str>,
+    non_strict_points: NonStrictPoints,
     summary: Summary,
     results: Vec<JsonResult<'a>>,
 }
@@ -82,8 +91,20 @@ struct JsonResult<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<&'a str>,
     failure: Option<JsonFailure<'a>>,
+    notes: Vec<JsonNote<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     transcript: Vec<JsonLine<'a>>,
+}
+
+/// A `should` or `may` expectation that was not met, and why it is not a MUST.
+#[derive(Serialize)]
+struct JsonNote<'a> {
+    strength: Strength,
+    step: Option<usize>,
+    client: &'a str,
+    expected: &'a str,
+    actual: &'a str,
+    reason: &'a str,
 }
 
 #[derive(Serialize)]
@@ -115,6 +136,7 @@ struct JsonFailure<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     diagnosis: &'a [String],
     caret: Option<Caret>,
+    strength: Strength,
 }
 
 /// Renders the report as pretty-printed JSON.
@@ -127,6 +149,7 @@ pub fn render(report: &RunReport) -> String {
         profile: &report.profile,
         duration_ms: report.duration.as_millis() as u64,
         cause: report.cause.as_ref().map(|c| c.message.as_str()),
+        non_strict_points: report.non_strict_points,
         summary: Summary::of(report),
         results: report
             .results
@@ -170,7 +193,20 @@ pub fn render(report: &RunReport) -> String {
                     prerequisite: f.prerequisite,
                     diagnosis: &r.diagnosis,
                     caret: f.caret,
+                    strength: f.strength,
                 }),
+                notes: r
+                    .notes
+                    .iter()
+                    .map(|n| JsonNote {
+                        strength: n.strength,
+                        step: n.step.map(|s| s + 1),
+                        client: &n.client,
+                        expected: &n.expected,
+                        actual: &n.actual,
+                        reason: &n.reason,
+                    })
+                    .collect(),
             })
             .collect(),
     };

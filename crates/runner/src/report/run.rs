@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::verdict::ScenarioResult;
+use crate::verdict::{NonStrictPoints, Outcome, ScenarioResult};
 
 /// Something that went wrong before or for every scenario, shown once.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,11 +28,54 @@ pub struct RunReport {
     pub cause: Option<Cause>,
     /// Wall time of the run.
     pub duration: Duration,
+    /// What a non-strict result earned (every report says it).
+    pub non_strict_points: NonStrictPoints,
 }
 
 impl RunReport {
+    /// The report with `policy`'s points for every non-strict result.
+    pub fn with_non_strict_points(mut self, policy: NonStrictPoints) -> RunReport {
+        for r in &mut self.results {
+            if r.outcome == Outcome::NonStrict {
+                r.points = policy.of(r.max_points);
+            }
+        }
+        self.non_strict_points = policy;
+        self
+    }
+
     /// Whether the run counts as passed (exit code 0).
     pub fn passed(&self) -> bool {
         self.results.iter().all(|r| r.outcome.is_ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::parse_scenario;
+
+    #[test]
+    fn the_policy_sets_the_points_of_non_strict_results_only() {
+        let yaml = "id: a\ntitle: t\npoints: 4\nsteps:\n  - send: { text: a }\n";
+        let loaded = parse_scenario("scenarios/02-frames/a.yaml", yaml).unwrap();
+        let mut lax = ScenarioResult::for_scenario(&loaded, Outcome::NonStrict);
+        lax.points = 4;
+        let mut pass = ScenarioResult::for_scenario(&loaded, Outcome::Pass);
+        pass.points = 4;
+        let report = RunReport {
+            target: String::new(),
+            profile: "echo".into(),
+            results: vec![lax, pass],
+            cause: None,
+            duration: Duration::ZERO,
+            non_strict_points: NonStrictPoints::Full,
+        };
+        let half = report.clone().with_non_strict_points(NonStrictPoints::Half);
+        assert_eq!(half.results[0].points, 2);
+        assert_eq!(half.results[1].points, 4);
+        assert_eq!(half.non_strict_points, NonStrictPoints::Half);
+        let zero = report.with_non_strict_points(NonStrictPoints::Zero);
+        assert_eq!(zero.results[0].points, 0);
     }
 }

@@ -33,7 +33,7 @@ use serde::Serialize;
 use super::Summary;
 use super::detail::{plain_transcript, rfc_link};
 use crate::report::run::RunReport;
-use crate::verdict::{Outcome, ScenarioResult};
+use crate::verdict::{Note, Outcome, ScenarioResult};
 
 /// The diagnostic block of one test point.
 #[derive(Serialize)]
@@ -51,14 +51,41 @@ struct Diagnostic<'a> {
     rule: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rfc: Option<String>,
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    non_strict: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    strength: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    notes: Vec<TapNote<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     transcript: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<&'a str>,
     points: u32,
     max_points: u32,
+}
+
+/// A `should` or `may` not met: as in the JSON report, `step` is 1-based.
+#[derive(Serialize)]
+struct TapNote<'a> {
+    strength: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step: Option<usize>,
+    client: &'a str,
+    expected: &'a str,
+    actual: &'a str,
+    reason: &'a str,
+}
+
+impl<'a> TapNote<'a> {
+    fn of(note: &'a Note) -> TapNote<'a> {
+        TapNote {
+            strength: note.strength.word(),
+            step: note.step.map(|s| s + 1),
+            client: &note.client,
+            expected: &note.expected,
+            actual: &note.actual,
+            reason: note.reason.trim(),
+        }
+    }
 }
 
 /// A test point's description must stay on one line, and `#` starts a
@@ -90,7 +117,8 @@ fn diagnostic(r: &ScenarioResult) -> String {
             .or(r.requirement.as_deref())
             .map(str::trim),
         rfc: r.rfc.as_deref().map(rfc_link),
-        non_strict: &r.non_strict,
+        strength: failure.map(|f| f.strength.word()),
+        notes: r.notes.iter().map(TapNote::of).collect(),
         transcript: (r.outcome == Outcome::Fail && !r.transcript.lines.is_empty())
             .then(|| plain_transcript(r)),
         hint: r.hint.as_deref().map(str::trim),
@@ -129,10 +157,10 @@ pub fn render(report: &RunReport) -> String {
         let number = index + 1;
         let name = description(&format!("{}: {}", r.id, r.title));
         match r.outcome {
-            Outcome::Pass => {
+            Outcome::Pass if r.notes.is_empty() => {
                 let _ = writeln!(out, "ok {number} - {name}");
             }
-            Outcome::NonStrict => {
+            Outcome::Pass | Outcome::NonStrict => {
                 let _ = writeln!(out, "ok {number} - {name}");
                 out.push_str(&diagnostic(r));
             }

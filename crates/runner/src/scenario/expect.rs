@@ -1,6 +1,6 @@
 //! The `expect` step: what the server must do next.
 
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::handshake::ordered_headers;
 use super::payload::close_code;
@@ -14,9 +14,40 @@ pub struct Expectation {
     pub kind: ExpectKind,
     /// The deadline for this step (default: the scenario's or `--timeout`).
     pub timeout: Option<Dur>,
-    /// `otherwise: non-strict`: when not met, the scenario is non-strict
-    /// (allowed but not the best behaviour) and goes on.
-    pub otherwise_non_strict: bool,
+    /// How strongly the RFC (or the profile) asks for it: what an unmet
+    /// expectation makes of the scenario.
+    pub strength: Strength,
+    /// Why a `should` or `may` expectation is not a MUST (a quote or a
+    /// sentence), printed by every report next to a non-strict result.
+    pub reason: Option<String>,
+}
+
+/// How strongly an expectation is required: the word the RFC uses.
+///
+/// An unmet `must` fails the scenario; an unmet `should` makes it
+/// `non-strict` (allowed, not the best behaviour) and it goes on; an unmet
+/// `may` is only a note. A scenario fails only where a MUST is broken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strength {
+    /// `may`: informational; unmet, the scenario still passes, with a note.
+    May,
+    /// `should`: a SHOULD, a "typically", a best practice; unmet is `non-strict`.
+    Should,
+    /// `must`: an RFC MUST / MUST NOT or the profile's contract; unmet is `fail`.
+    #[default]
+    Must,
+}
+
+impl Strength {
+    /// The word written in scenarios and reports.
+    pub fn word(self) -> &'static str {
+        match self {
+            Strength::Must => "must",
+            Strength::Should => "should",
+            Strength::May => "may",
+        }
+    }
 }
 
 /// Which message an echo expectation refers to.
@@ -109,9 +140,12 @@ struct ExpectFields {
     #[serde(default, deserialize_with = "present")]
     tcp_closed: Option<Option<Empty>>,
     timeout: Option<Dur>,
+    strength: Option<Strength>,
+    reason: Option<String>,
     otherwise: Option<Otherwise>,
 }
 
+/// `otherwise: non-strict`, the older spelling of `strength: should`.
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 enum Otherwise {
@@ -228,12 +262,13 @@ fn expectation_of_word(v: &str) -> Result<Expectation, String> {
     Ok(Expectation {
         kind,
         timeout: None,
-        otherwise_non_strict: false,
+        strength: Strength::Must,
+        reason: None,
     })
 }
 
 /// An expectation written as a map: exactly one thing expected, with an
-/// optional deadline and `otherwise`.
+/// optional deadline, `strength` and `reason`.
 fn expectation_of_fields(f: ExpectFields) -> Result<Expectation, String> {
     let mut kinds = Vec::new();
     if f.accepted.is_some() {
@@ -295,9 +330,27 @@ fn expectation_of_fields(f: ExpectFields) -> Result<Expectation, String> {
             EXPECT_NAMES.join(", ")
         ));
     }
+    let strength = match (f.strength, f.otherwise) {
+        (None, None) => Strength::Must,
+        (Some(s), None) => s,
+        (None, Some(Otherwise::NonStrict)) | (Some(Strength::Should), Some(_)) => Strength::Should,
+        (Some(s), Some(_)) => {
+            return Err(format!(
+                "`otherwise: non-strict` means `strength: should`, not `strength: {}`: write only `strength`",
+                s.word()
+            ));
+        }
+    };
+    if strength == Strength::Must && f.reason.is_some() {
+        return Err(
+            "`reason` says why an expectation is only `should` or `may`; a `must` has none (quote its MUST in `requirement`)"
+                .into(),
+        );
+    }
     Ok(Expectation {
         kind: kinds.remove(0),
         timeout: f.timeout,
-        otherwise_non_strict: f.otherwise.is_some(),
+        strength,
+        reason: f.reason,
     })
 }

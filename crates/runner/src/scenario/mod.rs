@@ -39,7 +39,7 @@ use serde::{Deserialize, Deserializer};
 pub use delivery::{Chunks, Delivery, RawSpec};
 pub use duration::Dur;
 pub use expect::{
-    Codes, DataKind, EXPECT_NAMES, EXPECT_WORDS, EchoOf, ExpectKind, Expectation, PongOf,
+    Codes, DataKind, EXPECT_NAMES, EXPECT_WORDS, EchoOf, ExpectKind, Expectation, PongOf, Strength,
 };
 pub use frame::{FrameSpec, LengthSpec, MaskSpec, OpcodeSpec};
 pub use handshake::HandshakeSpec;

@@ -30,15 +30,20 @@ impl fmt::Display for Verdict {
 }
 
 /// Autobahn's verdict on a case, from its two behaviours; `None` when
-/// Autobahn only informs (or did not implement the case).
+/// Autobahn only informs (or did not implement the case). `WRONG CODE` (the
+/// connection was closed, with another close code) is non-strict: the code
+/// is a SHOULD (RFC 6455 7.1.7, 7.4), as wsconform judges it.
 pub fn autobahn_verdict(result: &CaseResult) -> Option<Verdict> {
     let words = [result.behavior.as_str(), result.behavior_close.as_str()];
     if words
         .iter()
-        .any(|w| matches!(*w, "FAILED" | "WRONG CODE" | "UNCLEAN" | "FAILED BY CLIENT"))
+        .any(|w| matches!(*w, "FAILED" | "UNCLEAN" | "FAILED BY CLIENT"))
     {
         Some(Verdict::Fail)
-    } else if words.contains(&"NON-STRICT") {
+    } else if words
+        .iter()
+        .any(|w| matches!(*w, "NON-STRICT" | "WRONG CODE"))
+    {
         Some(Verdict::NonStrict)
     } else if words.iter().all(|w| *w == "OK") {
         Some(Verdict::Pass)
@@ -116,7 +121,9 @@ pub fn compare_one(
     let Some(ours) = wsconform_verdict(wsconform) else {
         return Comparison::NotCompared(format!("wsconform: {}", wsconform.word()));
     };
-    if theirs == ours {
+    // The MUST parts are compared: both fail, or neither does. Pass and
+    // non-strict differ only in a SHOULD, which each tool weighs its own way.
+    if (theirs == Verdict::Fail) == (ours == Verdict::Fail) {
         Comparison::Agree
     } else {
         Comparison::Disagree
@@ -227,6 +234,7 @@ impl Tally {
 mod tests {
     use super::super::covered::tests::scenario;
     use super::*;
+    use wsconform_runner::verdict::Strength;
 
     fn case(behavior: &str, close: &str) -> CaseResult {
         CaseResult {
@@ -249,7 +257,9 @@ mod tests {
         let table = [
             ("OK", "OK", Some(Verdict::Pass)),
             ("NON-STRICT", "OK", Some(Verdict::NonStrict)),
-            ("NON-STRICT", "WRONG CODE", Some(Verdict::Fail)),
+            ("NON-STRICT", "WRONG CODE", Some(Verdict::NonStrict)),
+            ("OK", "WRONG CODE", Some(Verdict::NonStrict)),
+            ("FAILED", "WRONG CODE", Some(Verdict::Fail)),
             ("OK", "UNCLEAN", Some(Verdict::Fail)),
             ("FAILED", "OK", Some(Verdict::Fail)),
             // Autobahn, as the client, had to fail the connection: the
@@ -292,8 +302,25 @@ mod tests {
             compare_one(&entry, Some(&lax), Some(Outcome::NonStrict)),
             Comparison::Agree
         );
+        // Only the MUST parts are compared: pass and non-strict agree.
         assert_eq!(
             compare_one(&entry, Some(&lax), Some(Outcome::Pass)),
+            Comparison::Agree
+        );
+        assert_eq!(
+            compare_one(&entry, Some(&ok), Some(Outcome::NonStrict)),
+            Comparison::Agree
+        );
+        assert_eq!(
+            compare_one(&entry, Some(&lax), Some(Outcome::Fail)),
+            Comparison::Disagree
+        );
+        assert_eq!(
+            compare_one(
+                &entry,
+                Some(&case("FAILED", "OK")),
+                Some(Outcome::NonStrict)
+            ),
             Comparison::Disagree
         );
         assert!(matches!(
@@ -336,6 +363,8 @@ mod tests {
             rule: None,
             caret: None,
             prerequisite: false,
+            strength: Strength::Must,
+            reason: None,
         };
         assert_eq!(
             one_line_reason("step 3 failed", Some(&failure)),
