@@ -45,6 +45,28 @@ impl Outcome {
     }
 }
 
+/// The positive twin of a scenario that expects a refusal: the same
+/// conversation with valid frames, played first. A refusal counts only
+/// when the server handles the twin (a server that closes every
+/// connection refuses everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Twin {
+    /// The scenario expects no refusal, or its twin did not get to run.
+    #[default]
+    None,
+    /// The server handled the valid twin.
+    Passed,
+    /// The server did not handle the valid twin: the refusal earns nothing.
+    Failed,
+}
+
+impl Twin {
+    /// The sentence every report gives a scenario whose twin failed.
+    pub const FAILED_NOTE: &'static str =
+        "a refusal counts only when the server handles the valid twin";
+}
+
 /// Why a scenario failed, in the h2spec style: expected versus actual.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -97,6 +119,8 @@ pub struct ScenarioResult {
     pub failure: Option<Failure>,
     /// Notes that made it non-strict.
     pub non_strict: Vec<String>,
+    /// How the positive twin went, for a scenario that expects a refusal.
+    pub twin: Twin,
     /// What crossed the wire.
     pub transcript: Transcript,
 }
@@ -122,6 +146,7 @@ impl ScenarioResult {
             message: String::new(),
             failure: None,
             non_strict: Vec::new(),
+            twin: Twin::None,
             transcript: Transcript::default(),
         }
     }

@@ -38,7 +38,7 @@ use crate::load::LoadedScenario;
 use crate::plan::{Expected, FloodPlan, Op, PlanError, PlanSettings, PlannedStep, Profile, plan};
 use crate::scenario::Chunks;
 use crate::transcript::{Event, LineKind};
-use crate::verdict::{Failure, Outcome, ScenarioResult};
+use crate::verdict::{Failure, Outcome, ScenarioResult, Twin};
 
 /// The result of one step.
 enum StepResult {
@@ -144,6 +144,9 @@ fn scenario_deadline(steps: &[PlannedStep], settings: &PlanSettings) -> Duration
 
 async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioResult) {
     for planned in steps {
+        if !planned.twin && result.twin == Twin::None && steps.first().is_some_and(|s| s.twin) {
+            result.twin = Twin::Passed;
+        }
         match play_step(run, planned).await {
             StepResult::Met => {}
             StepResult::Unreachable(why) => {
@@ -172,6 +175,17 @@ async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioRes
                     continue;
                 }
                 result.outcome = Outcome::Fail;
+                if planned.twin {
+                    result.twin = Twin::Failed;
+                    result.message = format!(
+                        "{}: expected {}; got {}",
+                        Twin::FAILED_NOTE,
+                        failure.expected,
+                        failure.actual
+                    );
+                    result.failure = Some(failure);
+                    return;
+                }
                 result.message = if failure.prerequisite {
                     format!("the opening handshake failed: {}", failure.actual)
                 } else {

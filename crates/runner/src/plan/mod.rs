@@ -22,6 +22,7 @@
 //! | `frames` | the frames of `send` and `frame` steps |
 //! | `expect` | what an `expect` step waits for, every byte decided |
 //! | [`flood`] | a `flood` step: every client, message and frame |
+//! | [`twin`] | the positive twin a refusal is counted against |
 
 mod expect;
 pub mod flood;
@@ -29,6 +30,7 @@ mod frames;
 pub mod handshake;
 #[cfg(test)]
 mod tests;
+pub mod twin;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -38,6 +40,7 @@ use wsconform_wire::generate_key;
 use crate::load::LoadedScenario;
 use crate::payload::{SplitMix, stable_hash};
 use crate::scenario::{Action, Chunks, DataKind, ExpectKind, HandshakeSpec, ProfileNeed, Step};
+pub use twin::{needs_twin, twin_client, twin_steps};
 
 pub use crate::chat::ChatMessage;
 pub use crate::target::Target;
@@ -181,6 +184,8 @@ pub struct PlannedStep {
     pub client: String,
     /// The operation.
     pub op: Op,
+    /// Part of the scenario's positive twin (see [`twin`]), played first.
+    pub twin: bool,
 }
 
 /// Why a scenario cannot be planned for this profile or target.
@@ -238,6 +243,8 @@ struct Planner<'a> {
     clients: HashMap<String, ClientState>,
     out: Vec<PlannedStep>,
     nonce_counter: u32,
+    /// Planning the twin: clients are renamed and steps carry no index.
+    twin: bool,
 }
 
 /// Turns a scenario into concrete steps for `settings`.
@@ -266,9 +273,37 @@ pub fn plan(
         clients: HashMap::new(),
         out: Vec::new(),
         nonce_counter: 0,
+        twin: false,
     };
+    if let Some(steps) = twin_steps(loaded) {
+        planner.twin = true;
+        let steps: Vec<Step> = steps
+            .into_iter()
+            .map(|s| Step {
+                client: Some(twin_client(s.client.as_deref().unwrap_or(DEFAULT_CLIENT))),
+                action: s.action,
+            })
+            .collect();
+        for index in 0..steps.len() {
+            planner.step(&steps, index).map_err(|e| match e {
+                PlanError::Invalid { step, message } => PlanError::Invalid {
+                    step,
+                    message: format!("in the twin: {message}"),
+                },
+                other => other,
+            })?;
+        }
+        // The twin's connections end before the scenario's own begin.
+        let mut names: Vec<String> = planner.clients.keys().cloned().collect();
+        names.sort();
+        for name in names {
+            planner.push(None, &name, Op::Disconnect);
+        }
+        planner.clients.clear();
+        planner.twin = false;
+    }
     for index in 0..scenario.steps.len() {
-        planner.step(index)?;
+        planner.step(&scenario.steps, index)?;
     }
     Ok(planner.out)
 }
@@ -283,9 +318,10 @@ impl Planner<'_> {
 
     fn push(&mut self, step: Option<usize>, client: &str, op: Op) {
         self.out.push(PlannedStep {
-            step,
+            step: if self.twin { None } else { step },
             client: client.to_string(),
             op,
+            twin: self.twin,
         });
     }
 
@@ -304,11 +340,11 @@ impl Planner<'_> {
         );
     }
 
-    /// Plans scenario step `index`.
-    fn step(&mut self, index: usize) -> Result<(), PlanError> {
+    /// Plans step `index` of `steps` (the scenario's, or its twin's).
+    fn step(&mut self, steps: &[Step], index: usize) -> Result<(), PlanError> {
         let loaded = self.loaded;
         let scenario = &loaded.scenario;
-        let step = &scenario.steps[index];
+        let step = &steps[index];
         // A flood brings its own clients: it opens no connection for `as:`.
         if let Action::Flood(spec) = &step.action {
             let prefix = step.client.as_deref().unwrap_or("flood");
@@ -343,7 +379,7 @@ impl Planner<'_> {
             )));
         }
         let op = match &step.action {
-            Action::Handshake(spec) => return self.handshake(index, &name, seed, spec),
+            Action::Handshake(spec) => return self.handshake(steps, index, &name, seed, spec),
             Action::Send(spec) => {
                 let settings = self.settings;
                 let mut counter = self.nonce_counter;
@@ -410,6 +446,7 @@ impl Planner<'_> {
     /// of the client expects something of the handshake itself.
     fn handshake(
         &mut self,
+        steps: &[Step],
         index: usize,
         name: &str,
         seed: u64,
@@ -453,7 +490,7 @@ impl Planner<'_> {
                 message,
             },
         );
-        if !next_expects_handshake(&scenario.steps[index + 1..], name) {
+        if !next_expects_handshake(&steps[index + 1..], name) {
             let is_default = spec.raw.is_none()
                 && spec.headers.is_empty()
                 && spec.method.is_none()

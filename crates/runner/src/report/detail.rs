@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use super::annotated::{HumanOptions, transcript};
-use crate::verdict::{Failure, Outcome, ScenarioResult};
+use crate::verdict::{Failure, Outcome, ScenarioResult, Twin};
 
 pub use crate::rfc_link;
 
@@ -57,6 +57,14 @@ pub fn failure_explanation(r: &ScenarioResult, f: &Failure, indent: &str, actual
         let _ = writeln!(
             out,
             "{indent}The opening handshake failed, so this scenario never reached its point."
+        );
+    }
+    if r.twin == Twin::Failed {
+        let _ = writeln!(
+            out,
+            "{indent}The refusal was not counted: {} (the same steps with a valid frame, \
+             on their own connection, as client `twin`).",
+            Twin::FAILED_NOTE
         );
     }
     if let Some(rule) = f.rule.as_ref().or(r.requirement.as_ref()) {

@@ -16,7 +16,7 @@
 //!     { "id": "lengths.16bit-126", "title": "…", "chapter": "03-lengths",
 //!       "tags": ["framing"], "outcome": "fail", "points": 0, "max_points": 1,
 //!       "duration_ms": 3, "message": "expected …; got …", "rfc": "5.2",
-//!       "autobahn": "1.1.4",
+//!       "autobahn": "1.1.4", "twin": "none",
 //!       "failure": { "step": 1, "client": "client", "expected": "…",
 //!                    "actual": "…", "rule": null, "prerequisite": false } }
 //!   ]
@@ -24,6 +24,9 @@
 //! ```
 //!
 //! `outcome` is one of `pass`, `fail`, `non-strict`, `skip`, `error`;
+//! `twin` is `none`, `passed` or `failed`: for a scenario that expects a
+//! refusal, whether the server handled its valid twin (a refusal counts
+//! only then);
 //! `failure` is `null` unless the outcome is `fail`; `step` is 1-based (as in
 //! the YAML file) or `null` for the implicit handshake.
 
@@ -31,7 +34,7 @@ use serde::Serialize;
 
 use super::Summary;
 use crate::report::run::RunReport;
-use crate::verdict::Outcome;
+use crate::verdict::{Outcome, Twin};
 
 /// The schema name and version.
 pub const SCHEMA: &str = "wsconform-report/1";
@@ -60,6 +63,7 @@ struct JsonResult<'a> {
     message: &'a str,
     rfc: Option<&'a str>,
     autobahn: Option<&'a str>,
+    twin: Twin,
     failure: Option<JsonFailure<'a>>,
 }
 
@@ -97,6 +101,7 @@ pub fn render(report: &RunReport) -> String {
                 message: &r.message,
                 rfc: r.rfc.as_deref(),
                 autobahn: r.autobahn.as_deref(),
+                twin: r.twin,
                 failure: r.failure.as_ref().map(|f| JsonFailure {
                     step: f.step.map(|s| s + 1),
                     client: &f.client,

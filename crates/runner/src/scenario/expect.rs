@@ -19,6 +19,17 @@ pub struct Expectation {
     pub otherwise_non_strict: bool,
 }
 
+impl Expectation {
+    /// `expect: { echo: last }`, with the scenario's deadline.
+    pub fn echo_last() -> Expectation {
+        Expectation {
+            kind: ExpectKind::Echo(EchoOf::Last),
+            timeout: None,
+            otherwise_non_strict: false,
+        }
+    }
+}
+
 /// Which message an echo expectation refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EchoOf {

@@ -58,6 +58,22 @@ pub struct SendSpec {
     pub compress: bool,
 }
 
+impl SendSpec {
+    /// A text message sent the ordinary way: masked, one frame, minimal length.
+    pub fn text(text: &str) -> SendSpec {
+        SendSpec {
+            kind: SendKind::Text(Payload::Text(text.to_owned())),
+            fragments: Vec::new(),
+            between: Vec::new(),
+            mask: MaskSpec::default(),
+            rsv: 0,
+            length: LengthSpec::default(),
+            delivery: Delivery::default(),
+            compress: false,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SendFields {
