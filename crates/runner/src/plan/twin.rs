@@ -13,7 +13,11 @@
 //! expect; a refused handshake is left out), then
 //! two valid text messages from the client that expects the refusal, each
 //! followed by its echo. Two, so that a server answering one message and
-//! then hanging up does not pass. The frames before a refusal are not kept:
+//! then hanging up does not pass. Where the bad frames are control frames
+//! or fragments, the twin also sends a valid one of the same kind: a ping
+//! (its pong expected), an unsolicited pong, a fragmented message (echoed
+//! whole), and last a close with 1000 (answered with 1000), so that a
+//! server cannot "refuse" every frame of a kind it never handles. The frames before a refusal are not kept:
 //! one `raw` step often holds a valid frame and the bad one together, and a
 //! fragment left open would make any message after it invalid. A scenario
 //! that needs a closer twin (the same frame kind, made valid) writes its
@@ -22,12 +26,29 @@
 //! handshake rightly passes that chapter.
 
 use crate::load::LoadedScenario;
-use crate::scenario::{Action, ExpectKind, Step};
+use wsconform_wire::split_frames;
+
+use crate::scenario::{
+    Action, CloseSpec, ExpectKind, Expectation, Payload, PongOf, SendKind, SendSpec, Step,
+};
 
 use super::DEFAULT_CLIENT;
 
 /// The chapter whose refusals need no twin.
 const EXEMPT_CHAPTER: &str = "handshake";
+
+/// The chapters that teach fragments, pings and closes.
+const FRAGMENTATION: &str = "fragmentation";
+const PING_PONG: &str = "ping-pong";
+const CLOSING: &str = "closing";
+
+/// A chapter's number: its place in the course, from 1 (`01-handshake`).
+fn number_of(name: &str) -> usize {
+    crate::chapter::CHAPTERS
+        .iter()
+        .position(|c| c.name == name)
+        .map_or(usize::MAX, |i| i + 1)
+}
 
 /// The name a client of the scenario has in its twin: `twin` for the
 /// default client, `twin-NAME` for the others, so that the transcript tells
@@ -40,13 +61,15 @@ pub fn twin_client(name: &str) -> String {
     }
 }
 
-/// Whether a scenario needs a twin: outside the handshake chapter, a
-/// server that closes every connection right after its 101 would meet each
-/// of its strict expectations (a refusal, a closed connection, or nothing
-/// strict at all).
+/// Whether a scenario needs a twin: outside the handshake chapter, it
+/// expects something, and a server that closes every connection right
+/// after its 101 would meet each of its strict expectations (a refusal, a
+/// closed connection, or nothing strict at all).
 pub fn needs_twin(loaded: &LoadedScenario) -> bool {
+    let steps = &loaded.scenario.steps;
     crate::chapter::name(&loaded.chapter) != EXEMPT_CHAPTER
-        && loaded.scenario.steps.iter().all(|s| match &s.action {
+        && steps.iter().any(|s| matches!(s.action, Action::Expect(_)))
+        && steps.iter().all(|s| match &s.action {
             Action::Expect(e) => e.otherwise_non_strict || met_by_hanging_up(&e.kind),
             _ => true,
         })
@@ -62,7 +85,10 @@ pub fn twin_steps(loaded: &LoadedScenario) -> Option<Vec<Step>> {
     if let Some(written) = &loaded.scenario.twin {
         return Some(written.clone());
     }
-    Some(derive(&loaded.scenario.steps))
+    Some(derive(
+        &loaded.scenario.steps,
+        crate::chapter::number(&loaded.chapter),
+    ))
 }
 
 /// An expectation that a server closing the connection after its 101 meets.
@@ -89,7 +115,7 @@ fn first_refusal(steps: &[Step]) -> Option<usize> {
 /// first frame sent and before the refusal (without frames written behind
 /// a request, and without a refused handshake), then two valid messages and their echoes from the client
 /// that expects the refusal.
-fn derive(steps: &[Step]) -> Vec<Step> {
+fn derive(steps: &[Step], chapter: Option<usize>) -> Vec<Step> {
     let refusal = first_refusal(steps);
     let client = refusal
         .or_else(|| {
@@ -133,19 +159,133 @@ fn derive(steps: &[Step]) -> Vec<Step> {
             _ => None,
         })
         .collect();
-    for text in ["valid twin, first message", "valid twin, second message"] {
-        twin.extend(valid_message(text).into_iter().map(|action| Step {
+    let bad = bad_kinds(&steps[end..refusal.unwrap_or(steps.len())], &client);
+    // A kind of frame is only asked for from its own chapter on: a server
+    // at the masking chapter may well not answer pings yet.
+    let taught = |kind: &str| chapter.is_none_or(|number| number >= number_of(kind));
+    let mut add = |actions: Vec<Action>| {
+        twin.extend(actions.into_iter().map(|action| Step {
             client: client.clone(),
             action,
         }));
+    };
+    if bad.ping && taught(PING_PONG) {
+        add(vec![
+            Action::Send(SendSpec::of(SendKind::Ping(Payload::Text(
+                "valid twin".into(),
+            )))),
+            Action::Expect(expectation(ExpectKind::Pong(PongOf::Last))),
+        ]);
+    }
+    if bad.pong && taught(PING_PONG) {
+        add(vec![Action::Send(SendSpec::of(SendKind::Pong(
+            Payload::Text("valid twin".into()),
+        )))]);
+    }
+    for text in ["valid twin, first message", "valid twin, second message"] {
+        add(valid_message(text).into());
+    }
+    if bad.fragmented && taught(FRAGMENTATION) {
+        let mut fragmented = SendSpec::text("valid twin, a fragmented message");
+        fragmented.fragments = vec![11, 2];
+        add(vec![
+            Action::Send(fragmented),
+            Action::Expect(Expectation::echo_last()),
+        ]);
+    }
+    if bad.close && taught(CLOSING) {
+        let close = CloseSpec {
+            code: Some(1000),
+            reason: String::new(),
+            payload: None,
+        };
+        add(vec![
+            Action::Send(SendSpec::of(SendKind::Close(close))),
+            Action::Expect(expectation(ExpectKind::Close(vec![1000]))),
+        ]);
     }
     twin
+}
+
+/// The kinds of frame among the bad ones that get a valid twin of their own.
+#[derive(Debug, Default)]
+struct BadKinds {
+    /// A close frame: the twin closes with 1000 and expects 1000 back.
+    close: bool,
+    /// A ping: the twin pings and expects the pong.
+    ping: bool,
+    /// A pong: the twin sends an unsolicited pong, which changes nothing.
+    pong: bool,
+    /// A continuation or an unfinished data frame: the twin sends a
+    /// fragmented message and expects it whole.
+    fragmented: bool,
+}
+
+/// What kinds of frame `client` sends in `steps` (the frames before the
+/// refusal, where the bad ones are).
+fn bad_kinds(steps: &[Step], client: &Option<String>) -> BadKinds {
+    let mut kinds = BadKinds::default();
+    let mut note = |opcode: u8, fin: bool| match opcode {
+        0x0 => kinds.fragmented = true,
+        0x1 | 0x2 if !fin => kinds.fragmented = true,
+        0x8 => kinds.close = true,
+        0x9 => kinds.ping = true,
+        0xa => kinds.pong = true,
+        _ => {}
+    };
+    let mut mid_frame = false;
+    for step in steps.iter().filter(|s| &s.client == client) {
+        match &step.action {
+            Action::Send(send) => {
+                let opcode = match send.kind {
+                    SendKind::Text(_) => 0x1,
+                    SendKind::Binary(_) => 0x2,
+                    SendKind::Close(_) => 0x8,
+                    SendKind::Ping(_) => 0x9,
+                    SendKind::Pong(_) => 0xa,
+                };
+                note(opcode, send.fragments.is_empty());
+                for between in &send.between {
+                    note(
+                        match between {
+                            SendKind::Close(_) => 0x8,
+                            SendKind::Pong(_) => 0xa,
+                            _ => 0x9,
+                        },
+                        true,
+                    );
+                }
+            }
+            Action::Frame(frame) => note(frame.opcode.0, frame.fin),
+            // A raw step may go on with the payload of the one before:
+            // its bytes are then no header.
+            Action::Raw(raw) if !mid_frame => {
+                for piece in split_frames(&raw.bytes.0) {
+                    if let Some(header) = piece.header {
+                        note(header.opcode.as_u8(), header.fin);
+                    }
+                    mid_frame = !piece.complete;
+                }
+            }
+            _ => {}
+        }
+    }
+    kinds
+}
+
+/// A strict expectation with the scenario's deadline.
+fn expectation(kind: ExpectKind) -> Expectation {
+    Expectation {
+        kind,
+        timeout: None,
+        otherwise_non_strict: false,
+    }
 }
 
 /// A masked text message and the expectation of its echo.
 fn valid_message(text: &str) -> [Action; 2] {
     [
-        Action::Send(crate::scenario::SendSpec::text(text)),
-        Action::Expect(crate::scenario::Expectation::echo_last()),
+        Action::Send(SendSpec::text(text)),
+        Action::Expect(Expectation::echo_last()),
     ]
 }

@@ -61,8 +61,13 @@ pub struct SendSpec {
 impl SendSpec {
     /// A text message sent the ordinary way: masked, one frame, minimal length.
     pub fn text(text: &str) -> SendSpec {
+        SendSpec::of(SendKind::Text(Payload::Text(text.to_owned())))
+    }
+
+    /// `kind` sent the ordinary way: masked, one frame, minimal length.
+    pub fn of(kind: SendKind) -> SendSpec {
         SendSpec {
-            kind: SendKind::Text(Payload::Text(text.to_owned())),
+            kind,
             fragments: Vec::new(),
             between: Vec::new(),
             mask: MaskSpec::default(),
