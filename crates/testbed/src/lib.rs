@@ -10,6 +10,7 @@
 //! | a **mutant** | [`start_mutant`] | a plain server on `wsconform-wire` with one classic [`Bug`] (or none: the baseline): each bug must fail at least one scenario of its chapter |
 //! | fastwebsockets echo | [`start_fastwebsockets_echo`] | benchmark baseline: the fastest WebSocket library around |
 //! | TCP echo | [`start_tcp_echo`] | benchmark baseline: the loopback limit, no WebSocket at all |
+//! | a **do-nothing** server | [`start_do_nothing`] | a correct handshake, then a hang-up (at once, or after a few unchecked echoes): what tricks earn is pinned |
 //!
 //! Every `start_*` function binds `127.0.0.1` on a free port, runs the
 //! server in a spawned task, and returns the bound address with a
@@ -23,6 +24,7 @@
 //! wsconform-testbed mutant baseline
 //! wsconform-testbed fastwebsockets-echo
 //! wsconform-testbed tcp-echo
+//! wsconform-testbed do-nothing hang-up
 //! wsconform-testbed list
 //! ```
 //!
@@ -60,6 +62,7 @@
 //! when a client offers it, so the compression chapter applies to them.
 
 pub mod chat;
+mod do_nothing;
 mod fastws;
 mod mutant;
 mod peer;
@@ -70,6 +73,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
+pub use do_nothing::{DoNothing, UnknownDoNothing, start_do_nothing, start_do_nothing_on};
 pub use fastws::{start_fastwebsockets_echo, start_fastwebsockets_echo_on};
 pub use mutant::{Bug, UnknownBug, start_mutant, start_mutant_on};
 pub use peer::{MAX_FRAME_SIZE, MAX_MESSAGE_SIZE, start_peer, start_peer_on, strict_config};
@@ -105,11 +109,14 @@ pub enum Server {
     FastwebsocketsEcho,
     /// The raw TCP echo server.
     TcpEcho,
+    /// A do-nothing server.
+    DoNothing(DoNothing),
 }
 
 impl Server {
     /// A stable name: `peer`, `mutant:baseline`, `mutant:<bug name>`,
-    /// `fastwebsockets-echo`, `tcp-echo`. [`FromStr`] reads it back.
+    /// `fastwebsockets-echo`, `tcp-echo`, `do-nothing:<kind>`. [`FromStr`]
+    /// reads it back.
     pub fn name(self) -> String {
         match self {
             Server::Peer => "peer".to_owned(),
@@ -117,6 +124,7 @@ impl Server {
             Server::Mutant(Some(bug)) => format!("mutant:{}", bug.name()),
             Server::FastwebsocketsEcho => "fastwebsockets-echo".to_owned(),
             Server::TcpEcho => "tcp-echo".to_owned(),
+            Server::DoNothing(kind) => format!("do-nothing:{kind}"),
         }
     }
 }
@@ -132,12 +140,15 @@ impl fmt::Display for Server {
 pub enum UnknownServer {
     /// Not one of the server kinds.
     #[error(
-        "unknown server {0:?}; use peer, mutant:baseline, mutant:<bug>, fastwebsockets-echo or tcp-echo"
+        "unknown server {0:?}; use peer, mutant:baseline, mutant:<bug>, fastwebsockets-echo, tcp-echo or do-nothing:<kind>"
     )]
     Kind(String),
     /// `mutant:` followed by an unknown bug.
     #[error(transparent)]
     Bug(#[from] UnknownBug),
+    /// `do-nothing:` followed by an unknown kind.
+    #[error(transparent)]
+    DoNothing(#[from] UnknownDoNothing),
 }
 
 impl FromStr for Server {
@@ -149,9 +160,13 @@ impl FromStr for Server {
             "fastwebsockets-echo" => Ok(Server::FastwebsocketsEcho),
             "tcp-echo" => Ok(Server::TcpEcho),
             "mutant:baseline" => Ok(Server::Mutant(None)),
-            _ => match name.strip_prefix("mutant:") {
-                Some(bug) => Ok(Server::Mutant(Some(bug.parse()?))),
-                None => Err(UnknownServer::Kind(name.to_owned())),
+            _ => match (
+                name.strip_prefix("mutant:"),
+                name.strip_prefix("do-nothing:"),
+            ) {
+                (Some(bug), _) => Ok(Server::Mutant(Some(bug.parse()?))),
+                (_, Some(kind)) => Ok(Server::DoNothing(kind.parse()?)),
+                _ => Err(UnknownServer::Kind(name.to_owned())),
             },
         }
     }
@@ -167,6 +182,7 @@ pub async fn start(
         Server::Mutant(bug) => start_mutant_on(bug, addr).await,
         Server::FastwebsocketsEcho => start_fastwebsockets_echo_on(addr).await,
         Server::TcpEcho => start_tcp_echo_on(addr).await,
+        Server::DoNothing(kind) => start_do_nothing_on(kind, addr).await,
     }
 }
 
@@ -183,6 +199,7 @@ mod tests {
             Server::TcpEcho,
         ];
         servers.extend(Bug::ALL.map(|bug| Server::Mutant(Some(bug))));
+        servers.extend(DoNothing::ALL.map(Server::DoNothing));
         for server in servers {
             assert_eq!(server.name().parse::<Server>(), Ok(server));
         }
@@ -193,6 +210,10 @@ mod tests {
         assert!(matches!(
             "apache".parse::<Server>(),
             Err(UnknownServer::Kind(_))
+        ));
+        assert!(matches!(
+            "do-nothing:hang-up-after-x".parse::<Server>(),
+            Err(UnknownServer::DoNothing(_))
         ));
     }
 }

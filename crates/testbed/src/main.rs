@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use wsconform_testbed::{Bug, CHAPTERS, Server, start};
+use wsconform_testbed::{Bug, CHAPTERS, DoNothing, Server, start};
 
 /// Servers that validate the wsconform scenario suite.
 #[derive(Debug, Parser)]
@@ -34,6 +34,13 @@ enum Command {
     FastwebsocketsEcho(Listen),
     /// The raw TCP echo server (no WebSocket).
     TcpEcho(Listen),
+    /// A do-nothing server: hang-up, hang-up-after-N or echo-unchecked.
+    DoNothing {
+        /// When it hangs up.
+        kind: String,
+        #[command(flatten)]
+        listen: Listen,
+    },
     /// Lists the mutants' bugs with their chapters.
     List,
 }
@@ -65,6 +72,13 @@ async fn main() -> ExitCode {
         Command::Peer(listen) => (Server::Peer, listen),
         Command::FastwebsocketsEcho(listen) => (Server::FastwebsocketsEcho, listen),
         Command::TcpEcho(listen) => (Server::TcpEcho, listen),
+        Command::DoNothing { kind, listen } => match kind.parse::<DoNothing>() {
+            Ok(kind) => (Server::DoNothing(kind), listen),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        },
         Command::Mutant { bug, listen } => {
             let bug = match bug.as_str() {
                 "baseline" => None,
