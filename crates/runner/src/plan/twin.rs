@@ -289,3 +289,138 @@ fn valid_message(text: &str) -> [Action; 2] {
         Action::Expect(Expectation::echo_last()),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::parse_scenario;
+
+    fn loaded(chapter: &str, steps: &str) -> LoadedScenario {
+        let yaml = format!("id: a\ntitle: t\nsteps:\n{steps}");
+        parse_scenario(&format!("scenarios/{chapter}/a.yaml"), &yaml).unwrap()
+    }
+
+    /// The twin's steps in short: `send:text`, `expect:echo`, …
+    fn outline(steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| match &s.action {
+                Action::Send(send) if !send.fragments.is_empty() => "send:fragments".to_owned(),
+                Action::Send(send) => format!("send:{}", send.kind.name()),
+                Action::Expect(e) => format!(
+                    "expect:{}",
+                    match e.kind {
+                        ExpectKind::Echo(_) => "echo",
+                        ExpectKind::Pong(_) => "pong",
+                        ExpectKind::Close(_) => "close",
+                        ExpectKind::Accepted => "accepted",
+                        _ => "other",
+                    }
+                ),
+                Action::Handshake(_) => "handshake".to_owned(),
+                _ => "other".to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_bad_data_frame_gets_two_valid_messages_echoed() {
+        let s = loaded(
+            "02-frames",
+            "  - frame: { opcode: 3, payload: x }\n  - expect: { fail: [1002] }\n",
+        );
+        assert!(needs_twin(&s));
+        let twin = twin_steps(&s).unwrap();
+        assert_eq!(
+            outline(&twin),
+            ["send:text", "expect:echo", "send:text", "expect:echo"]
+        );
+    }
+
+    #[test]
+    fn a_bad_close_gets_a_valid_close_from_the_closing_chapter_on() {
+        let steps = "  - send: { close: 1004 }\n  - expect: { fail: [1002] }\n";
+        let closing = twin_steps(&loaded("08-closing", steps)).unwrap();
+        assert_eq!(closing.len(), 6);
+        assert_eq!(outline(&closing[4..]), ["send:close", "expect:close"]);
+        // Before the closing chapter, a server need not answer a close.
+        let frames = twin_steps(&loaded("02-frames", steps)).unwrap();
+        assert_eq!(frames.len(), 4);
+    }
+
+    #[test]
+    fn pings_and_fragments_get_their_own_valid_twins() {
+        let s = loaded(
+            "07-ping-pong",
+            "  - frame: { opcode: ping, fin: false, payload: a }\n  - frame: { opcode: continuation, payload: b }\n  - expect: { fail: [1002] }\n",
+        );
+        assert_eq!(
+            outline(&twin_steps(&s).unwrap()),
+            [
+                "send:ping",
+                "expect:pong",
+                "send:text",
+                "expect:echo",
+                "send:text",
+                "expect:echo",
+                "send:fragments",
+                "expect:echo"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_handshake_chapter_and_scenarios_with_a_strict_answer_need_no_twin() {
+        let refusal = "  - frame: { opcode: 3, payload: x }\n  - expect: { fail: [1002] }\n";
+        assert!(!needs_twin(&loaded("01-handshake", refusal)));
+        let echo = "  - send: { text: a }\n  - expect: { echo: last }\n";
+        assert!(!needs_twin(&loaded("02-frames", echo)));
+        let lenient = "  - send: { text: a }\n  - expect: { echo: last, otherwise: non-strict }\n";
+        assert!(needs_twin(&loaded("02-frames", lenient)));
+    }
+
+    #[test]
+    fn a_refused_handshake_outside_its_chapter_is_left_out_of_the_twin() {
+        let s = loaded(
+            "11-hardening",
+            "  - handshake: { path: /nope }\n  - expect: { refused: { status: [404] } }\n",
+        );
+        let twin = twin_steps(&s).unwrap();
+        assert_eq!(
+            outline(&twin),
+            ["send:text", "expect:echo", "send:text", "expect:echo"]
+        );
+    }
+
+    #[test]
+    fn frames_behind_a_request_are_left_out_and_its_offer_kept() {
+        let s = loaded(
+            "12-compression",
+            "  - handshake: { headers: { Sec-WebSocket-Extensions: permessage-deflate }, then: { text: x } }\n  - expect: { fail: [1002] }\n",
+        );
+        let twin = twin_steps(&s).unwrap();
+        let Action::Handshake(spec) = &twin[0].action else {
+            panic!("the twin opens as the scenario does");
+        };
+        assert!(spec.then.is_none());
+        assert_eq!(spec.headers.len(), 1);
+    }
+
+    #[test]
+    fn a_written_twin_replaces_the_derived_one() {
+        let s = loaded(
+            "06-fragmentation",
+            "  - frame: { opcode: text, fin: false, payload: a }\n  - frame: { opcode: continuation, payload: { hex: ff } }\n  - expect: { fail: [1007] }\ntwin:\n  - send: { binary: a }\n  - expect: { echo: last }\n",
+        );
+        assert_eq!(
+            outline(&twin_steps(&s).unwrap()),
+            ["send:binary", "expect:echo"]
+        );
+    }
+
+    #[test]
+    fn twin_clients_are_named_apart() {
+        assert_eq!(twin_client(DEFAULT_CLIENT), "twin");
+        assert_eq!(twin_client("alice"), "twin-alice");
+    }
+}
