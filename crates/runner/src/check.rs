@@ -64,9 +64,11 @@ pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
             err("a scenario needs at least one step".into());
         }
         if sc.twin.is_some() && !crate::plan::needs_twin(s) {
-            err("`twin:` is only played for a scenario that a server closing every connection \
+            err(
+                "`twin:` is only played for a scenario that a server closing every connection \
                  would pass (outside the handshake chapter); this one never plays it"
-                .into());
+                    .into(),
+            );
         }
         for (i, step) in sc.steps.iter().enumerate() {
             let n = i + 1;

@@ -40,7 +40,7 @@ use wsconform_wire::generate_key;
 use crate::load::LoadedScenario;
 use crate::payload::{SplitMix, stable_hash};
 use crate::scenario::{Action, Chunks, DataKind, ExpectKind, HandshakeSpec, ProfileNeed, Step};
-pub use twin::{needs_twin, twin_client, twin_steps};
+pub use twin::{is_twin_client, needs_twin, twin_client, twin_steps};
 
 pub use crate::chat::ChatMessage;
 pub use crate::target::Target;

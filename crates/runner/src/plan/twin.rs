@@ -61,6 +61,11 @@ pub fn twin_client(name: &str) -> String {
     }
 }
 
+/// Whether `name` is a client of a twin (so transcripts name it).
+pub fn is_twin_client(name: &str) -> bool {
+    name == "twin" || name.starts_with("twin-")
+}
+
 /// Whether a scenario needs a twin: outside the handshake chapter, it
 /// expects something, and a server that closes every connection right
 /// after its 101 would meet each of its strict expectations (a refusal, a
@@ -422,5 +427,7 @@ mod tests {
     fn twin_clients_are_named_apart() {
         assert_eq!(twin_client(DEFAULT_CLIENT), "twin");
         assert_eq!(twin_client("alice"), "twin-alice");
+        assert!(is_twin_client("twin") && is_twin_client("twin-alice"));
+        assert!(!is_twin_client(DEFAULT_CLIENT));
     }
 }

@@ -66,7 +66,10 @@ pub fn transcript(
             .filter(|c| !c.is_empty())
             .collect();
         names.dedup();
-        names.iter().any(|n| *n != names[0])
+        // Several clients, or a twin's: the reader must see whose line it is.
+        names
+            .iter()
+            .any(|n| *n != names[0] || crate::plan::is_twin_client(n))
     };
     for (index, line) in t.lines.iter().enumerate() {
         let mut prefix = String::from(indent);
