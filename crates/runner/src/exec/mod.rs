@@ -146,6 +146,7 @@ async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioRes
     for planned in steps {
         if !planned.twin && result.twin == Twin::None && steps.first().is_some_and(|s| s.twin) {
             result.twin = Twin::Passed;
+            summarize_twin(run);
         }
         match play_step(run, planned).await {
             StepResult::Met => {}
@@ -196,6 +197,23 @@ async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioRes
             }
         }
     }
+}
+
+/// Once the twin passed, its lines say nothing a reader of the scenario's
+/// own failure needs: they become one note. (A failed twin keeps them: they
+/// are the failure.) The raw bytes stay in the transcript's record.
+fn summarize_twin(run: &mut Run<'_>) {
+    let before = run.transcript.lines.len();
+    run.transcript
+        .lines
+        .retain(|line| !crate::plan::is_twin_client(&line.client));
+    let folded = before - run.transcript.lines.len();
+    let at = run.now();
+    run.transcript.note(
+        at,
+        &crate::plan::twin_client(crate::plan::DEFAULT_CLIENT),
+        format!("the server handled the valid twin ({folded} lines not shown)"),
+    );
 }
 
 async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
