@@ -71,6 +71,13 @@ pub fn check(scenarios: &[LoadedScenario]) -> Vec<CheckError> {
         if sc.steps.is_empty() {
             err("a scenario needs at least one step".into());
         }
+        if sc.twin.is_some() && !crate::plan::needs_twin(s) {
+            err(
+                "`twin:` is only played for a scenario that a server closing every connection \
+                 would pass (outside the handshake chapter); this one never plays it"
+                    .into(),
+            );
+        }
         for (i, step) in sc.steps.iter().enumerate() {
             let n = i + 1;
             if let Action::Send(send) = &step.action {
@@ -254,6 +261,14 @@ mod tests {
             p.iter().any(|m| m.contains("should use only lowercase")),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn a_twin_that_would_never_be_played_is_an_error() {
+        let p = problems(
+            "id: a\ntitle: t\nsteps:\n  - send: { text: hi }\n  - expect: { echo: last }\ntwin:\n  - send: { text: hi }\n",
+        );
+        assert!(p.iter().any(|m| m.contains("never plays it")), "{p:?}");
     }
 
     #[test]

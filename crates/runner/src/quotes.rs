@@ -229,7 +229,11 @@ pub fn quotes(requirement: &str) -> Vec<Quote> {
             }
             continue;
         }
-        let starts_word = i == 0 || !matches!(bytes[i - 1], b'/' | b'.' | b'0'..=b'9');
+        let starts_word = i == 0
+            || !matches!(
+                bytes.get(i.wrapping_sub(1)),
+                Some(b'/' | b'.' | b'0'..=b'9')
+            );
         if c.is_ascii_digit()
             && starts_word
             && let Some((section, len)) = section_at(&text, i)

@@ -111,6 +111,28 @@ impl std::str::FromStr for NonStrictPoints {
     }
 }
 
+/// The positive twin of a scenario that expects a refusal: the same
+/// conversation with valid frames, played first. A refusal counts only
+/// when the server handles the twin (a server that closes every
+/// connection refuses everything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Twin {
+    /// The scenario expects no refusal, or its twin did not get to run.
+    #[default]
+    None,
+    /// The server handled the valid twin.
+    Passed,
+    /// The server did not handle the valid twin: the refusal earns nothing.
+    Failed,
+}
+
+impl Twin {
+    /// The sentence every report gives a scenario whose twin failed.
+    pub const FAILED_NOTE: &'static str =
+        "a refusal counts only when the server handles the valid twin";
+}
+
 /// Why a scenario failed, in the h2spec style: expected versus actual.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Failure {
@@ -215,6 +237,8 @@ pub struct ScenarioResult {
     /// Known bugs recognised in what was recorded ([`crate::diagnose`]),
     /// one sentence each.
     pub diagnosis: Vec<String>,
+    /// How the positive twin went, for a scenario that expects a refusal.
+    pub twin: Twin,
     /// What crossed the wire.
     pub transcript: Transcript,
 }
@@ -241,6 +265,7 @@ impl ScenarioResult {
             failure: None,
             notes: Vec::new(),
             diagnosis: Vec::new(),
+            twin: Twin::None,
             transcript: Transcript::default(),
         }
     }

@@ -1,7 +1,7 @@
 //! Every report format of one fixed run is a snapshot: what a grader, a CI
 //! system or a student's browser receives is part of the product.
 //!
-//! The run is real — four scenarios against a scripted echo server with two
+//! The run is real — five scenarios against a scripted echo server with two
 //! bugs — so the transcripts are what the executor records. The scenarios
 //! are written here rather than taken from the bundled suite, whose wording
 //! grows on its own; these snapshots are about the formats. Two results are then added by hand for outcomes a
@@ -20,13 +20,14 @@ use wsconform_runner::plan::Profile;
 use wsconform_runner::report::ReportFormat;
 use wsconform_runner::suite::{RunReport, run_suite};
 use wsconform_runner::transcript::{LineKind, Transcript};
-use wsconform_runner::verdict::{Caret, Failure, Outcome, Strength};
+use wsconform_runner::verdict::{Caret, Failure, Outcome, Strength, Twin};
 
 const HOSTILE: &str = "<script>alert(1)</script> ]]> --> \"' & \u{1b}[31m\u{0}\u{7} # not a directive\n---\nkey: [value";
 
-/// The scenarios of the fixed run: a pass, two failures (a non-minimal
-/// length with a caret, a missing pong that times out), a non-strict one
-/// (a `should` not met, with its reason) and a skip.
+/// The scenarios of the fixed run: a pass, three failures (a non-minimal
+/// length with a caret, a missing pong that times out, a refusal whose
+/// valid twin is not handled), a non-strict one (a `should` not met, with
+/// its reason) and a skip.
 const FIXED: &[(&str, &str)] = &[
     (
         "scenarios/01-handshake/missing-key.yaml",
@@ -84,6 +85,19 @@ steps:
       pong: last
       strength: should
       reason: 'RFC 6455 5.5.2: "It SHOULD respond with Pong frame as soon as is practical."'
+"#,
+    ),
+    (
+        "scenarios/07-ping-pong/too-long.yaml",
+        r#"
+id: ping-pong.too-long
+title: A ping with 126 bytes of payload fails the connection
+rfc: "5.5"
+tags: [ping]
+hint: Control frames carry at most 125 bytes; fail the connection on a longer one.
+steps:
+  - send: { ping: { len: 126 } }
+  - expect: { fail: [1002] }
 "#,
     ),
     (
@@ -200,11 +214,22 @@ async fn every_format_of_one_fixed_run() {
             Outcome::Fail,
             Outcome::Fail,
             Outcome::NonStrict,
+            Outcome::Fail,
             Outcome::Skip,
             Outcome::Error,
             Outcome::Fail
         ],
         "the fixed run must cover every outcome the formats treat differently"
+    );
+    let twin = report
+        .results
+        .iter()
+        .find(|r| r.id == "ping-pong.too-long")
+        .map(|r| r.twin);
+    assert_eq!(
+        twin,
+        Some(Twin::Failed),
+        "the pong-less server fails the twin"
     );
 
     let gradescope = ReportFormat::Gradescope.render(&report);
@@ -216,7 +241,7 @@ async fn every_format_of_one_fixed_run() {
     // accepted a bad snapshot.
     let doc: serde_json::Value = serde_json::from_str(&gradescope).unwrap();
     let tests = doc["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 6, "skips are left out of Gradescope tests");
+    assert_eq!(tests.len(), 7, "skips are left out of Gradescope tests");
     assert_eq!(
         doc["score"], 2,
         "a non-strict result earns its points by default"
@@ -266,8 +291,8 @@ async fn every_format_of_one_fixed_run() {
         );
         assert!(text.contains("should"), "{name} lacks the strength");
     }
-    assert!(tap.starts_with("TAP version 14\n1..7\n"));
-    assert_eq!(tap.lines().filter(|l| l.starts_with("not ok ")).count(), 4);
+    assert!(tap.starts_with("TAP version 14\n1..8\n"));
+    assert_eq!(tap.lines().filter(|l| l.starts_with("not ok ")).count(), 5);
     assert!(tap.contains("# SKIP"));
     for block in tap.split("  ---\n").skip(1) {
         let yaml: String = block
@@ -290,6 +315,22 @@ async fn every_format_of_one_fixed_run() {
         );
     }
     assert!(!html.contains("http://") && !html.contains("src="));
+
+    // Every format says why a refusal earned nothing.
+    let json = ReportFormat::Json.render(&report);
+    for (format, text) in [
+        ("gradescope", &gradescope),
+        ("junit", &junit),
+        ("tap", &tap),
+        ("html", &html),
+        ("json", &json),
+    ] {
+        assert!(
+            text.contains(Twin::FAILED_NOTE),
+            "the {format} report does not say that the twin failed"
+        );
+    }
+    assert!(json.contains("\"twin\": \"failed\""));
 
     insta::assert_snapshot!("gradescope", gradescope);
     insta::assert_snapshot!("junit", junit);

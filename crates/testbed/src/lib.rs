@@ -12,6 +12,7 @@
 //! | TCP echo | [`start_tcp_echo`] | benchmark baseline: the loopback limit, no WebSocket at all |
 //! | the **client peer** and **client mutants** | [`client`] | clients for the client scenarios (`run --client-cmd`): tungstenite's, which must pass, and one [`client::ClientBug`] each, which must be caught |
 //! | a **stuck** server | [`start_stuck`] | answers the handshake, then nothing ([`Stuck::BlackHole`]) or nothing after a few echoes ([`Stuck::StallAfter`]): the runner must grade it fast, with the same verdicts whatever its shortcuts |
+//! | a **do-nothing** server | [`start_do_nothing`] | a correct handshake, then a hang-up (at once, or after a few unchecked echoes): what tricks earn is pinned |
 //!
 //! Every `start_*` function binds `127.0.0.1` on a free port, runs the
 //! server in a spawned task, and returns the bound address with a
@@ -27,6 +28,7 @@
 //! wsconform-testbed tcp-echo
 //! wsconform-testbed black-hole
 //! wsconform-testbed stall-after 3
+//! wsconform-testbed do-nothing hang-up
 //! wsconform-testbed list
 //! ```
 //!
@@ -65,6 +67,7 @@
 
 pub mod chat;
 pub mod client;
+mod do_nothing;
 mod fastws;
 mod mutant;
 mod peer;
@@ -76,6 +79,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
+pub use do_nothing::{DoNothing, UnknownDoNothing, start_do_nothing, start_do_nothing_on};
 pub use fastws::{start_fastwebsockets_echo, start_fastwebsockets_echo_on};
 pub use mutant::{Bug, UnknownBug, start_mutant, start_mutant_on};
 pub use peer::{MAX_FRAME_SIZE, MAX_MESSAGE_SIZE, start_peer, start_peer_on, strict_config};
@@ -114,11 +118,14 @@ pub enum Server {
     TcpEcho,
     /// A server that gets stuck after the handshake.
     Stuck(Stuck),
+    /// A do-nothing server.
+    DoNothing(DoNothing),
 }
 
 impl Server {
     /// A stable name: `peer`, `mutant:baseline`, `mutant:<bug name>`,
-    /// `fastwebsockets-echo`, `tcp-echo`, `black-hole`, `stall-after:<n>`. [`FromStr`] reads it back.
+    /// `fastwebsockets-echo`, `tcp-echo`, `black-hole`, `stall-after:<n>`,
+    /// `do-nothing:<kind>`. [`FromStr`] reads it back.
     pub fn name(self) -> String {
         match self {
             Server::Peer => "peer".to_owned(),
@@ -128,6 +135,7 @@ impl Server {
             Server::TcpEcho => "tcp-echo".to_owned(),
             Server::Stuck(Stuck::BlackHole) => "black-hole".to_owned(),
             Server::Stuck(Stuck::StallAfter(n)) => format!("stall-after:{n}"),
+            Server::DoNothing(kind) => format!("do-nothing:{kind}"),
         }
     }
 }
@@ -143,12 +151,15 @@ impl fmt::Display for Server {
 pub enum UnknownServer {
     /// Not one of the server kinds.
     #[error(
-        "unknown server {0:?}; use peer, mutant:baseline, mutant:<bug>, fastwebsockets-echo, tcp-echo, black-hole or stall-after:<n>"
+        "unknown server {0:?}; use peer, mutant:baseline, mutant:<bug>, fastwebsockets-echo, tcp-echo, black-hole, stall-after:<n> or do-nothing:<kind>"
     )]
     Kind(String),
     /// `mutant:` followed by an unknown bug.
     #[error(transparent)]
     Bug(#[from] UnknownBug),
+    /// `do-nothing:` followed by an unknown kind.
+    #[error(transparent)]
+    DoNothing(#[from] UnknownDoNothing),
 }
 
 impl FromStr for Server {
@@ -164,6 +175,9 @@ impl FromStr for Server {
             _ => {
                 if let Some(bug) = name.strip_prefix("mutant:") {
                     return Ok(Server::Mutant(Some(bug.parse()?)));
+                }
+                if let Some(kind) = name.strip_prefix("do-nothing:") {
+                    return Ok(Server::DoNothing(kind.parse()?));
                 }
                 match name.strip_prefix("stall-after:").map(str::parse) {
                     Some(Ok(n)) => Ok(Server::Stuck(Stuck::StallAfter(n))),
@@ -185,6 +199,7 @@ pub async fn start(
         Server::FastwebsocketsEcho => start_fastwebsockets_echo_on(addr).await,
         Server::TcpEcho => start_tcp_echo_on(addr).await,
         Server::Stuck(stuck) => start_stuck_on(stuck, addr).await,
+        Server::DoNothing(kind) => start_do_nothing_on(kind, addr).await,
     }
 }
 
@@ -203,6 +218,7 @@ mod tests {
             Server::Stuck(Stuck::StallAfter(3)),
         ];
         servers.extend(Bug::ALL.map(|bug| Server::Mutant(Some(bug))));
+        servers.extend(DoNothing::ALL.map(Server::DoNothing));
         for server in servers {
             assert_eq!(server.name().parse::<Server>(), Ok(server));
         }
@@ -213,6 +229,10 @@ mod tests {
         assert!(matches!(
             "apache".parse::<Server>(),
             Err(UnknownServer::Kind(_))
+        ));
+        assert!(matches!(
+            "do-nothing:hang-up-after-x".parse::<Server>(),
+            Err(UnknownServer::DoNothing(_))
         ));
     }
 }

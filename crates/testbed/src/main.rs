@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use wsconform_testbed::{Bug, CHAPTERS, Server, Stuck, client, start};
+use wsconform_testbed::{Bug, CHAPTERS, DoNothing, Server, Stuck, client, start};
 
 /// Servers that validate the wsconform scenario suite.
 #[derive(Debug, Parser)]
@@ -40,6 +40,13 @@ enum Command {
     StallAfter {
         /// Messages echoed before the server goes quiet.
         n: usize,
+        #[command(flatten)]
+        listen: Listen,
+    },
+    /// A do-nothing server: hang-up, hang-up-after-N or echo-unchecked.
+    DoNothing {
+        /// When it hangs up.
+        kind: String,
         #[command(flatten)]
         listen: Listen,
     },
@@ -98,6 +105,13 @@ async fn main() -> ExitCode {
         Command::TcpEcho(listen) => (Server::TcpEcho, listen),
         Command::BlackHole(listen) => (Server::Stuck(Stuck::BlackHole), listen),
         Command::StallAfter { n, listen } => (Server::Stuck(Stuck::StallAfter(n)), listen),
+        Command::DoNothing { kind, listen } => match kind.parse::<DoNothing>() {
+            Ok(kind) => (Server::DoNothing(kind), listen),
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        },
         Command::Mutant { bug, listen } => {
             let bug = match bug.as_str() {
                 "baseline" => None,

@@ -38,7 +38,7 @@ use crate::load::LoadedScenario;
 use crate::plan::{Expected, FloodPlan, Op, PlanError, PlanSettings, PlannedStep, Profile, plan};
 use crate::scenario::{Chunks, Strength};
 use crate::transcript::{Caret, Event, LineKind};
-use crate::verdict::{Failure, Note, Outcome, ScenarioResult};
+use crate::verdict::{Failure, Note, Outcome, ScenarioResult, Twin};
 
 /// The result of one step.
 enum StepResult {
@@ -176,6 +176,10 @@ fn largest_sent(steps: &[PlannedStep]) -> usize {
 
 async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioResult) {
     for planned in steps {
+        if !planned.twin && result.twin == Twin::None && steps.first().is_some_and(|s| s.twin) {
+            result.twin = Twin::Passed;
+            summarize_twin(run);
+        }
         match play_step(run, planned).await {
             StepResult::Met => {}
             StepResult::Unreachable(why) => {
@@ -194,6 +198,17 @@ async fn play(run: &mut Run<'_>, steps: &[PlannedStep], result: &mut ScenarioRes
                     continue;
                 }
                 result.outcome = Outcome::Fail;
+                if planned.twin {
+                    result.twin = Twin::Failed;
+                    result.message = format!(
+                        "{}: expected {}; got {}",
+                        Twin::FAILED_NOTE,
+                        failure.expected,
+                        failure.actual
+                    );
+                    result.failure = Some(failure);
+                    return;
+                }
                 result.message = if failure.prerequisite {
                     format!("the opening handshake failed: {}", failure.actual)
                 } else {
@@ -227,6 +242,23 @@ pub(crate) fn note_of(op: &Op, failure: &Failure) -> Option<Note> {
         actual: failure.actual.clone(),
         reason: reason.unwrap_or_default(),
     })
+}
+
+/// Once the twin passed, its lines say nothing a reader of the scenario's
+/// own failure needs: they become one note. (A failed twin keeps them: they
+/// are the failure.) The raw bytes stay in the transcript's record.
+fn summarize_twin(run: &mut Run<'_>) {
+    let before = run.transcript.lines.len();
+    run.transcript
+        .lines
+        .retain(|line| !crate::plan::is_twin_client(&line.client));
+    let folded = before - run.transcript.lines.len();
+    let at = run.now();
+    run.transcript.note(
+        at,
+        &crate::plan::twin_client(crate::plan::DEFAULT_CLIENT),
+        format!("the server handled the valid twin ({folded} lines not shown)"),
+    );
 }
 
 async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {

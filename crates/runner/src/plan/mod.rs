@@ -22,6 +22,7 @@
 //! | `frames` | the frames of `send` and `frame` steps |
 //! | `expect` | what an `expect` step waits for, every byte decided |
 //! | [`flood`] | a `flood` step: every client, message and frame |
+//! | [`twin`] | the positive twin a refusal is counted against |
 
 mod expect;
 pub mod flood;
@@ -29,6 +30,7 @@ mod frames;
 pub mod handshake;
 #[cfg(test)]
 mod tests;
+pub mod twin;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -40,6 +42,7 @@ use crate::payload::{SplitMix, stable_hash};
 use crate::scenario::{
     Action, Chunks, DataKind, ExpectKind, HandshakeSpec, ProfileNeed, Step, Strength,
 };
+pub use twin::{is_twin_client, needs_twin, twin_client, twin_steps};
 
 pub use crate::chat::ChatMessage;
 pub use crate::target::Target;
@@ -185,6 +188,8 @@ pub struct PlannedStep {
     pub client: String,
     /// The operation.
     pub op: Op,
+    /// Part of the scenario's positive twin (see [`twin`]), played first.
+    pub twin: bool,
 }
 
 /// Why a scenario cannot be planned for this profile or target.
@@ -242,6 +247,8 @@ struct Planner<'a> {
     clients: HashMap<String, ClientState>,
     out: Vec<PlannedStep>,
     nonce_counter: u32,
+    /// Planning the twin: clients are renamed and steps carry no index.
+    twin: bool,
 }
 
 /// Turns a scenario into concrete steps for `settings`.
@@ -270,9 +277,38 @@ pub fn plan(
         clients: HashMap::new(),
         out: Vec::new(),
         nonce_counter: 0,
+        twin: false,
     };
+    if let Some(steps) = twin_steps(loaded) {
+        planner.twin = true;
+        let steps: Vec<Step> = steps
+            .into_iter()
+            .map(|s| Step {
+                client: Some(twin_client(s.client.as_deref().unwrap_or(DEFAULT_CLIENT))),
+                action: s.action,
+                hint: s.hint,
+            })
+            .collect();
+        for index in 0..steps.len() {
+            planner.step(&steps, index).map_err(|e| match e {
+                PlanError::Invalid { step, message } => PlanError::Invalid {
+                    step,
+                    message: format!("in the twin: {message}"),
+                },
+                other => other,
+            })?;
+        }
+        // The twin's connections end before the scenario's own begin.
+        let mut names: Vec<String> = planner.clients.keys().cloned().collect();
+        names.sort();
+        for name in names {
+            planner.push(None, &name, Op::Disconnect);
+        }
+        planner.clients.clear();
+        planner.twin = false;
+    }
     for index in 0..scenario.steps.len() {
-        planner.step(index)?;
+        planner.step(&scenario.steps, index)?;
     }
     Ok(planner.out)
 }
@@ -287,9 +323,10 @@ impl Planner<'_> {
 
     fn push(&mut self, step: Option<usize>, client: &str, op: Op) {
         self.out.push(PlannedStep {
-            step,
+            step: if self.twin { None } else { step },
             client: client.to_string(),
             op,
+            twin: self.twin,
         });
     }
 
@@ -309,11 +346,11 @@ impl Planner<'_> {
         );
     }
 
-    /// Plans scenario step `index`.
-    fn step(&mut self, index: usize) -> Result<(), PlanError> {
+    /// Plans step `index` of `steps` (the scenario's, or its twin's).
+    fn step(&mut self, steps: &[Step], index: usize) -> Result<(), PlanError> {
         let loaded = self.loaded;
         let scenario = &loaded.scenario;
-        let Some(step) = scenario.steps.get(index) else {
+        let Some(step) = steps.get(index) else {
             return Err(PlanError::Invalid {
                 step: index,
                 message: "no such step".into(),
@@ -353,7 +390,7 @@ impl Planner<'_> {
             )));
         }
         let op = match &step.action {
-            Action::Handshake(spec) => return self.handshake(index, &name, seed, spec),
+            Action::Handshake(spec) => return self.handshake(steps, index, &name, seed, spec),
             Action::Send(spec) => {
                 let settings = self.settings;
                 let mut counter = self.nonce_counter;
@@ -420,6 +457,7 @@ impl Planner<'_> {
     /// of the client expects something of the handshake itself.
     fn handshake(
         &mut self,
+        steps: &[Step],
         index: usize,
         name: &str,
         seed: u64,
@@ -463,7 +501,7 @@ impl Planner<'_> {
                 message,
             },
         );
-        if !next_expects_handshake(scenario.steps.get(index + 1..).unwrap_or_default(), name) {
+        if !next_expects_handshake(steps.get(index + 1..).unwrap_or_default(), name) {
             let is_default = spec.raw.is_none()
                 && spec.headers.is_empty()
                 && spec.method.is_none()

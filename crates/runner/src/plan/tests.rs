@@ -212,3 +212,22 @@ fn compress_is_for_data_messages() {
     );
     assert!(s.is_err());
 }
+
+#[test]
+fn a_twin_is_played_first_on_its_own_connection_then_dropped() {
+    let s = parse_scenario(
+        "scenarios/02-frames/a.yaml",
+        "id: a\ntitle: t\nsteps:\n  - frame: { opcode: 3, payload: x }\n  - expect: { fail: [1002] }\n",
+    )
+    .unwrap();
+    let plan = plan(&s, &settings(Profile::Echo)).unwrap();
+    let twin: Vec<&PlannedStep> = plan.iter().filter(|p| p.twin).collect();
+    // handshake, accepted, two messages with their echoes, disconnect
+    assert_eq!(twin.len(), 7);
+    assert!(twin.iter().all(|p| p.client == "twin" && p.step.is_none()));
+    assert!(plan.iter().take(7).all(|p| p.twin));
+    assert!(matches!(twin[6].op, Op::Disconnect));
+    let own: Vec<&PlannedStep> = plan.iter().filter(|p| !p.twin).collect();
+    assert!(own.iter().all(|p| p.client == DEFAULT_CLIENT));
+    assert_eq!(own.last().map(|p| p.step), Some(Some(1)));
+}

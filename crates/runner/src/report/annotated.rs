@@ -119,7 +119,10 @@ pub fn transcript_with(
             .filter(|c| !c.is_empty())
             .collect();
         names.dedup();
-        names.iter().any(|n| Some(n) != names.first())
+        // Several clients, or a twin's: the reader must see whose line it is.
+        names
+            .iter()
+            .any(|n| Some(n) != names.first() || crate::plan::is_twin_client(n))
     };
     let shown = shown_lines(t.lines.len(), caret.map(|c| c.line));
     let mut elided = 0usize;

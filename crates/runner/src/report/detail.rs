@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use super::annotated::{Heads, HumanOptions, transcript_with};
-use crate::verdict::{Failure, Note, Outcome, ScenarioResult, Strength};
+use crate::verdict::{Failure, Note, Outcome, ScenarioResult, Strength, Twin};
 
 pub use crate::rfc_link;
 
@@ -59,6 +59,14 @@ pub fn failure_explanation(r: &ScenarioResult, f: &Failure, indent: &str, actual
         let _ = writeln!(
             out,
             "{indent}The opening handshake failed, so this scenario never reached its point."
+        );
+    }
+    if r.twin == Twin::Failed {
+        let _ = writeln!(
+            out,
+            "{indent}The refusal was not counted: {} (the same steps with a valid frame, \
+             on their own connection, as client `twin`).",
+            Twin::FAILED_NOTE
         );
     }
     if let Some(rule) = f.rule.as_ref().or(r.requirement.as_ref()) {

@@ -26,7 +26,7 @@ use super::Summary;
 use super::detail::{by_chapter, plain_transcript, rfc_link};
 use super::human::mark;
 use crate::report::run::{Cause, RunReport};
-use crate::verdict::{Outcome, ScenarioResult, Strength};
+use crate::verdict::{Outcome, ScenarioResult, Strength, Twin};
 
 /// The label of a note's row: its strength.
 fn note_label(strength: Strength) -> &'static str {
@@ -240,6 +240,14 @@ fn scenario_detail(r: &ScenarioResult) -> Markup {
                 (NL)
                 @if failure.is_some_and(|f| f.prerequisite) {
                     p { "The opening handshake failed, so this scenario never reached its point." }
+                    (NL)
+                }
+                @if r.twin == Twin::Failed {
+                    p class="twin" {
+                        "The refusal was not counted: " (Twin::FAILED_NOTE)
+                        " (the same steps with a valid frame, on their own connection, as client "
+                        code { "twin" } ")."
+                    }
                     (NL)
                 }
                 @if let Some(rule) = rule {

@@ -18,7 +18,7 @@
 //!     { "id": "lengths.16bit-126", "title": "…", "chapter": "03-lengths",
 //!       "tags": ["framing"], "outcome": "fail", "points": 0, "max_points": 1,
 //!       "duration_ms": 3, "message": "expected …; got …", "rfc": "5.2",
-//!       "autobahn": "1.1.4",
+//!       "autobahn": "1.1.4", "twin": "none",
 //!       "hint": "…",
 //!       "failure": { "step": 1, "client": "client", "expected": "…",
 //!                    "actual": "…", "rule": null, "prerequisite": false,
@@ -39,6 +39,9 @@
 //! `suite_version` is the version of the suite bundled with this wsconform
 //! (the first heading of `scenarios/CHANGELOG.md`), for a CI that pins it.
 //! `outcome` is one of `pass`, `fail`, `non-strict`, `skip`, `error`;
+//! `twin` is `none`, `passed` or `failed`: for a scenario that expects a
+//! refusal, whether the server handled its valid twin (a refusal counts
+//! only then);
 //! `failure` is `null` unless the outcome is `fail`; `step` is 1-based (as in
 //! the YAML file) or `null` for the implicit handshake. `diagnosis` holds
 //! the known bugs recognised in the run ([`crate::diagnose`]); `caret`
@@ -56,7 +59,7 @@ use super::Summary;
 use crate::hex::to_hex;
 use crate::report::run::RunReport;
 use crate::transcript::LineKind;
-use crate::verdict::{Caret, NonStrictPoints, Outcome, Strength};
+use crate::verdict::{Caret, NonStrictPoints, Outcome, Strength, Twin};
 
 /// The schema name and version.
 pub const SCHEMA: &str = "wsconform-report/1";
@@ -90,6 +93,7 @@ struct JsonResult<'a> {
     autobahn: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<&'a str>,
+    twin: Twin,
     failure: Option<JsonFailure<'a>>,
     notes: Vec<JsonNote<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -184,6 +188,7 @@ pub fn render(report: &RunReport) -> String {
                         })
                         .collect()
                 },
+                twin: r.twin,
                 failure: r.failure.as_ref().map(|f| JsonFailure {
                     step: f.step.map(|s| s + 1),
                     client: &f.client,

@@ -50,6 +50,18 @@ impl Strength {
     }
 }
 
+impl Expectation {
+    /// `expect: { echo: last }`, with the scenario's deadline.
+    pub fn echo_last() -> Expectation {
+        Expectation {
+            kind: ExpectKind::Echo(EchoOf::Last),
+            timeout: None,
+            strength: Strength::Must,
+            reason: None,
+        }
+    }
+}
+
 /// Which message an echo expectation refers to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EchoOf {

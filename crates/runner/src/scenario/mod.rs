@@ -80,6 +80,11 @@ pub struct Scenario {
     pub timeout: Option<Dur>,
     /// The steps, played in order.
     pub steps: Vec<Step>,
+    /// The positive twin of a scenario that expects a refusal: steps played
+    /// on their own connections before `steps`, which a server must pass
+    /// for the refusal to count. Written only where the plan cannot derive
+    /// it (see `plan::twin`).
+    pub twin: Option<Vec<Step>>,
 }
 
 fn one_point() -> u32 {

@@ -58,6 +58,27 @@ pub struct SendSpec {
     pub compress: bool,
 }
 
+impl SendSpec {
+    /// A text message sent the ordinary way: masked, one frame, minimal length.
+    pub fn text(text: &str) -> SendSpec {
+        SendSpec::of(SendKind::Text(Payload::Text(text.to_owned())))
+    }
+
+    /// `kind` sent the ordinary way: masked, one frame, minimal length.
+    pub fn of(kind: SendKind) -> SendSpec {
+        SendSpec {
+            kind,
+            fragments: Vec::new(),
+            between: Vec::new(),
+            mask: MaskSpec::default(),
+            rsv: 0,
+            length: LengthSpec::default(),
+            delivery: Delivery::default(),
+            compress: false,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SendFields {
