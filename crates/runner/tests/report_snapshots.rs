@@ -80,6 +80,7 @@ title: A ping is answered soon (a SHOULD)
 rfc: "5.5.2"
 tags: [ping]
 steps:
+  - expect: { silence: 100ms }
   - send: { ping: "soon?" }
   - expect:
       pong: last
