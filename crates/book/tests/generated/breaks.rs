@@ -31,6 +31,7 @@ use wsconform_runner::load::LoadedScenario;
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::report::human::{HumanOptions, render, result_line, summary_line};
 use wsconform_runner::suite::{RunReport, Selection, run_suite};
+use wsconform_runner::verdict::Outcome;
 
 use super::{BOOK_ADDR, check};
 
@@ -417,11 +418,16 @@ fn excerpt(report: &RunReport, focus: &str) -> Result<String, String> {
     };
     let focus_report = render(&alone, opts);
     let results = &report.results;
+    // Failures, and non-strict results (a SHOULD missed): both are what a
+    // break can show.
     let failing: Vec<&str> = results
         .iter()
-        .filter(|r| !r.outcome.is_ok())
+        .filter(|r| !r.outcome.is_ok() || r.outcome == Outcome::NonStrict)
         .map(|r| r.id.as_str())
         .collect();
+    let focus_non_strict = results
+        .iter()
+        .any(|r| r.id == focus && r.outcome == Outcome::NonStrict);
     let Some(focus_at) = failing.iter().position(|id| *id == focus) else {
         return Err(format!(
             "{focus} does not fail; the failures are {failing:?}"
@@ -465,16 +471,29 @@ fn excerpt(report: &RunReport, focus: &str) -> Result<String, String> {
     if last.is_some_and(|j| j + 1 < results.len()) {
         out.push_str("  …\n");
     }
-    out.push_str("\nFailures\n\n");
-    if focus_at > 0 {
-        out.push_str("…\n");
-    }
-    let start = format!("✗ {focus} — ");
-    let block: Vec<&str> = focus_report
-        .lines()
-        .skip_while(|line| !line.starts_with(&start))
-        .take_while(|line| !line.is_empty())
-        .collect();
+    let block: Vec<&str> = if focus_non_strict {
+        // A non-strict result is explained under its own line: the SHOULD
+        // missed and why it is not a MUST.
+        out.push_str("\n");
+        let start = format!("  ~ {focus} ");
+        let mut lines = focus_report.lines().skip_while(|line| !line.starts_with(&start));
+        let first = lines.next();
+        first
+            .into_iter()
+            .chain(lines.take_while(|line| line.starts_with("    ")))
+            .collect()
+    } else {
+        out.push_str("\nFailures\n\n");
+        if focus_at > 0 {
+            out.push_str("…\n");
+        }
+        let start = format!("✗ {focus} — ");
+        focus_report
+            .lines()
+            .skip_while(|line| !line.starts_with(&start))
+            .take_while(|line| !line.is_empty())
+            .collect()
+    };
     if block.is_empty() {
         return Err(format!(
             "{focus} fails, but the report explains it only as the run's shared cause: pick another focus"
@@ -484,7 +503,7 @@ fn excerpt(report: &RunReport, focus: &str) -> Result<String, String> {
         out.push_str(line);
         out.push('\n');
     }
-    if focus_at + 1 < failing.len() {
+    if focus_at + 1 < failing.len() && !focus_non_strict {
         out.push_str("…\n");
     }
     out.push('\n');

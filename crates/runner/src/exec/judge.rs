@@ -234,6 +234,9 @@ impl<'a> Judging<'a> {
                 .and_then(|r| negotiated(conn.offer.as_deref(), &r, &conn.key))
             {
                 Ok(_) => Progress::Met,
+                // A refusal breaks no rule (whether this handshake must be
+                // accepted is the step's strength); a 101 that is wrong does.
+                Err(e) if r.status != 101 => self.unmet(format!("{} {}: {e}", r.status, r.reason)),
                 Err(e) => match self.unmet(format!("{} {}: {e}", r.status, r.reason)) {
                     Progress::Unmet(failure) => Progress::Unmet(Failure {
                         rule: Some("RFC 6455 4.2.2: the server answers 101 with Upgrade, Connection and the Sec-WebSocket-Accept computed from the key".into()),

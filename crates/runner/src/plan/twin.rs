@@ -107,12 +107,13 @@ fn met_by_hanging_up(kind: &ExpectKind) -> bool {
     )
 }
 
-/// The first strict expectation of a refusal or a closed connection.
+/// The first expectation of a refusal or a closed connection, whatever its
+/// strength: a refused handshake is left out of the twin even where the
+/// refusal is only a `should`.
 fn first_refusal(steps: &[Step]) -> Option<usize> {
     steps.iter().position(|s| {
         matches!(&s.action, Action::Expect(e)
-            if e.strength == Strength::Must
-                && matches!(e.kind, ExpectKind::Fail(_) | ExpectKind::Refused { .. } | ExpectKind::TcpClosed))
+            if matches!(e.kind, ExpectKind::Fail(_) | ExpectKind::Refused { .. } | ExpectKind::TcpClosed))
     })
 }
 
