@@ -476,7 +476,9 @@ fn excerpt(report: &RunReport, focus: &str) -> Result<String, String> {
         // missed and why it is not a MUST.
         out.push_str("\n");
         let start = format!("  ~ {focus} ");
-        let mut lines = focus_report.lines().skip_while(|line| !line.starts_with(&start));
+        let mut lines = focus_report
+            .lines()
+            .skip_while(|line| !line.starts_with(&start));
         let first = lines.next();
         first
             .into_iter()
