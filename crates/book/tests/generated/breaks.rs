@@ -474,7 +474,7 @@ fn excerpt(report: &RunReport, focus: &str) -> Result<String, String> {
     let block: Vec<&str> = if focus_non_strict {
         // A non-strict result is explained under its own line: the SHOULD
         // missed and why it is not a MUST.
-        out.push_str("\n");
+        out.push('\n');
         let start = format!("  ~ {focus} ");
         let mut lines = focus_report
             .lines()
