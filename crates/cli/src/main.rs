@@ -593,6 +593,32 @@ fn selected_scenarios(args: &RunArgs) -> Result<Vec<LoadedScenario>, ExitCode> {
     Ok(selected)
 }
 
+/// The human report (on standard error when a report goes to standard
+/// output) and every `--report FORMAT=FILE`.
+fn emit(
+    report: &wsconform_runner::report::RunReport,
+    opts: HumanOptions,
+    max_failures: Option<usize>,
+    reports: Vec<(ReportFormat, String)>,
+) -> Result<(), ExitCode> {
+    let text = render_limited(report, opts, max_failures);
+    if reports.iter().any(|(_, f)| f == "-") {
+        eprint!("{text}");
+    } else {
+        out!("{text}");
+    }
+    for (format, file) in reports {
+        let body = format.render(report);
+        if file == "-" {
+            out!("{body}");
+        } else if let Err(e) = std::fs::write(&file, body) {
+            eprintln!("error: cannot write the report to {file}: {e}");
+            return Err(ExitCode::from(USAGE));
+        }
+    }
+    Ok(())
+}
+
 /// `wsconform run --client-cmd CMD`: the client scenarios against a client.
 async fn run_clients(args: RunArgs, command: String) -> ExitCode {
     let reports = match report_outputs(&args) {
@@ -627,21 +653,9 @@ async fn run_clients(args: RunArgs, command: String) -> ExitCode {
         eprintln!("interrupted");
         return ExitCode::from(130);
     };
-    let text = render_limited(&report, opts, args.max_failures);
-    let human_to_stderr = reports.iter().any(|(_, f)| f == "-");
-    if human_to_stderr {
-        eprint!("{text}");
-    } else {
-        out!("{text}");
-    }
-    for (format, file) in reports {
-        let body = format.render(&report);
-        if file == "-" {
-            out!("{body}");
-        } else if let Err(e) = std::fs::write(&file, body) {
-            eprintln!("error: cannot write the report to {file}: {e}");
-            return ExitCode::from(USAGE);
-        }
+    let report = report.with_non_strict_points(args.non_strict_points);
+    if let Err(code) = emit(&report, opts, args.max_failures, reports) {
+        return code;
     }
     if report.passed() {
         ExitCode::SUCCESS
@@ -774,20 +788,8 @@ async fn run(args: RunArgs) -> ExitCode {
         wsconform_runner::exec::deflate::require_deflate(&mut report.results);
     }
     let report = report.with_non_strict_points(args.non_strict_points);
-    let text = render_limited(&report, opts, args.max_failures);
-    if human_to_stderr {
-        eprint!("{text}");
-    } else {
-        out!("{text}");
-    }
-    for (format, file) in reports {
-        let body = format.render(&report);
-        if file == "-" {
-            out!("{body}");
-        } else if let Err(e) = std::fs::write(&file, body) {
-            eprintln!("error: cannot write the report to {file}: {e}");
-            return ExitCode::from(USAGE);
-        }
+    if let Err(code) = emit(&report, opts, args.max_failures, reports) {
+        return code;
     }
     if report.passed()
         && let Some(last) = &args.up_to

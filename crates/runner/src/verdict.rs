@@ -244,6 +244,25 @@ pub struct ScenarioResult {
 }
 
 impl ScenarioResult {
+    /// Once every step is played: a pass with `should` notes is
+    /// non-strict (its message the notes), and a result that counts earns
+    /// its points. Servers and clients are settled the same way.
+    pub fn settle(&mut self) {
+        let should: Vec<String> = self
+            .notes
+            .iter()
+            .filter(|n| n.strength == Strength::Should)
+            .map(Note::summary)
+            .collect();
+        if self.outcome == Outcome::Pass && !should.is_empty() {
+            self.outcome = Outcome::NonStrict;
+            self.message = should.join("; ");
+        }
+        if self.outcome.is_ok() && self.outcome != Outcome::Skip {
+            self.points = self.max_points;
+        }
+    }
+
     /// A result carrying `loaded`'s metadata (id, title, chapter, tags,
     /// references, points), with `outcome` and nothing else yet.
     pub fn for_scenario(loaded: &LoadedScenario, outcome: Outcome) -> ScenarioResult {

@@ -193,19 +193,7 @@ pub async fn run_client_scenario(
         });
     }
     played.stop_all().await;
-    let should: Vec<String> = result
-        .notes
-        .iter()
-        .filter(|n| n.strength == Strength::Should)
-        .map(Note::summary)
-        .collect();
-    if result.outcome == Outcome::Pass && !should.is_empty() {
-        result.outcome = Outcome::NonStrict;
-        result.message = should.join("; ");
-    }
-    if result.outcome.is_ok() && result.outcome != Outcome::Skip {
-        result.points = result.max_points;
-    }
+    result.settle();
     result.transcript = played.transcript;
     result.duration = started.elapsed();
     result

@@ -118,19 +118,7 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
         result.diagnosis = crate::diagnose::diagnose(&result);
     }
     result.duration = started.elapsed();
-    let should: Vec<String> = result
-        .notes
-        .iter()
-        .filter(|n| n.strength == Strength::Should)
-        .map(Note::summary)
-        .collect();
-    if result.outcome == Outcome::Pass && !should.is_empty() {
-        result.outcome = Outcome::NonStrict;
-        result.message = should.join("; ");
-    }
-    if result.outcome.is_ok() && result.outcome != Outcome::Skip {
-        result.points = scenario.points;
-    }
+    result.settle();
     result
 }
 
