@@ -131,6 +131,20 @@ pub enum Event {
 }
 
 impl Event {
+    /// A whole message the wire assembler completed, as the judge reads it.
+    pub fn message(message: wsconform_wire::Message) -> Event {
+        match message {
+            wsconform_wire::Message::Text(text) => Event::Message {
+                kind: DataKind::Text,
+                bytes: text.into_bytes(),
+            },
+            wsconform_wire::Message::Binary(bytes) => Event::Message {
+                kind: DataKind::Binary,
+                bytes,
+            },
+        }
+    }
+
     /// Payload bytes the event holds (what it costs to keep).
     fn size(&self) -> usize {
         match self {

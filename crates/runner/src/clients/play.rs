@@ -15,8 +15,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, timeout_at};
 use wsconform_wire::{
-    Event as WireEvent, FrameHeader, FrameReader, HandshakeError, Limits, Message,
-    MessageAssembler, OpCode, ReadError, Role, accept_response, encode_frame, parse_request,
+    Event as WireEvent, FrameHeader, FrameReader, HandshakeError, Limits, MessageAssembler, OpCode,
+    ReadError, Role, accept_response, encode_frame, parse_request,
 };
 
 use super::ClientSettings;
@@ -28,7 +28,7 @@ use crate::exec::note_of;
 use crate::load::LoadedScenario;
 use crate::plan::{Op, PlanError, PlanSettings, Profile, Target, plan};
 use crate::scenario::Strength;
-use crate::scenario::{Action, DataKind, MaskSpec};
+use crate::scenario::{Action, MaskSpec};
 use crate::spawn::SpawnedTarget;
 use crate::transcript::{Direction, Event, LineKind, Transcript};
 use crate::verdict::{Failure, Note, Outcome, ScenarioResult};
@@ -542,18 +542,7 @@ impl Played<'_> {
                     }
                     return Event::Close { code, reason };
                 }
-                WireEvent::Message(Message::Text(text)) => {
-                    return Event::Message {
-                        kind: DataKind::Text,
-                        bytes: text.into_bytes(),
-                    };
-                }
-                WireEvent::Message(Message::Binary(bytes)) => {
-                    return Event::Message {
-                        kind: DataKind::Binary,
-                        bytes,
-                    };
-                }
+                WireEvent::Message(message) => return Event::message(message),
             }
         }
     }

@@ -9,13 +9,12 @@
 //! are answered and a close is answered with a close, on the way.
 
 use tokio::time::Instant;
-use wsconform_wire::{Event as WireEvent, Frame, Message, OpCode, ReadError};
+use wsconform_wire::{Event as WireEvent, Frame, OpCode, ReadError};
 
 use super::conn::Run;
 use super::describe::{frame_broken, message_broken};
 use super::judge::CloseState;
 use crate::connect::PeerEnd;
-use crate::scenario::DataKind;
 use crate::transcript::{Event, LineKind};
 
 impl Run<'_> {
@@ -120,18 +119,7 @@ impl Run<'_> {
                     }
                     return Event::Close { code, reason };
                 }
-                WireEvent::Message(Message::Text(text)) => {
-                    return Event::Message {
-                        kind: DataKind::Text,
-                        bytes: text.into_bytes(),
-                    };
-                }
-                WireEvent::Message(Message::Binary(bytes)) => {
-                    return Event::Message {
-                        kind: DataKind::Binary,
-                        bytes,
-                    };
-                }
+                WireEvent::Message(message) => return Event::message(message),
             }
         }
     }
