@@ -21,7 +21,7 @@ use wsconform_runner::report::human::{HumanOptions, render_limited};
 use wsconform_runner::scenario::Dur;
 use wsconform_runner::scenario::Role;
 use wsconform_runner::spawn::{SpawnedTarget, refuse_busy_port};
-use wsconform_runner::suite::{Selection, run_suite};
+use wsconform_runner::suite::{Selection, Shortcuts, run_suite_with};
 use wsconform_runner::verdict::Outcome;
 use wsconform_runner::violations::{self, Sender};
 use wsconform_runner::wording::{count, count_as};
@@ -177,6 +177,15 @@ struct RunArgs {
     /// every report: full, half (rounded down) or zero of its points.
     #[arg(long, value_name = "POLICY", default_value = "full")]
     non_strict_points: wsconform_runner::verdict::NonStrictPoints,
+    /// Wait every step deadline in full and play the chapters before
+    /// concurrency one at a time. By default a server that answers nothing
+    /// after its handshake (a text message and a ping unanswered for a
+    /// whole deadline) gets each wait cut to an eightieth of the deadline,
+    /// and a server that proves it serves two clients at once plays the
+    /// early chapters side by side; the report says so. Both give the same
+    /// verdicts: this only makes a broken server's run minutes longer.
+    #[arg(long)]
+    full_waits: bool,
 }
 
 /// Optional features `--require` can make mandatory.
@@ -769,8 +778,13 @@ async fn run(args: RunArgs) -> ExitCode {
         opts.color,
     );
     let on_result = |r: &wsconform_runner::verdict::ScenarioResult| progress::advance(&bar, r);
+    let shortcuts = if args.full_waits {
+        Shortcuts::Off
+    } else {
+        Shortcuts::On
+    };
     let outcome = tokio::select! {
-        report = run_suite(&selected, &settings, jobs, on_result) => Some(report),
+        report = run_suite_with(&selected, &settings, jobs, shortcuts, on_result) => Some(report),
         _ = tokio::signal::ctrl_c() => None,
     };
     bar.finish_and_clear();

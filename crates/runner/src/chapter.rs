@@ -113,10 +113,12 @@ pub fn rank(folder: &str) -> Option<usize> {
 }
 
 /// Whether a server from this chapter may still serve one connection at a
-/// time (the chapter comes before [`CONCURRENCY`]).
+/// time: the chapter comes before [`CONCURRENCY`], or is optional (the
+/// compression chapter follows closing, so a server that takes it may not
+/// have reached concurrency yet).
 pub fn serves_one_at_a_time(folder: &str) -> bool {
-    match (rank(folder), rank(CONCURRENCY)) {
-        (Some(chapter), Some(concurrency)) => chapter < concurrency,
+    match (find(folder), rank(CONCURRENCY)) {
+        (Some((chapter, c)), Some(concurrency)) => chapter < concurrency || c.optional,
         _ => false,
     }
 }
@@ -187,6 +189,7 @@ mod tests {
         assert!(serves_one_at_a_time("08-closing"));
         assert!(!serves_one_at_a_time("09-concurrency"));
         assert!(!serves_one_at_a_time("10-chat"));
+        assert!(serves_one_at_a_time("12-compression"));
         assert!(!serves_one_at_a_time("my-chapter"));
         assert_eq!(
             find("lengths").map(|(_, c)| c.page()).as_deref(),

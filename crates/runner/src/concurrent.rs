@@ -47,15 +47,49 @@ steps:
     expect: { echo: last }
 ";
 
+/// What the proof found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Proof {
+    /// The target served two clients at once.
+    pub concurrent: bool,
+    /// Whether the second client's handshake was answered while the first
+    /// client's connection was open; `None` when the proof did not get
+    /// that far (or did not run).
+    pub handshakes_at_once: Option<bool>,
+}
+
 /// Whether the target has just proven that it serves clients concurrently
 /// (see the [module documentation](self)). Only the echo profile can prove
 /// it; it costs two connections and two echoes.
 pub async fn serves_concurrently(settings: &PlanSettings) -> bool {
+    prove(settings).await.concurrent
+}
+
+/// Runs the proof (see the [module documentation](self)) and says how far
+/// the target got.
+pub async fn prove(settings: &PlanSettings) -> Proof {
     if settings.profile != Profile::Echo {
-        return false;
+        return Proof::default();
     }
-    match parse_scenario("preflight.yaml", PROOF) {
-        Ok(proof) => run_scenario(&proof, settings).await.outcome == Outcome::Pass,
-        Err(_) => false,
+    let Ok(proof) = parse_scenario("preflight.yaml", PROOF) else {
+        return Proof::default();
+    };
+    let result = run_scenario(&proof, settings).await;
+    if result.outcome == Outcome::Pass {
+        return Proof {
+            concurrent: true,
+            handshakes_at_once: Some(true),
+        };
+    }
+    let handshakes_at_once = result.failure.as_ref().and_then(|f| {
+        match (f.client.as_str(), f.prerequisite) {
+            ("first", true) => None,
+            ("second", true) => Some(false),
+            _ => Some(true),
+        }
+    });
+    Proof {
+        concurrent: false,
+        handshakes_at_once,
     }
 }

@@ -262,6 +262,7 @@ mod tests {
             cause: None,
             duration: Duration::ZERO,
             non_strict_points: Default::default(),
+            shortcuts: Vec::new(),
         }
     }
 

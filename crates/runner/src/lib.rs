@@ -89,6 +89,7 @@ pub mod plan;
 pub mod quotes;
 pub mod report;
 pub mod scenario;
+pub mod silence;
 pub mod spawn;
 pub mod stages;
 pub mod suite;

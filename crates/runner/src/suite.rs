@@ -18,8 +18,8 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::concurrent::serves_concurrently;
-use crate::exec::run_scenario;
+use crate::concurrent::{Proof, prove};
+use crate::exec::{Pace, run_scenario, run_scenario_paced};
 use crate::load::{LoadedScenario, parse_scenario};
 use crate::payload::payload_len;
 use crate::plan::{Op, PlanSettings, plan};
@@ -109,13 +109,15 @@ fn runs_alone(s: &LoadedScenario) -> bool {
 }
 
 /// Whether a run may look for the proof of concurrency that lets the
-/// chapters before concurrency run side by side ([`crate::concurrent`]).
-/// `Off` plays the schedule every target gets; both give the same verdicts.
+/// chapters before concurrency run side by side ([`crate::concurrent`]),
+/// and probe a server that failed it for silence ([`crate::silence`]).
+/// `Off` plays the schedule every target gets and waits every deadline in
+/// full; both give the same verdicts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shortcuts {
-    /// Prove concurrency first, and use it.
+    /// Prove concurrency first, and use it; cut the waits for a silent server.
     On,
-    /// Never run the chapters before concurrency side by side.
+    /// Never run the chapters before concurrency side by side, never cut a wait.
     Off,
 }
 
@@ -184,6 +186,7 @@ pub async fn run_suite_with(
         cause: None,
         duration: Duration::ZERO,
         non_strict_points: NonStrictPoints::default(),
+        shortcuts: Vec::new(),
     };
     let mut to_run: Vec<(usize, LoadedScenario)> = Vec::new();
     let mut slots: Vec<Option<ScenarioResult>> = vec![None; scenarios.len()];
@@ -256,11 +259,25 @@ pub async fn run_suite_with(
         .iter()
         .filter(|(_, s)| chapter::serves_one_at_a_time(&s.chapter) && !runs_alone(s))
         .count();
-    let proven = shortcuts == Shortcuts::On
-        && jobs > 1
-        && early > 1
+    let proof = if shortcuts == Shortcuts::On && jobs > 1 && early > 1 && report.cause.is_none() {
+        prove(settings).await
+    } else {
+        Proof::default()
+    };
+    let mut proven = proof.concurrent;
+    // A server that did not prove it: is it silent after its handshake?
+    // Worth one probe only when several scenarios would wait on it.
+    let mut pace = Pace::default();
+    if shortcuts == Shortcuts::On
+        && !proven
         && report.cause.is_none()
-        && serves_concurrently(settings).await;
+        && to_run.iter().filter(|(_, s)| !runs_alone(s)).count() > 1
+        && let Some(silent) = crate::silence::probe(settings, proof.handshakes_at_once).await
+    {
+        pace.answer_wait = Some(crate::silence::cut(settings.timeout));
+        proven = silent.handshakes_at_once && jobs > 1;
+        report.shortcuts.push(silent.sentence(settings.timeout));
+    }
     let (indices, chosen): (Vec<usize>, Vec<LoadedScenario>) = to_run.into_iter().unzip();
     for batch in schedule(&chosen, jobs, proven) {
         let limit = Arc::new(Semaphore::new(batch.at_once));
@@ -274,7 +291,7 @@ pub async fn run_suite_with(
             let settings = settings.clone();
             set.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                (i, run_scenario(&s, &settings).await)
+                (i, run_scenario_paced(&s, &settings, pace).await)
             });
         }
         while let Some(done) = set.join_next().await {

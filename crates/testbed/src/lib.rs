@@ -27,6 +27,8 @@
 //! wsconform-testbed fastwebsockets-echo
 //! wsconform-testbed tcp-echo
 //! wsconform-testbed black-hole
+//! wsconform-testbed black-hole-one-at-a-time
+//! wsconform-testbed refuse-only
 //! wsconform-testbed stall-after 3
 //! wsconform-testbed do-nothing hang-up
 //! wsconform-testbed list
@@ -124,7 +126,7 @@ pub enum Server {
 
 impl Server {
     /// A stable name: `peer`, `mutant:baseline`, `mutant:<bug name>`,
-    /// `fastwebsockets-echo`, `tcp-echo`, `black-hole`, `stall-after:<n>`,
+    /// `fastwebsockets-echo`, `tcp-echo`, `black-hole`, `black-hole-one-at-a-time`, `refuse-only`, `stall-after:<n>`,
     /// `do-nothing:<kind>`. [`FromStr`] reads it back.
     pub fn name(self) -> String {
         match self {
@@ -134,6 +136,8 @@ impl Server {
             Server::FastwebsocketsEcho => "fastwebsockets-echo".to_owned(),
             Server::TcpEcho => "tcp-echo".to_owned(),
             Server::Stuck(Stuck::BlackHole) => "black-hole".to_owned(),
+            Server::Stuck(Stuck::OneAtATime) => "black-hole-one-at-a-time".to_owned(),
+            Server::Stuck(Stuck::RefuseOnly) => "refuse-only".to_owned(),
             Server::Stuck(Stuck::StallAfter(n)) => format!("stall-after:{n}"),
             Server::DoNothing(kind) => format!("do-nothing:{kind}"),
         }
@@ -151,7 +155,7 @@ impl fmt::Display for Server {
 pub enum UnknownServer {
     /// Not one of the server kinds.
     #[error(
-        "unknown server {0:?}; use peer, mutant:baseline, mutant:<bug>, fastwebsockets-echo, tcp-echo, black-hole, stall-after:<n> or do-nothing:<kind>"
+        "unknown server {0:?}; use peer, mutant:baseline, mutant:<bug>, fastwebsockets-echo, tcp-echo, black-hole, black-hole-one-at-a-time, refuse-only, stall-after:<n> or do-nothing:<kind>"
     )]
     Kind(String),
     /// `mutant:` followed by an unknown bug.
@@ -171,6 +175,8 @@ impl FromStr for Server {
             "fastwebsockets-echo" => Ok(Server::FastwebsocketsEcho),
             "tcp-echo" => Ok(Server::TcpEcho),
             "black-hole" => Ok(Server::Stuck(Stuck::BlackHole)),
+            "black-hole-one-at-a-time" => Ok(Server::Stuck(Stuck::OneAtATime)),
+            "refuse-only" => Ok(Server::Stuck(Stuck::RefuseOnly)),
             "mutant:baseline" => Ok(Server::Mutant(None)),
             _ => {
                 if let Some(bug) = name.strip_prefix("mutant:") {
@@ -215,6 +221,8 @@ mod tests {
             Server::FastwebsocketsEcho,
             Server::TcpEcho,
             Server::Stuck(Stuck::BlackHole),
+            Server::Stuck(Stuck::OneAtATime),
+            Server::Stuck(Stuck::RefuseOnly),
             Server::Stuck(Stuck::StallAfter(3)),
         ];
         servers.extend(Bug::ALL.map(|bug| Server::Mutant(Some(bug))));

@@ -36,6 +36,10 @@ enum Command {
     TcpEcho(Listen),
     /// Answers the opening handshake, then never sends a byte.
     BlackHole(Listen),
+    /// A black hole that serves one connection at a time (a plain accept loop).
+    BlackHoleOneAtATime(Listen),
+    /// Answers no valid frame; fails a connection whose frames break a rule.
+    RefuseOnly(Listen),
     /// Echoes the first N messages of each connection, then never sends a byte.
     StallAfter {
         /// Messages echoed before the server goes quiet.
@@ -104,6 +108,8 @@ async fn main() -> ExitCode {
         Command::FastwebsocketsEcho(listen) => (Server::FastwebsocketsEcho, listen),
         Command::TcpEcho(listen) => (Server::TcpEcho, listen),
         Command::BlackHole(listen) => (Server::Stuck(Stuck::BlackHole), listen),
+        Command::BlackHoleOneAtATime(listen) => (Server::Stuck(Stuck::OneAtATime), listen),
+        Command::RefuseOnly(listen) => (Server::Stuck(Stuck::RefuseOnly), listen),
         Command::StallAfter { n, listen } => (Server::Stuck(Stuck::StallAfter(n)), listen),
         Command::DoNothing { kind, listen } => match kind.parse::<DoNothing>() {
             Ok(kind) => (Server::DoNothing(kind), listen),

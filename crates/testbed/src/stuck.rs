@@ -2,6 +2,12 @@
 //! answering, the way a student's server that hangs does.
 //!
 //! * [`Stuck::BlackHole`] sends nothing after its 101, ever;
+//! * [`Stuck::OneAtATime`] is a black hole that serves one connection at a
+//!   time (a plain accept loop: the next client's handshake waits until the
+//!   current client leaves);
+//! * [`Stuck::RefuseOnly`] answers no valid frame, but fails a connection
+//!   whose frames break a rule (a close frame with the rule's code, then the
+//!   end of TCP): only its refusals are right;
 //! * [`Stuck::StallAfter`] echoes the first few messages of each connection
 //!   (and answers nothing else: no pong, no close), then sends nothing more.
 //!
@@ -15,7 +21,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use wsconform_wire::{
-    Decoder, Event, Limits, Message, OpCode, Role, accept_response, encode_frame, parse_request,
+    Decoder, Event, Limits, Message, OpCode, Role, accept_response, close_payload, encode_frame,
+    parse_request,
 };
 
 use crate::shutdown::{ShutdownHandle, accept_each, spawn_server};
@@ -30,6 +37,10 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 pub enum Stuck {
     /// Answers the handshake, then never sends a byte.
     BlackHole,
+    /// A black hole that serves one connection at a time.
+    OneAtATime,
+    /// Answers no valid frame; fails a connection whose frames break a rule.
+    RefuseOnly,
     /// Echoes the first `n` data messages of each connection, then never
     /// sends a byte.
     StallAfter(usize),
@@ -42,6 +53,9 @@ pub async fn start_stuck_on(
 ) -> std::io::Result<(SocketAddr, ShutdownHandle)> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
+    if stuck == Stuck::OneAtATime {
+        return Ok((local, spawn_server(one_at_a_time(listener))));
+    }
     Ok((
         local,
         spawn_server(accept_each(listener, move |stream| serve(stream, stuck))),
@@ -53,6 +67,48 @@ pub async fn start_stuck(stuck: Stuck) -> std::io::Result<(SocketAddr, ShutdownH
     start_stuck_on(stuck, SocketAddr::from(([127, 0, 0, 1], 0))).await
 }
 
+/// A plain accept loop: each client is served until it leaves, and only
+/// then is the next one accepted.
+async fn one_at_a_time(listener: TcpListener) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => serve(stream, Stuck::BlackHole).await,
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+}
+
+/// Reads frames and answers none; a frame that breaks a rule gets a close
+/// frame with the rule's code, and the connection ends.
+async fn refuse_only(mut stream: TcpStream, leftover: Vec<u8>) {
+    let mut decoder = Decoder::new(Role::Server, Limits::default());
+    let mut buffer = leftover;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        while !buffer.is_empty() {
+            match decoder.decode(&buffer) {
+                Ok((used, event)) => {
+                    buffer.drain(..used.min(buffer.len()));
+                    if event.is_none() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    let mut out = Vec::new();
+                    let body = close_payload(error.close_code(), "");
+                    encode_frame(&mut out, true, OpCode::Close, None, &body);
+                    let _ = stream.write_all(&out).await;
+                    return;
+                }
+            }
+        }
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buffer.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+        }
+    }
+}
+
 async fn serve(mut stream: TcpStream, stuck: Stuck) {
     let _ = stream.set_nodelay(true);
     let Ok(Some(leftover)) = tokio::time::timeout(HEAD_TIMEOUT, handshake(&mut stream)).await
@@ -60,7 +116,8 @@ async fn serve(mut stream: TcpStream, stuck: Stuck) {
         return;
     };
     let echoes = match stuck {
-        Stuck::BlackHole => 0,
+        Stuck::BlackHole | Stuck::OneAtATime => 0,
+        Stuck::RefuseOnly => return refuse_only(stream, leftover).await,
         Stuck::StallAfter(n) => n,
     };
     let mut decoder = Decoder::new(Role::Server, Limits::default());

@@ -8,17 +8,21 @@
 //! - Against the slowest mutant and a server that stalls, the waits that run
 //!   out (each a whole step deadline) are few once they run side by side:
 //!   counted from the transcripts, never timed.
+//! - The silence probe finds the servers that answer nothing after their
+//!   handshake, and no other; against them every wait but the probe's is
+//!   cut, and the waits a run spends one after the other stay within 15 s.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use wsconform_runner::concurrent::serves_concurrently;
+use wsconform_runner::silence::{Silent, cut, probe};
 use wsconform_runner::load::{LoadedScenario, bundled};
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
 use wsconform_runner::suite::{Shortcuts, run_suite_with, schedule};
 use wsconform_runner::transcript::Event;
 use wsconform_runner::verdict::Outcome;
-use wsconform_testbed::{Bug, Server, Stuck, start};
+use wsconform_testbed::{Bug, DoNothing, Server, Stuck, start};
 
 /// Step deadline, as the command line's default.
 const STEP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -109,6 +113,9 @@ async fn shortcuts_never_change_an_outcome() {
     cases.push((Server::Stuck(Stuck::StallAfter(1)), "frames"));
     cases.push((Server::Stuck(Stuck::StallAfter(3)), "masking"));
     cases.push((Server::Stuck(Stuck::BlackHole), "masking"));
+    cases.push((Server::Stuck(Stuck::OneAtATime), "masking"));
+    cases.push((Server::Stuck(Stuck::RefuseOnly), "masking"));
+    cases.push((Server::Stuck(Stuck::RefuseOnly), "ping-pong"));
     for (server, chapter) in cases {
         let chosen: Vec<LoadedScenario> = all
             .iter()
@@ -182,6 +189,88 @@ async fn broken_servers_wait_out_few_deadlines_in_a_row() {
         assert!(
             waits_in_a_row(&all, &timed_out, false) > in_a_row || total == 0,
             "{server}: without the proof the same waits would run one after the other"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_silence_probe_finds_only_silent_servers() {
+    let at_once = Some(Silent {
+        handshakes_at_once: true,
+    });
+    let cases = [
+        (Server::Stuck(Stuck::BlackHole), at_once),
+        (
+            Server::Stuck(Stuck::OneAtATime),
+            Some(Silent {
+                handshakes_at_once: false,
+            }),
+        ),
+        // Silent to valid frames: its refusals are judged after their twins.
+        (Server::Stuck(Stuck::RefuseOnly), at_once),
+        (Server::Stuck(Stuck::StallAfter(1)), None),
+        (Server::Mutant(None), None),
+        (Server::Mutant(Some(Bug::PingIgnored)), None),
+        (Server::Mutant(Some(Bug::OneClientAtATime)), None),
+        (Server::Peer, None),
+        (Server::DoNothing(DoNothing::HangUp), None),
+    ];
+    for (server, expected) in cases {
+        let (addr, handle) = started(server).await;
+        let got = tokio::time::timeout(ONE_RUN, probe(&settings(addr), None))
+            .await
+            .unwrap_or_else(|_| panic!("{server}: the probe ended within its hang guard"));
+        handle.shutdown().await;
+        assert_eq!(got, expected, "{server}: silent");
+    }
+}
+
+/// The waits that ran out in a run, by scenario: those of the full step
+/// deadline, and those cut short for a silent server.
+fn waits(report: &wsconform_runner::suite::RunReport) -> (Vec<u32>, Vec<u32>) {
+    let count = |r: &wsconform_runner::verdict::ScenarioResult, cut: bool| {
+        let n = r
+            .transcript
+            .lines
+            .iter()
+            .filter(|l| l.text.contains("timed out after") && l.text.contains("(cut from") == cut)
+            .count();
+        u32::try_from(n).unwrap_or(u32::MAX)
+    };
+    (
+        report.results.iter().map(|r| count(r, false)).collect(),
+        report.results.iter().map(|r| count(r, true)).collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_servers_cost_seconds_not_minutes() {
+    let all = suite();
+    for (server, at_once) in [
+        (Server::Stuck(Stuck::BlackHole), true),
+        (Server::Stuck(Stuck::OneAtATime), false),
+    ] {
+        let (addr, handle) = started(server).await;
+        let settings = settings(addr);
+        let run = run_suite_with(&all, &settings, JOBS, Shortcuts::On, |_| {});
+        let report = tokio::time::timeout(ONE_RUN, run)
+            .await
+            .unwrap_or_else(|_| panic!("{server}: the run ended within its hang guard"));
+        handle.shutdown().await;
+        assert_eq!(report.shortcuts.len(), 1, "{server}: the report says why");
+        let (full, short) = waits(&report);
+        let full_in_a_row = waits_in_a_row(&all, &full, at_once);
+        let short_in_a_row = waits_in_a_row(&all, &short, at_once);
+        assert!(
+            short.iter().sum::<u32>() > 300,
+            "{server}: the scenarios wait, cut short"
+        );
+        // The probes' waits and the run's: within 15 s of waiting in a row
+        // (handshakes refused for want of a free server count as full).
+        let waited = STEP_TIMEOUT * (full_in_a_row + 2) + cut(STEP_TIMEOUT) * short_in_a_row;
+        assert!(
+            waited <= Duration::from_secs(15),
+            "{server}: {waited:?} of waits in a row ({full_in_a_row} full, {short_in_a_row} cut)"
         );
     }
 }

@@ -73,5 +73,6 @@ pub async fn run_client_suite(
         cause: None,
         duration: started.elapsed(),
         non_strict_points: Default::default(),
+        shortcuts: Vec::new(),
     }
 }

@@ -82,6 +82,8 @@ pub(super) struct Run<'a> {
     pub nonces: Vec<String>,
     /// What each connection's reader accepts, sized to the scenario.
     pub limits: Limits,
+    /// How long a wait for the server's answer may last (see [`super::Pace`]).
+    pub pace: super::Pace,
 }
 
 impl Run<'_> {

@@ -28,6 +28,8 @@ pub fn seconds(d: Duration) -> String {
     let ms = d.as_millis();
     if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
+    } else if !ms.is_multiple_of(100) && ms < 1000 {
+        format!("{ms} ms")
     } else {
         format!("{:.1} s", d.as_secs_f64())
     }

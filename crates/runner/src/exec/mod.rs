@@ -50,8 +50,35 @@ enum StepResult {
     NotApplicable(String),
 }
 
+/// How long the waits of a scenario last. The default waits every step's
+/// deadline in full; the suite cuts the waits for a target that has shown
+/// it answers nothing after its handshake ([`crate::silence`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pace {
+    /// A bound on each wait for the server's bytes after an accepted
+    /// handshake (the handshake's own answer always gets the full step
+    /// deadline; scenario pauses are kept).
+    pub answer_wait: Option<Duration>,
+}
+
+impl Pace {
+    /// How long a wait of `timeout` lasts at this pace.
+    pub fn wait(&self, timeout: Duration) -> Duration {
+        self.answer_wait.map_or(timeout, |cut| cut.min(timeout))
+    }
+}
+
 /// Plays one scenario and judges it.
 pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> ScenarioResult {
+    run_scenario_paced(loaded, settings, Pace::default()).await
+}
+
+/// [`run_scenario`] at a given [`Pace`].
+pub async fn run_scenario_paced(
+    loaded: &LoadedScenario,
+    settings: &PlanSettings,
+    pace: Pace,
+) -> ScenarioResult {
     let started = std::time::Instant::now();
     let scenario = &loaded.scenario;
     let mut result = ScenarioResult::for_scenario(loaded, Outcome::Pass);
@@ -91,6 +118,7 @@ pub async fn run_scenario(loaded: &LoadedScenario, settings: &PlanSettings) -> S
             })
             .collect(),
         limits: crate::limits::sized_to(largest_sent(&steps)),
+        pace,
     };
     let deadline = Instant::now() + total;
     let played = timeout_at(deadline, play(&mut run, &steps, &mut result)).await;
@@ -316,7 +344,7 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
             timeout,
             prerequisite,
             ..
-        } => match expect(run, client, expected, *timeout).await {
+        } => match expect(run, client, expected, *timeout, !*prerequisite).await {
             None if matches!(expected, Expected::Accepted) => match run.start_deflate(client) {
                 Some(why) => StepResult::NotApplicable(why),
                 None => StepResult::Met,
@@ -458,7 +486,10 @@ async fn play_flood(run: &mut Run<'_>, planned: &PlannedStep, flood: &FloodPlan)
             )
         ),
     );
-    match crate::flood::play_flood(flood, run.settings, run.settings.timeout).await {
+    // A silent server's flood fails at its first echo: wait for it no
+    // longer than for any other answer.
+    let timeout = run.pace.wait(run.settings.timeout);
+    match crate::flood::play_flood(flood, run.settings, timeout).await {
         Ok(report) => {
             let at = run.now();
             run.transcript.note(
@@ -501,10 +532,21 @@ async fn expect(
     run: &mut Run<'_>,
     client: &str,
     expected: &Expected,
-    timeout: Duration,
+    full: Duration,
+    cut: bool,
 ) -> Option<Failure> {
+    // A cut pace shortens only waits on a connection the server upgraded,
+    // never the wait for the handshake's own answer, nor what follows a
+    // refused handshake.
+    let upgraded = run
+        .conns
+        .get(client)
+        .is_some_and(|c| matches!(&c.state.response, Some(Ok(r)) if r.status == 101));
+    let cut = cut && upgraded;
+    let pace = |d: Duration| if cut { run.pace.wait(d) } else { d };
+    let timeout = pace(full);
     let deadline = match expected {
-        Expected::Silence(d) => Instant::now() + *d,
+        Expected::Silence(d) => Instant::now() + pace(*d),
         _ => Instant::now() + timeout,
     };
     // The judge reads the connection as the step found it; reading below
@@ -536,10 +578,22 @@ async fn expect(
             match &event {
                 Event::TimedOut => {
                     let what = describe_expected(expected);
+                    let cut = if timeout < full {
+                        format!(
+                            " (cut from {}: {})",
+                            seconds(full),
+                            crate::silence::WHY_CUT
+                        )
+                    } else {
+                        String::new()
+                    };
                     run.transcript.note(
                         at,
                         client,
-                        format!("timed out after {} waiting for {what}", seconds(timeout)),
+                        format!(
+                            "timed out after {} waiting for {what}{cut}",
+                            seconds(timeout)
+                        ),
                     );
                 }
                 Event::Ended(end) => {

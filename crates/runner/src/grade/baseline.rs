@@ -123,6 +123,7 @@ mod tests {
             cause: None,
             duration: std::time::Duration::ZERO,
             non_strict_points: Default::default(),
+            shortcuts: Vec::new(),
         }
     }
 

@@ -63,6 +63,15 @@ pub fn combined(graded: &Graded, scenarios: &[LoadedScenario], weights: &Weights
             .map(|(_, r)| r.duration)
             .sum::<Duration>(),
         non_strict_points: first.map(|r| r.non_strict_points).unwrap_or_default(),
+        shortcuts: graded
+            .reports
+            .iter()
+            .flat_map(|(e, r)| {
+                r.shortcuts
+                    .iter()
+                    .map(move |s| format!("{} run: {s}", e.profile.name()))
+            })
+            .collect(),
     }
 }
 

@@ -73,6 +73,10 @@ fn overview(report: &RunReport) -> String {
     );
     text.push(' ');
     text.push_str(&report.non_strict_points.sentence());
+    for shortcut in &report.shortcuts {
+        text.push_str("\n\n");
+        text.push_str(shortcut);
+    }
     if let Some(cause) = &report.cause {
         text.push_str(&format!(
             "\n\nEvery scenario below depends on this: {}",

@@ -389,6 +389,9 @@ pub fn render(report: &RunReport) -> String {
                 @if let Some(c) = &report.cause {
                     (cause(c))
                 }
+                @for shortcut in &report.shortcuts {
+                    div class="cause" { (Text(shortcut)) } (NL)
+                }
                 (chapters(report))
                 script { (PreEscaped(SCRIPT)) } (NL)
             }

@@ -204,6 +204,10 @@ pub fn render_limited(
             out.push_str(&transcript(&cause.preflight.transcript, None, opts, "    "));
         }
     }
+    for shortcut in &report.shortcuts {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{} {}", p.red("!"), p.bold(shortcut));
+    }
     let mut chapter = "";
     for r in &report.results {
         if r.chapter != chapter {

@@ -12,6 +12,7 @@
 //!   "duration_ms": 812,
 //!   "cause": null,
 //!   "non_strict_points": "full",
+//!   "shortcuts": [],
 //!   "summary": { "total": 20, "passed": 18, "failed": 1, "non_strict": 1,
 //!                "skipped": 0, "errors": 0, "points": 19, "max_points": 20 },
 //!   "results": [
@@ -52,6 +53,9 @@
 //! `should` and `may` expectations that were not met (each with `strength`,
 //! `step`, `client`, `expected`, `actual` and the `reason` it is not a
 //! MUST): a `non-strict` result has at least one `should` note.
+//! `shortcuts` lists, one sentence each, what the run did to finish sooner
+//! that a reader should know (the waits cut for a server that answers
+//! nothing after its handshake, [`crate::silence`]).
 
 use serde::Serialize;
 
@@ -74,6 +78,7 @@ struct JsonReport<'a> {
     duration_ms: u64,
     cause: Option<&'a str>,
     non_strict_points: NonStrictPoints,
+    shortcuts: &'a [String],
     summary: Summary,
     results: Vec<JsonResult<'a>>,
 }
@@ -154,6 +159,7 @@ pub fn render(report: &RunReport) -> String {
         duration_ms: report.duration.as_millis() as u64,
         cause: report.cause.as_ref().map(|c| c.message.as_str()),
         non_strict_points: report.non_strict_points,
+        shortcuts: &report.shortcuts,
         summary: Summary::of(report),
         results: report
             .results

@@ -73,6 +73,9 @@ pub fn render(report: &RunReport) -> String {
         suite.set_time(results.iter().map(|r| r.duration).sum());
         suite.add_property(Property::new("target", report.target.as_str()));
         suite.add_property(Property::new("profile", report.profile.as_str()));
+        for shortcut in &report.shortcuts {
+            suite.add_property(Property::new("shortcut", shortcut.as_str()));
+        }
         for r in results {
             suite.add_test_case(test_case(chapter, r));
         }

@@ -30,6 +30,10 @@ pub struct RunReport {
     pub duration: Duration,
     /// What a non-strict result earned (every report says it).
     pub non_strict_points: NonStrictPoints,
+    /// What the run did to finish sooner that a reader should know (waits
+    /// cut for a server that answers nothing), one sentence each; every
+    /// report states them.
+    pub shortcuts: Vec<String>,
 }
 
 impl RunReport {
@@ -70,6 +74,7 @@ mod tests {
             cause: None,
             duration: Duration::ZERO,
             non_strict_points: NonStrictPoints::Full,
+            shortcuts: Vec::new(),
         };
         let half = report.clone().with_non_strict_points(NonStrictPoints::Half);
         assert_eq!(half.results[0].points, 2);

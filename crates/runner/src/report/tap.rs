@@ -148,6 +148,9 @@ pub fn render(report: &RunReport) -> String {
     if let Some(cause) = &report.cause {
         let _ = writeln!(out, "# {}", description(&cause.message));
     }
+    for shortcut in &report.shortcuts {
+        let _ = writeln!(out, "# {}", description(shortcut));
+    }
     let mut chapter = "";
     for (index, r) in report.results.iter().enumerate() {
         if r.chapter != chapter {
