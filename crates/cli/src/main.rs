@@ -142,9 +142,10 @@ struct RunArgs {
     filter: Option<String>,
     /// Scenarios run in parallel (default: 16 per CPU: they mostly wait for
     /// the server), from the concurrency chapter on; the chapters before it
-    /// run one at a time, since a server from those chapters may serve one
-    /// connection at a time, unless the target first serves two clients at
-    /// once (two handshakes, then an echo on each).
+    /// (and the optional compression chapter) run one at a time, since a
+    /// server from those chapters may serve one connection at a time,
+    /// unless the target first serves two clients at once (two handshakes,
+    /// then an echo on each).
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
     /// Deadline for each step.

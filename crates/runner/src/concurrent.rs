@@ -56,6 +56,8 @@ pub struct Proof {
     /// client's connection was open; `None` when the proof did not get
     /// that far (or did not run).
     pub handshakes_at_once: Option<bool>,
+    /// The first client's handshake got no answer at all.
+    pub first_unanswered: bool,
 }
 
 /// Whether the target has just proven that it serves clients concurrently
@@ -79,17 +81,23 @@ pub async fn prove(settings: &PlanSettings) -> Proof {
         return Proof {
             concurrent: true,
             handshakes_at_once: Some(true),
+            first_unanswered: false,
         };
     }
-    let handshakes_at_once = result.failure.as_ref().and_then(|f| {
-        match (f.client.as_str(), f.prerequisite) {
-            ("first", true) => None,
-            ("second", true) => Some(false),
-            _ => Some(true),
-        }
-    });
+    let handshakes_at_once =
+        result
+            .failure
+            .as_ref()
+            .and_then(|f| match (f.client.as_str(), f.prerequisite) {
+                ("first", true) => None,
+                ("second", true) => Some(false),
+                _ => Some(true),
+            });
+    let first_unanswered = crate::stall::unanswered(&result)
+        && result.failure.as_ref().is_some_and(|f| f.client == "first");
     Proof {
         concurrent: false,
         handshakes_at_once,
+        first_unanswered,
     }
 }

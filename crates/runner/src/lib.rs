@@ -92,6 +92,7 @@ pub mod scenario;
 pub mod silence;
 pub mod spawn;
 pub mod stages;
+pub mod stall;
 pub mod suite;
 pub mod target;
 pub mod transcript;

@@ -13,7 +13,9 @@
 //! concurrency ([`crate::concurrent`]) gets one probe, in full time:
 //!
 //! 1. `first` completes its handshake and sends frames a server must answer
-//!    (a text message in the echo profile, and a ping in every profile);
+//!    (a text message, which the chat profile sends as a chat message that
+//!    comes back to its sender, a binary message in the echo profile, and
+//!    a ping);
 //!    the step deadline passes without a single byte or the end of the
 //!    connection: the server is **silent**;
 //! 2. while `first` is still open, `second` completes its handshake: the
@@ -35,8 +37,8 @@ use crate::plan::{PlanSettings, Profile};
 use crate::transcript::Event;
 use crate::verdict::Outcome;
 
-/// Why a wait was cut, as the transcript of a scenario says it.
-pub const WHY_CUT: &str = "the server answered nothing after its handshake in the silence probe";
+/// Why a wait was cut, as a transcript says it.
+pub const WHY: &str = "the server answered nothing after its handshake in the silence probe";
 
 /// What the probe found about a silent server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,10 +80,14 @@ pub fn cut(timeout: Duration) -> Duration {
 }
 
 fn probe_yaml(profile: Profile, second: bool) -> String {
+    // Frames the earliest chapters teach a server to answer: a text
+    // message (a chat message in the chat profile, which comes back to its
+    // sender too), a binary message in the echo profile, and a ping.
     let text = match profile {
-        Profile::Echo => "  - as: first\n    send: { text: \"silence probe\" }\n",
-        // A chat message needs the chat's JSON; the ping is enough.
-        Profile::Chat => "",
+        Profile::Echo => {
+            "  - as: first\n    send: { text: \"silence probe\" }\n  - as: first\n    send: { binary: \"silence probe\" }\n"
+        }
+        Profile::Chat => "  - as: first\n    send: { text: \"silence probe\" }\n",
     };
     let second = if second {
         "  - as: second\n    handshake:\n  - as: second\n    send: { close: 1000 }\n"

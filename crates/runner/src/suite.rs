@@ -7,10 +7,13 @@
 //! shown once, instead of the same failure three hundred times.
 //!
 //! Then the scenarios run in batches ([`schedule`]): the chapters before
-//! concurrency one at a time, unless the target has just proven that it
-//! serves clients concurrently ([`crate::concurrent`]); the rest `jobs` at a
-//! time; load tests last, alone. The schedule decides how long a run takes,
-//! never what it finds: a scenario's verdict depends only on the target.
+//! concurrency (and the optional compression chapter) one at a time,
+//! unless the target has just proven that it serves clients concurrently
+//! ([`crate::concurrent`]); the rest `jobs` at a time; load tests last,
+//! alone. A target that fails the proof and answers nothing after its
+//! handshake ([`crate::silence`]) has its waits cut. The schedule and the
+//! pace decide how long a run takes, never what it finds: a scenario's
+//! verdict depends only on the target.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -268,13 +271,26 @@ pub async fn run_suite_with(
     // A server that did not prove it: is it silent after its handshake?
     // Worth one probe only when several scenarios would wait on it.
     let mut pace = Pace::default();
+    let watch = Arc::new(crate::stall::Watch::default());
+    let watching = shortcuts == Shortcuts::On && report.cause.is_none();
+    if watching && proof.first_unanswered {
+        // The preflight's handshake was answered, the proof's was not.
+        watch
+            .check("the preflight handshake", settings, PREFLIGHT)
+            .await;
+    }
     if shortcuts == Shortcuts::On
         && !proven
+        && !proof.first_unanswered
         && report.cause.is_none()
         && to_run.iter().filter(|(_, s)| !runs_alone(s)).count() > 1
         && let Some(silent) = crate::silence::probe(settings, proof.handshakes_at_once).await
     {
-        pace.answer_wait = Some(crate::silence::cut(settings.timeout));
+        pace = Pace {
+            answer_wait: Some(crate::silence::cut(settings.timeout)),
+            any_wait: None,
+            why: crate::silence::WHY,
+        };
         proven = silent.handshakes_at_once && jobs > 1;
         report.shortcuts.push(silent.sentence(settings.timeout));
     }
@@ -289,9 +305,15 @@ pub async fn run_suite_with(
             let s = s.clone();
             let limit = Arc::clone(&limit);
             let settings = settings.clone();
+            let watch = Arc::clone(&watch);
             set.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                (i, run_scenario_paced(&s, &settings, pace).await)
+                let pace = watch.pace(pace, settings.timeout).await;
+                let r = run_scenario_paced(&s, &settings, pace).await;
+                if watching {
+                    watch.after(&r, &settings, PREFLIGHT).await;
+                }
+                (i, r)
             });
         }
         while let Some(done) = set.join_next().await {
@@ -313,6 +335,12 @@ pub async fn run_suite_with(
                 }
             }
         }
+    }
+    if let Some(stopped) = Arc::try_unwrap(watch)
+        .ok()
+        .and_then(crate::stall::Watch::into_stopped)
+    {
+        report.shortcuts.push(stopped.sentence(settings.timeout));
     }
     for (slot, s) in slots.into_iter().zip(scenarios) {
         report.results.push(slot.unwrap_or_else(|| {

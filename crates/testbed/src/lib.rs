@@ -29,6 +29,7 @@
 //! wsconform-testbed black-hole
 //! wsconform-testbed black-hole-one-at-a-time
 //! wsconform-testbed refuse-only
+//! wsconform-testbed stops-after-first
 //! wsconform-testbed stall-after 3
 //! wsconform-testbed do-nothing hang-up
 //! wsconform-testbed list
@@ -126,7 +127,7 @@ pub enum Server {
 
 impl Server {
     /// A stable name: `peer`, `mutant:baseline`, `mutant:<bug name>`,
-    /// `fastwebsockets-echo`, `tcp-echo`, `black-hole`, `black-hole-one-at-a-time`, `refuse-only`, `stall-after:<n>`,
+    /// `fastwebsockets-echo`, `tcp-echo`, `black-hole`, `black-hole-one-at-a-time`, `refuse-only`, `stops-after-first`, `stall-after:<n>`,
     /// `do-nothing:<kind>`. [`FromStr`] reads it back.
     pub fn name(self) -> String {
         match self {
@@ -138,6 +139,7 @@ impl Server {
             Server::Stuck(Stuck::BlackHole) => "black-hole".to_owned(),
             Server::Stuck(Stuck::OneAtATime) => "black-hole-one-at-a-time".to_owned(),
             Server::Stuck(Stuck::RefuseOnly) => "refuse-only".to_owned(),
+            Server::Stuck(Stuck::StopsAfterFirst) => "stops-after-first".to_owned(),
             Server::Stuck(Stuck::StallAfter(n)) => format!("stall-after:{n}"),
             Server::DoNothing(kind) => format!("do-nothing:{kind}"),
         }
@@ -155,7 +157,7 @@ impl fmt::Display for Server {
 pub enum UnknownServer {
     /// Not one of the server kinds.
     #[error(
-        "unknown server {0:?}; use peer, mutant:baseline, mutant:<bug>, fastwebsockets-echo, tcp-echo, black-hole, black-hole-one-at-a-time, refuse-only, stall-after:<n> or do-nothing:<kind>"
+        "unknown server {0:?}; use peer, mutant:baseline, mutant:<bug>, fastwebsockets-echo, tcp-echo, black-hole, black-hole-one-at-a-time, refuse-only, stops-after-first, stall-after:<n> or do-nothing:<kind>"
     )]
     Kind(String),
     /// `mutant:` followed by an unknown bug.
@@ -177,6 +179,7 @@ impl FromStr for Server {
             "black-hole" => Ok(Server::Stuck(Stuck::BlackHole)),
             "black-hole-one-at-a-time" => Ok(Server::Stuck(Stuck::OneAtATime)),
             "refuse-only" => Ok(Server::Stuck(Stuck::RefuseOnly)),
+            "stops-after-first" => Ok(Server::Stuck(Stuck::StopsAfterFirst)),
             "mutant:baseline" => Ok(Server::Mutant(None)),
             _ => {
                 if let Some(bug) = name.strip_prefix("mutant:") {
@@ -223,6 +226,7 @@ mod tests {
             Server::Stuck(Stuck::BlackHole),
             Server::Stuck(Stuck::OneAtATime),
             Server::Stuck(Stuck::RefuseOnly),
+            Server::Stuck(Stuck::StopsAfterFirst),
             Server::Stuck(Stuck::StallAfter(3)),
         ];
         servers.extend(Bug::ALL.map(|bug| Server::Mutant(Some(bug))));

@@ -40,6 +40,8 @@ enum Command {
     BlackHoleOneAtATime(Listen),
     /// Answers no valid frame; fails a connection whose frames break a rule.
     RefuseOnly(Listen),
+    /// A one-at-a-time black hole that serves nobody after its first client.
+    StopsAfterFirst(Listen),
     /// Echoes the first N messages of each connection, then never sends a byte.
     StallAfter {
         /// Messages echoed before the server goes quiet.
@@ -110,6 +112,7 @@ async fn main() -> ExitCode {
         Command::BlackHole(listen) => (Server::Stuck(Stuck::BlackHole), listen),
         Command::BlackHoleOneAtATime(listen) => (Server::Stuck(Stuck::OneAtATime), listen),
         Command::RefuseOnly(listen) => (Server::Stuck(Stuck::RefuseOnly), listen),
+        Command::StopsAfterFirst(listen) => (Server::Stuck(Stuck::StopsAfterFirst), listen),
         Command::StallAfter { n, listen } => (Server::Stuck(Stuck::StallAfter(n)), listen),
         Command::DoNothing { kind, listen } => match kind.parse::<DoNothing>() {
             Ok(kind) => (Server::DoNothing(kind), listen),

@@ -5,6 +5,9 @@
 //! * [`Stuck::OneAtATime`] is a black hole that serves one connection at a
 //!   time (a plain accept loop: the next client's handshake waits until the
 //!   current client leaves);
+//! * [`Stuck::StopsAfterFirst`] is a one-at-a-time black hole that, once
+//!   its first client has left, never serves anyone again (its loop spins
+//!   on the closed connection): every later handshake goes unanswered;
 //! * [`Stuck::RefuseOnly`] answers no valid frame, but fails a connection
 //!   whose frames break a rule (a close frame with the rule's code, then the
 //!   end of TCP): only its refusals are right;
@@ -39,6 +42,8 @@ pub enum Stuck {
     BlackHole,
     /// A black hole that serves one connection at a time.
     OneAtATime,
+    /// A one-at-a-time black hole that serves nobody after its first client.
+    StopsAfterFirst,
     /// Answers no valid frame; fails a connection whose frames break a rule.
     RefuseOnly,
     /// Echoes the first `n` data messages of each connection, then never
@@ -55,6 +60,9 @@ pub async fn start_stuck_on(
     let local = listener.local_addr()?;
     if stuck == Stuck::OneAtATime {
         return Ok((local, spawn_server(one_at_a_time(listener))));
+    }
+    if stuck == Stuck::StopsAfterFirst {
+        return Ok((local, spawn_server(stops_after_first(listener))));
     }
     Ok((
         local,
@@ -76,6 +84,15 @@ async fn one_at_a_time(listener: TcpListener) {
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
     }
+}
+
+/// Serves its first client as a black hole, then nobody: the listener
+/// stays open, so later clients connect, and wait for a 101 forever.
+async fn stops_after_first(listener: TcpListener) {
+    if let Ok((stream, _)) = listener.accept().await {
+        serve(stream, Stuck::BlackHole).await;
+    }
+    std::future::pending::<()>().await;
 }
 
 /// Reads frames and answers none; a frame that breaks a rule gets a close
@@ -116,7 +133,7 @@ async fn serve(mut stream: TcpStream, stuck: Stuck) {
         return;
     };
     let echoes = match stuck {
-        Stuck::BlackHole | Stuck::OneAtATime => 0,
+        Stuck::BlackHole | Stuck::OneAtATime | Stuck::StopsAfterFirst => 0,
         Stuck::RefuseOnly => return refuse_only(stream, leftover).await,
         Stuck::StallAfter(n) => n,
     };

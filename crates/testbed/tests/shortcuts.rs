@@ -11,14 +11,16 @@
 //! - The silence probe finds the servers that answer nothing after their
 //!   handshake, and no other; against them every wait but the probe's is
 //!   cut, and the waits a run spends one after the other stay within 15 s.
+//! - A server that stops answering handshakes is noticed once, and the
+//!   scenarios after that are not played (same outcomes, see above).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use wsconform_runner::concurrent::serves_concurrently;
-use wsconform_runner::silence::{Silent, cut, probe};
 use wsconform_runner::load::{LoadedScenario, bundled};
 use wsconform_runner::plan::{PlanSettings, Profile, Target};
+use wsconform_runner::silence::{Silent, cut, probe};
 use wsconform_runner::suite::{Shortcuts, run_suite_with, schedule};
 use wsconform_runner::transcript::Event;
 use wsconform_runner::verdict::Outcome;
@@ -116,6 +118,8 @@ async fn shortcuts_never_change_an_outcome() {
     cases.push((Server::Stuck(Stuck::OneAtATime), "masking"));
     cases.push((Server::Stuck(Stuck::RefuseOnly), "masking"));
     cases.push((Server::Stuck(Stuck::RefuseOnly), "ping-pong"));
+    cases.push((Server::Stuck(Stuck::StopsAfterFirst), "handshake"));
+    cases.push((Server::Stuck(Stuck::StopsAfterFirst), "frames"));
     for (server, chapter) in cases {
         let chosen: Vec<LoadedScenario> = all
             .iter()
@@ -273,4 +277,54 @@ async fn silent_servers_cost_seconds_not_minutes() {
             "{server}: {waited:?} of waits in a row ({full_in_a_row} full, {short_in_a_row} cut)"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_answering_is_noticed_once() {
+    let all = suite();
+    let server = Server::Stuck(Stuck::StopsAfterFirst);
+    let (addr, handle) = started(server).await;
+    let settings = settings(addr);
+    let run = run_suite_with(&all, &settings, JOBS, Shortcuts::On, |_| {});
+    let report = tokio::time::timeout(ONE_RUN, run)
+        .await
+        .unwrap_or_else(|_| panic!("{server}: the run ended within its hang guard"));
+    handle.shutdown().await;
+    assert_eq!(report.shortcuts.len(), 1, "the report says why");
+    assert!(
+        report
+            .shortcuts
+            .iter()
+            .all(|s| s.contains("stopped answering")),
+        "{:?}",
+        report.shortcuts
+    );
+    // Noticed before the scenarios (its preflight was answered, the proof's
+    // handshake was not): no scenario waits a whole deadline.
+    let full = seconds_text(STEP_TIMEOUT);
+    let waited_in_full: Vec<&str> = report
+        .results
+        .iter()
+        .filter(|r| {
+            r.message.contains(&format!("after {full}"))
+                || r.message.contains(&format!("within {full}"))
+        })
+        .map(|r| r.id.as_str())
+        .collect();
+    assert!(
+        waited_in_full.is_empty(),
+        "waited in full: {waited_in_full:?}"
+    );
+    assert!(
+        report
+            .results
+            .iter()
+            .all(|r| r.outcome != Outcome::Pass || r.id == "handshake.version-8"),
+        "a server that stopped passes nothing that needs its answer"
+    );
+}
+
+/// A deadline as the reports write it.
+fn seconds_text(d: Duration) -> String {
+    wsconform_runner::exec::describe::seconds(d)
 }

@@ -325,8 +325,9 @@ pub fn idle_memory(plan: &Plan, bins: &Binaries, pinning: &Pinning) -> Result<Ve
 
 /// Wall time of the bundled suite at default settings: against the
 /// reference server with both profiles (echo on /echo, chat on /socket),
-/// and with the echo profile against two broken servers, the slowest
-/// mutant to grade and a black hole (`echo: <server>`), whose runs fail.
+/// and with the echo profile against three broken servers, the slowest
+/// mutant to grade and two black holes, one serving clients side by side
+/// and one serving a client at a time (`echo: <server>`), whose runs fail.
 /// The servers take turns inside each round.
 pub fn suite_time(
     plan: &Plan,
@@ -339,6 +340,7 @@ pub fn suite_time(
     let reference = Running::start(Kind::Reference, bins, pinning)?;
     let mutant = Running::start(Kind::SlowestMutant, bins, pinning)?;
     let black_hole = Running::start(Kind::BlackHole, bins, pinning)?;
+    let one_at_a_time = Running::start(Kind::BlackHoleOneAtATime, bins, pinning)?;
     let runs = [
         (
             "echo".to_owned(),
@@ -359,6 +361,11 @@ pub fn suite_time(
             format!("echo: {}", Kind::BlackHole.name()),
             "echo",
             format!("ws://{}/echo", black_hole.addr),
+        ),
+        (
+            format!("echo: {}", Kind::BlackHoleOneAtATime.name()),
+            "echo",
+            format!("ws://{}/echo", one_at_a_time.addr),
         ),
     ];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); runs.len()];

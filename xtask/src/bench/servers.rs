@@ -20,6 +20,8 @@ pub enum Kind {
     SlowestMutant,
     /// Answers the handshake, then never sends a byte.
     BlackHole,
+    /// A black hole that serves one connection at a time.
+    BlackHoleOneAtATime,
 }
 
 pub const SERVERS: [Kind; 4] = [
@@ -38,6 +40,7 @@ impl Kind {
             Kind::Fastwebsockets => "fastwebsockets",
             Kind::SlowestMutant => "mutant one-read-one-frame",
             Kind::BlackHole => "black hole",
+            Kind::BlackHoleOneAtATime => "black hole, one client at a time",
         }
     }
 
@@ -52,7 +55,11 @@ impl Kind {
     pub fn chat_url(self, addr: &str) -> Option<String> {
         match self {
             Kind::Reference | Kind::Tungstenite => Some(format!("ws://{addr}/socket")),
-            Kind::TcpEcho | Kind::Fastwebsockets | Kind::SlowestMutant | Kind::BlackHole => None,
+            Kind::TcpEcho
+            | Kind::Fastwebsockets
+            | Kind::SlowestMutant
+            | Kind::BlackHole
+            | Kind::BlackHoleOneAtATime => None,
         }
     }
 }
@@ -156,6 +163,7 @@ impl Running {
                     Kind::Tungstenite => &["peer"],
                     Kind::SlowestMutant => &["mutant", "one-read-one-frame"],
                     Kind::BlackHole => &["black-hole"],
+                    Kind::BlackHoleOneAtATime => &["black-hole-one-at-a-time"],
                     _ => &["fastwebsockets-echo"],
                 });
                 c.args(["--port", "0"]);

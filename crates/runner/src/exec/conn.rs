@@ -271,8 +271,17 @@ impl Run<'_> {
         &mut self,
         client: &str,
         deadline: Instant,
+        timeout: Duration,
     ) -> Result<ServerResponse, String> {
-        let timeout = self.settings.timeout;
+        let cut = if timeout < self.settings.timeout {
+            format!(
+                " (cut from {}: {})",
+                seconds(self.settings.timeout),
+                self.pace.why
+            )
+        } else {
+            String::new()
+        };
         let r = self
             .reading(client)
             .map_err(|end| format!("{} before a complete handshake response", end.describe()))?;
@@ -298,7 +307,11 @@ impl Run<'_> {
                 Err(format!("an unreadable handshake response ({e})"))
             }
             Err(ResponseFailure::TimedOut) => {
-                transcript.note(at, client, "timed out waiting for the handshake response");
+                transcript.note(
+                    at,
+                    client,
+                    format!("timed out waiting for the handshake response{cut}"),
+                );
                 Err(format!(
                     "no handshake response: timed out after {} waiting for it",
                     seconds(timeout)

@@ -52,19 +52,29 @@ enum StepResult {
 
 /// How long the waits of a scenario last. The default waits every step's
 /// deadline in full; the suite cuts the waits for a target that has shown
-/// it answers nothing after its handshake ([`crate::silence`]).
+/// it answers nothing after its handshake ([`crate::silence`]), or nothing
+/// at all any more ([`crate::stall`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Pace {
     /// A bound on each wait for the server's bytes after an accepted
-    /// handshake (the handshake's own answer always gets the full step
+    /// handshake (the handshake's own answer still gets the full step
     /// deadline; scenario pauses are kept).
     pub answer_wait: Option<Duration>,
+    /// A bound on every wait, the handshake's answer included.
+    pub any_wait: Option<Duration>,
+    /// Why the waits are cut, as a transcript says it.
+    pub why: &'static str,
 }
 
 impl Pace {
-    /// How long a wait of `timeout` lasts at this pace.
-    pub fn wait(&self, timeout: Duration) -> Duration {
-        self.answer_wait.map_or(timeout, |cut| cut.min(timeout))
+    /// How long a wait of `timeout` lasts at this pace, on a connection
+    /// the server `upgraded` (or not).
+    pub fn wait(&self, timeout: Duration, upgraded: bool) -> Duration {
+        let answer = if upgraded { self.answer_wait } else { None };
+        [answer, self.any_wait]
+            .into_iter()
+            .flatten()
+            .fold(timeout, Duration::min)
     }
 }
 
@@ -373,12 +383,15 @@ async fn handshake(
 ) -> StepResult {
     let step_timeout = run.settings.timeout;
     let addr = run.settings.target.authority();
-    let deadline = Instant::now() + step_timeout;
+    // A server that stopped answering also stops accepting: its backlog
+    // fills, and a connection waits like a handshake.
+    let connect_wait = run.pace.wait(step_timeout, false);
+    let deadline = Instant::now() + connect_wait;
     let stream = match connect(&addr, deadline).await {
         Err(ConnectError::TimedOut) => {
             return StepResult::Unreachable(format!(
                 "cannot connect to {addr}: no answer within {}",
-                seconds(step_timeout)
+                seconds(connect_wait)
             ));
         }
         Err(ConnectError::Io(e)) => {
@@ -414,8 +427,9 @@ async fn handshake(
             return StepResult::Met;
         }
     }
-    let deadline = Instant::now() + step_timeout;
-    let response = run.read_response(client, deadline).await;
+    let wait = run.pace.wait(step_timeout, false);
+    let deadline = Instant::now() + wait;
+    let response = run.read_response(client, deadline, wait).await;
     if let Some(c) = run.conns.get_mut(client) {
         c.state.response = Some(response);
     }
@@ -488,7 +502,7 @@ async fn play_flood(run: &mut Run<'_>, planned: &PlannedStep, flood: &FloodPlan)
     );
     // A silent server's flood fails at its first echo: wait for it no
     // longer than for any other answer.
-    let timeout = run.pace.wait(run.settings.timeout);
+    let timeout = run.pace.wait(run.settings.timeout, true);
     match crate::flood::play_flood(flood, run.settings, timeout).await {
         Ok(report) => {
             let at = run.now();
@@ -538,12 +552,12 @@ async fn expect(
     // A cut pace shortens only waits on a connection the server upgraded,
     // never the wait for the handshake's own answer, nor what follows a
     // refused handshake.
-    let upgraded = run
-        .conns
-        .get(client)
-        .is_some_and(|c| matches!(&c.state.response, Some(Ok(r)) if r.status == 101));
-    let cut = cut && upgraded;
-    let pace = |d: Duration| if cut { run.pace.wait(d) } else { d };
+    let upgraded = cut
+        && run
+            .conns
+            .get(client)
+            .is_some_and(|c| matches!(&c.state.response, Some(Ok(r)) if r.status == 101));
+    let pace = |d: Duration| run.pace.wait(d, upgraded);
     let timeout = pace(full);
     let deadline = match expected {
         Expected::Silence(d) => Instant::now() + pace(*d),
@@ -579,11 +593,7 @@ async fn expect(
                 Event::TimedOut => {
                     let what = describe_expected(expected);
                     let cut = if timeout < full {
-                        format!(
-                            " (cut from {}: {})",
-                            seconds(full),
-                            crate::silence::WHY_CUT
-                        )
+                        format!(" (cut from {}: {})", seconds(full), run.pace.why)
                     } else {
                         String::new()
                     };
