@@ -170,7 +170,10 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
     /// Fail, instead of skipping, the scenarios of an optional feature the
-    /// server declines: `--require deflate` (permessage-deflate, RFC 7692).
+    /// target does not take on: `--require deflate` (a server that declines
+    /// permessage-deflate, RFC 7692), `--require client-close` (with
+    /// --client-cmd: a client that echoes the text message wsconform:close
+    /// instead of starting the closing handshake).
     #[arg(long, value_enum)]
     require: Vec<RequireArg>,
     /// What a non-strict result (a SHOULD missed, no MUST broken) earns in
@@ -184,6 +187,9 @@ struct RunArgs {
 enum RequireArg {
     /// permessage-deflate (RFC 7692).
     Deflate,
+    /// The client-initiated closing handshake (the optional part of the
+    /// client contract: close with 1000 on the text message wsconform:close).
+    ClientClose,
 }
 
 fn parse_dur(text: &str) -> Result<Dur, String> {
@@ -649,10 +655,13 @@ async fn run_clients(args: RunArgs, command: String) -> ExitCode {
         _ = tokio::signal::ctrl_c() => None,
     };
     bar.finish_and_clear();
-    let Some(report) = outcome else {
+    let Some(mut report) = outcome else {
         eprintln!("interrupted");
         return ExitCode::from(130);
     };
+    if args.require.contains(&RequireArg::ClientClose) {
+        wsconform_runner::clients::closing::require_client_close(&mut report.results);
+    }
     let report = report.with_non_strict_points(args.non_strict_points);
     if let Err(code) = emit(&report, opts, args.max_failures, reports) {
         return code;

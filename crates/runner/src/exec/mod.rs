@@ -315,8 +315,9 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
             expected,
             timeout,
             prerequisite,
+            answer,
             ..
-        } => match expect(run, client, expected, *timeout).await {
+        } => match expect(run, client, expected, *timeout, *answer).await {
             None if matches!(expected, Expected::Accepted) => match run.start_deflate(client) {
                 Some(why) => StepResult::NotApplicable(why),
                 None => StepResult::Met,
@@ -502,6 +503,7 @@ async fn expect(
     client: &str,
     expected: &Expected,
     timeout: Duration,
+    answer: bool,
 ) -> Option<Failure> {
     let deadline = match expected {
         Expected::Silence(d) => Instant::now() + *d,
@@ -526,7 +528,7 @@ async fn expect(
         let event = if frames {
             run.next_raw_frame(client, deadline).await
         } else {
-            run.next_event(client, deadline).await
+            run.next_event(client, deadline, answer).await
         };
         let at = run.now();
         run.transcript.event(at, client, &event);
