@@ -541,7 +541,10 @@ mod tests {
         use crate::echo::{CLOSE_REQUEST, echo};
         let (tx, rx) = tokio::sync::oneshot::channel();
         let url = server(accept_response, |mut stream, rest| async move {
-            let out = server_frames(&[(OpCode::Text, b"one"), (OpCode::Text, CLOSE_REQUEST.as_bytes())]);
+            let out = server_frames(&[
+                (OpCode::Text, b"one"),
+                (OpCode::Text, CLOSE_REQUEST.as_bytes()),
+            ]);
             stream.write_all(&out).await.unwrap();
             // The client's echo of "one", then its close.
             let mut reader = FrameReader::new(Role::Server, Limits::default());
@@ -549,7 +552,11 @@ mod tests {
             let mut seen = Vec::new();
             loop {
                 while let Ok(Some(frame)) = reader.next_frame() {
-                    seen.push((frame.header.opcode, frame.header.mask, frame.unmasked_payload()));
+                    seen.push((
+                        frame.header.opcode,
+                        frame.header.mask,
+                        frame.unmasked_payload(),
+                    ));
                 }
                 if seen.len() >= 2 {
                     break;

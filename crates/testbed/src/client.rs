@@ -110,8 +110,7 @@ pub fn run_peer(url: &str) -> Result<(), String> {
             Ok(Message::Text(_) | Message::Binary(_)) if closing => Ok(()),
             // No answer to our close in time: we close TCP ourselves.
             Err(Error::Io(e))
-                if closing
-                    && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                if closing && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
             {
                 return Err("the server did not answer our close".into());
             }

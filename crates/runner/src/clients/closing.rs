@@ -66,16 +66,36 @@ mod tests {
             encode_frame(&mut out, fin, opcode, mask, payload);
             out
         };
-        assert!(is_trigger(&frame(true, OpCode::Text, None, b"wsconform:close")));
-        assert!(!is_trigger(&frame(true, OpCode::Binary, None, b"wsconform:close")));
-        assert!(!is_trigger(&frame(false, OpCode::Text, None, b"wsconform:close")));
+        assert!(is_trigger(&frame(
+            true,
+            OpCode::Text,
+            None,
+            b"wsconform:close"
+        )));
+        assert!(!is_trigger(&frame(
+            true,
+            OpCode::Binary,
+            None,
+            b"wsconform:close"
+        )));
+        assert!(!is_trigger(&frame(
+            false,
+            OpCode::Text,
+            None,
+            b"wsconform:close"
+        )));
         assert!(!is_trigger(&frame(
             true,
             OpCode::Text,
             Some([1, 2, 3, 4]),
             b"wsconform:close"
         )));
-        assert!(!is_trigger(&frame(true, OpCode::Text, None, b"wsconform:closed")));
+        assert!(!is_trigger(&frame(
+            true,
+            OpCode::Text,
+            None,
+            b"wsconform:closed"
+        )));
         let mut two = frame(true, OpCode::Text, None, b"wsconform:close");
         two.extend(frame(true, OpCode::Text, None, b"x"));
         assert!(!is_trigger(&two));

@@ -130,7 +130,10 @@ fn silence_after_a_close_allows_nothing_but_the_wait_and_data_breaks_a_must() {
         panic!("data after a close must be unmet");
     };
     assert_eq!(data.rule.as_deref(), Some(DATA_AFTER_CLOSE_RULE));
-    assert_eq!(data.expected, "no data frame after the server's close frame");
+    assert_eq!(
+        data.expected,
+        "no data frame after the server's close frame"
+    );
     // The close arriving during the step counts too.
     let Progress::Unmet(during) = decide(&silence, &open(), &[close(Some(1000)), text("late")])
     else {
