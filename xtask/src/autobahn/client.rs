@@ -171,11 +171,7 @@ pub(super) fn fuzz_clients(
 
 /// The clients' side of a run: count, every case with every client, the
 /// reports.
-async fn play(
-    url: &str,
-    server: &mut tokio::process::Child,
-    agents: &[ClientAgent],
-) -> Result<()> {
+async fn play(url: &str, server: &mut tokio::process::Child, agents: &[ClientAgent]) -> Result<()> {
     let count = case_count(url, server).await?;
     eprintln!("autobahn: {count} client cases");
     for agent in agents {
@@ -221,7 +217,10 @@ async fn play_case(player: &Player, case_url: &str) -> Result<()> {
                 .kill_on_drop(true)
                 .spawn()
                 .with_context(|| format!("could not start `{command}`"))?;
-            if tokio::time::timeout(CASE_LIMIT, child.wait()).await.is_err() {
+            if tokio::time::timeout(CASE_LIMIT, child.wait())
+                .await
+                .is_err()
+            {
                 let _ = child.kill().await;
             }
         }

@@ -62,7 +62,14 @@ pub(in super::super) fn run_clients(wstest: &Wstest, work_dir: &Path) -> Result<
     }
     run_command(
         "cargo",
-        &["build", "--quiet", "-p", "wsconform", "-p", "wsconform-testbed"],
+        &[
+            "build",
+            "--quiet",
+            "-p",
+            "wsconform",
+            "-p",
+            "wsconform-testbed",
+        ],
     )?;
     let targets = client_targets(&target_dir().join("debug"), &root);
 
@@ -145,7 +152,10 @@ fn run_wsconform(
         timeout: STEP_TIMEOUT,
         connect_timeout: CONNECT_TIMEOUT,
     };
-    eprintln!("autobahn: wsconform run --client-cmd against {}", target.agent);
+    eprintln!(
+        "autobahn: wsconform run --client-cmd against {}",
+        target.agent
+    );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

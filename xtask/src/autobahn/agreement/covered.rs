@@ -286,7 +286,8 @@ pub(crate) mod tests {
         let server = vec![scenario("frames.a", None)];
         let named = "- scenario: frames.a\n  case: \"2.2\"\n";
         assert!(covered_from_mapping(server, named, "").is_err());
-        let twice = "- scenario: client.a\n  case: \"2.2\"\n- scenario: client.a\n  case: \"2.3\"\n";
+        let twice =
+            "- scenario: client.a\n  case: \"2.2\"\n- scenario: client.a\n  case: \"2.3\"\n";
         assert!(covered_from_mapping(loaded.clone(), twice, "").is_err());
         let group = "- scenario: client.a\n  case: 2.x\n";
         assert!(covered_from_mapping(loaded.clone(), group, "").is_err());
@@ -299,12 +300,15 @@ pub(crate) mod tests {
     fn the_committed_client_mapping_names_client_scenarios() {
         let root = crate::project_root();
         let loaded = load_checked(&root.join("scenarios/13-client")).unwrap();
-        let mapping =
-            std::fs::read_to_string(root.join(super::super::CLIENT_CASES)).unwrap();
+        let mapping = std::fs::read_to_string(root.join(super::super::CLIENT_CASES)).unwrap();
         let differences =
             std::fs::read_to_string(root.join(super::super::CLIENT_DIFFERENCES)).unwrap();
         let covered = covered_from_mapping(loaded, &mapping, &differences).unwrap();
-        assert!(covered.len() >= 15, "{} client scenarios mapped", covered.len());
+        assert!(
+            covered.len() >= 15,
+            "{} client scenarios mapped",
+            covered.len()
+        );
         let explained: usize = covered.iter().map(|c| c.explanations.len()).sum();
         assert_eq!(explained, 10);
         // A reason written once and referred to (a YAML alias) is read in full.
