@@ -109,7 +109,10 @@ struct RunArgs {
     /// plays the server of each client scenario, starting this command once
     /// per connection with {url} replaced by the URL to connect to (appended
     /// when absent), e.g. "python3 client.py {url}". The client must echo
-    /// every message and close when the server closes (Autobahn's contract).
+    /// every message and close when the server closes (Autobahn's contract);
+    /// optionally, it starts the closing handshake when it receives the text
+    /// message wsconform:close (scenarios that need it are skipped for a
+    /// client that echoes it, unless --require client-close).
     #[arg(long, value_name = "CMD", conflicts_with_all = ["target", "reference", "spawn"])]
     client_cmd: Option<String>,
     /// Test the reference server, started inside this process on a free
