@@ -85,7 +85,11 @@ pub struct Args {
 
     /// Compare wsconform's verdicts with Autobahn's: every bundled scenario
     /// that names an `autobahn:` case is run by both tools against the
-    /// reference server, the testbed peer and every mutant.
+    /// reference server, the testbed peer and every mutant. With
+    /// `--client`: the client scenarios mapped in
+    /// `xtask/autobahn/client-cases.yaml`, against the reference client, the
+    /// tungstenite client peer, the course's Python client and every client
+    /// mutant, with Autobahn's fuzzing server.
     #[arg(long, conflicts_with_all = ["update", "url", "cases"])]
     pub agreement: bool,
 
@@ -99,8 +103,9 @@ pub struct Args {
     /// Test the reference client instead of the server: Autobahn's fuzzing
     /// server (`wstest -m fuzzingserver`) plays cases 1–7, 9 and 10 against
     /// `wsconform-client`, which echoes every message; every case must be OK
-    /// or INFORMATIONAL. `--cases` narrows the run.
-    #[arg(long, conflicts_with_all = ["update", "url", "agreement", "compression_full"])]
+    /// or INFORMATIONAL. `--cases` narrows the run. With `--agreement`: the
+    /// client agreement check.
+    #[arg(long, conflicts_with_all = ["update", "url", "compression_full"])]
     pub client: bool,
 
     /// When no Python 2.7 is found, say so and succeed instead of failing
@@ -128,6 +133,15 @@ pub fn run(args: Args) -> Result<()> {
     } else {
         args.cases.clone()
     };
+
+    if args.agreement && args.client {
+        let outcome = agreement::run_clients(&wstest, &work_dir);
+        eprintln!(
+            "autobahn: finished in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        return outcome;
+    }
 
     if args.agreement {
         let outcome = agreement::run(&wstest, &work_dir, &spec);

@@ -18,7 +18,9 @@ use crate::USAGE;
 Interactive: every line you type is sent as a text message; every message the \
 server sends is printed (binary ones as hex). End the input (Ctrl-D) to close \
 with 1000. --echo instead echoes every message back until the server closes, \
-as a client under test does for Autobahn's fuzzing server.
+as a client under test does for Autobahn's fuzzing server; the text message \
+wsconform:close is not echoed but starts the closing handshake with 1000 \
+(the optional part of the contract, tested by `wsconform run --client-cmd`).
 
 Exit status: 0 when the connection ended with a closing handshake, 1 when it \
 failed (a refused 101, a protocol error, the TCP connection lost), 2 for usage \
@@ -79,12 +81,18 @@ async fn session(args: ClientArgs) -> ExitCode {
     if args.echo {
         return match echo(&mut client).await {
             Ok(end) => {
+                let code = end
+                    .close
+                    .map_or_else(|| "no status code".to_string(), |c| c.code.to_string());
+                let closing = if end.closed_by_us {
+                    format!("we closed as asked, the server answered with {code}")
+                } else {
+                    format!("the server closed with {code}")
+                };
                 eprintln!(
-                    "echoed {} message{}; the server closed with {}",
+                    "echoed {} message{}; {closing}",
                     end.echoed,
                     if end.echoed == 1 { "" } else { "s" },
-                    end.close
-                        .map_or_else(|| "no status code".to_string(), |c| c.code.to_string())
                 );
                 ExitCode::SUCCESS
             }

@@ -109,7 +109,10 @@ struct RunArgs {
     /// plays the server of each client scenario, starting this command once
     /// per connection with {url} replaced by the URL to connect to (appended
     /// when absent), e.g. "python3 client.py {url}". The client must echo
-    /// every message and close when the server closes (Autobahn's contract).
+    /// every message and close when the server closes (Autobahn's contract);
+    /// optionally, it starts the closing handshake when it receives the text
+    /// message wsconform:close (scenarios that need it are skipped for a
+    /// client that echoes it, unless --require client-close).
     #[arg(long, value_name = "CMD", conflicts_with_all = ["target", "reference", "spawn"])]
     client_cmd: Option<String>,
     /// Test the reference server, started inside this process on a free
@@ -171,7 +174,10 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
     /// Fail, instead of skipping, the scenarios of an optional feature the
-    /// server declines: `--require deflate` (permessage-deflate, RFC 7692).
+    /// target does not take on: `--require deflate` (a server that declines
+    /// permessage-deflate, RFC 7692), `--require client-close` (with
+    /// --client-cmd: a client that echoes the text message wsconform:close
+    /// instead of starting the closing handshake).
     #[arg(long, value_enum)]
     require: Vec<RequireArg>,
     /// What a non-strict result (a SHOULD missed, no MUST broken) earns in
@@ -194,6 +200,9 @@ struct RunArgs {
 enum RequireArg {
     /// permessage-deflate (RFC 7692).
     Deflate,
+    /// The client-initiated closing handshake (the optional part of the
+    /// client contract: close with 1000 on the text message wsconform:close).
+    ClientClose,
 }
 
 fn parse_dur(text: &str) -> Result<Dur, String> {
@@ -659,10 +668,13 @@ async fn run_clients(args: RunArgs, command: String) -> ExitCode {
         _ = tokio::signal::ctrl_c() => None,
     };
     bar.finish_and_clear();
-    let Some(report) = outcome else {
+    let Some(mut report) = outcome else {
         eprintln!("interrupted");
         return ExitCode::from(130);
     };
+    if args.require.contains(&RequireArg::ClientClose) {
+        wsconform_runner::clients::closing::require_client_close(&mut report.results);
+    }
     let report = report.with_non_strict_points(args.non_strict_points);
     if let Err(code) = emit(&report, opts, args.max_failures, reports) {
         return code;

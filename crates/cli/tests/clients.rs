@@ -14,10 +14,16 @@ fn python_client() -> PathBuf {
 
 /// Runs the client suite against `command`; (exit code, report JSON).
 fn run_against(command: &str) -> (Option<i32>, serde_json::Value) {
+    run_with(command, &[])
+}
+
+/// Runs the client suite against `command` with more arguments.
+fn run_with(command: &str, more: &[&str]) -> (Option<i32>, serde_json::Value) {
     let output = Command::new("timeout")
         .arg("180")
         .arg(WSCONFORM)
         .args(["run", "--no-progress", "--client-cmd", command])
+        .args(more)
         .args(["--report", "json=-"])
         .output()
         .unwrap();
@@ -84,6 +90,11 @@ fn the_courses_python_client_passes_and_each_break_is_caught() {
             "client.fresh-key",
         ),
         ("if b1 & 0x80:", "if False:", "client.masked-server-frame"),
+        (
+            "            if opcode == 8:\n                break\n",
+            "            if opcode == 8:\n                break\n            send_frame(sock, opcode, payload)\n",
+            "client.close-start-data-before-reply",
+        ),
     ];
     for (i, (from, to, caught_by)) in broken.iter().enumerate() {
         assert!(source.contains(from), "the client no longer has {from:?}");
@@ -97,6 +108,35 @@ fn the_courses_python_client_passes_and_each_break_is_caught() {
         );
         assert_eq!(code, Some(1));
     }
+}
+
+#[test]
+fn a_client_that_echoes_the_close_request_is_skipped_unless_it_is_required() {
+    // The course's client without the optional part: it echoes wsconform:close.
+    let source = std::fs::read_to_string(python_client()).unwrap();
+    let from = "if message == CLOSE_REQUEST:";
+    assert!(source.contains(from));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("echo_only.py");
+    std::fs::write(&path, source.replace(from, "if False:")).unwrap();
+    let command = format!("python3 {} {{url}}", path.display());
+    let only = ["--filter", "client.close-start*"];
+    let (code, doc) = run_with(&command, &only);
+    let all = outcomes(&doc);
+    assert_eq!(all.len(), 5, "{all:?}");
+    assert!(all.iter().all(|(_, o)| o == "skip"), "{all:?}");
+    let message = doc["results"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("the client echoed wsconform:close")
+            && message.contains("--require client-close"),
+        "{message}"
+    );
+    assert_eq!(code, Some(0));
+
+    let (code, doc) = run_with(&command, &[only[0], only[1], "--require", "client-close"]);
+    let all = outcomes(&doc);
+    assert!(all.iter().all(|(_, o)| o == "fail"), "{all:?}");
+    assert_eq!(code, Some(1));
 }
 
 #[test]
@@ -152,7 +192,7 @@ fn every_client_mutant_is_caught_in_the_client_chapter() {
         .filter(|l| l.ends_with("(client-mutant)"))
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(bugs.len(), 5, "{listed}");
+    assert_eq!(bugs.len(), 6, "{listed}");
     let mut matrix = String::new();
     for bug in bugs {
         let (_, doc) = run_against(&format!(

@@ -29,8 +29,13 @@ pub struct Options {
     pub handshake_timeout: Duration,
     /// Waiting for the next message (`None`: as long as it takes).
     pub read_timeout: Option<Duration>,
-    /// Writing one frame, and each wait of a closing handshake.
+    /// Writing one frame, and waiting for the server to close TCP after
+    /// a closing handshake.
     pub io_timeout: Duration,
+    /// After our close frame, how long the server's close may take; then
+    /// we close the TCP connection ourselves (§7.1.1 allows it "after a
+    /// reasonable amount of time").
+    pub close_timeout: Duration,
     /// Subprotocols offered in `Sec-WebSocket-Protocol` (none by default).
     pub protocols: Vec<String>,
 }
@@ -42,6 +47,7 @@ impl Default for Options {
             handshake_timeout: Duration::from_secs(10),
             read_timeout: Some(Duration::from_secs(60)),
             io_timeout: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(2),
             protocols: Vec::new(),
         }
     }
@@ -105,6 +111,10 @@ pub enum ClientError {
     /// Nothing arrived within the read timeout.
     #[error("nothing arrived within {0:?}")]
     ReadTimeout(Duration),
+    /// The server did not answer our close frame in time; we closed the
+    /// TCP connection.
+    #[error("the server did not answer our close within {0:?}; we closed the TCP connection")]
+    CloseUnanswered(Duration),
     /// A write did not finish within the I/O timeout.
     #[error("the server did not take our bytes within {0:?}")]
     WriteTimeout(Duration),
@@ -255,10 +265,16 @@ impl Client {
                     .await
                     .map_err(|_| ClientError::ReadTimeout(limit))??,
                 (_, _) => {
-                    let limit = self.options.io_timeout;
-                    timeout(limit, read)
-                        .await
-                        .map_err(|_| ClientError::ReadTimeout(limit))??
+                    let limit = self.options.close_timeout;
+                    match timeout(limit, read).await {
+                        Ok(read) => read?,
+                        Err(_) => {
+                            // No close in answer to ours: §7.1.1 lets us end it.
+                            self.state = State::Closed;
+                            let _ = timeout(self.options.io_timeout, self.stream.shutdown()).await;
+                            return Err(ClientError::CloseUnanswered(limit));
+                        }
+                    }
                 }
             };
             if n == 0 {
@@ -268,10 +284,12 @@ impl Client {
         }
     }
 
+    // ANCHOR: close
     /// Starts the closing handshake: sends a close with `code` and `reason`,
     /// reads what the server still sends until its close frame (the data
-    /// messages are returned), then waits for the server to close TCP —
-    /// each wait bounded.
+    /// messages are returned, never answered: §5.5.1 forbids data after our
+    /// close), then waits for the server to close TCP. The server's close
+    /// may take [`Options::close_timeout`]; then we close TCP ourselves.
     pub async fn close(&mut self, code: u16, reason: &str) -> Result<Closing, ClientError> {
         if self.state != State::Open {
             return Err(ClientError::Closed);
@@ -287,6 +305,7 @@ impl Client {
             }
         }
     }
+    // ANCHOR_END: close
 
     // ANCHOR: closed_by_server
     /// The server sent a close: answer it (echoing its code, §5.5.1) unless
@@ -505,6 +524,99 @@ mod tests {
             3001u16.to_be_bytes(),
             "the code echoed"
         );
+        assert!(matches!(client.recv().await, Err(ClientError::Closed)));
+    }
+
+    /// The server's frames, unmasked, as bytes.
+    fn server_frames(frames: &[(OpCode, &[u8])]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (opcode, payload) in frames {
+            encode_frame(&mut out, true, *opcode, None, payload);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn asked_to_close_the_echo_client_closes_with_1000_and_echoes_nothing_after() {
+        use crate::echo::{CLOSE_REQUEST, echo};
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let url = server(accept_response, |mut stream, rest| async move {
+            let out = server_frames(&[
+                (OpCode::Text, b"one"),
+                (OpCode::Text, CLOSE_REQUEST.as_bytes()),
+            ]);
+            stream.write_all(&out).await.unwrap();
+            // The client's echo of "one", then its close.
+            let mut reader = FrameReader::new(Role::Server, Limits::default());
+            reader.push(&rest);
+            let mut seen = Vec::new();
+            loop {
+                while let Ok(Some(frame)) = reader.next_frame() {
+                    seen.push((
+                        frame.header.opcode,
+                        frame.header.mask,
+                        frame.unmasked_payload(),
+                    ));
+                }
+                if seen.len() >= 2 {
+                    break;
+                }
+                let mut buf = [0u8; 1024];
+                let n = stream.read(&mut buf).await.unwrap();
+                reader.push(&buf[..n]);
+            }
+            // Data before our answer, then the answer with another code.
+            let late = server_frames(&[
+                (OpCode::Text, b"late"),
+                (OpCode::Close, &close_payload(1001, "bye")),
+            ]);
+            stream.write_all(&late).await.unwrap();
+            // Whatever the client still sends, until it closes TCP or we stop waiting.
+            let mut after = Vec::new();
+            let mut buf = [0u8; 1024];
+            while let Ok(Ok(n)) = timeout(Duration::from_millis(300), stream.read(&mut buf)).await {
+                if n == 0 {
+                    break;
+                }
+                after.extend_from_slice(&buf[..n]);
+            }
+            let _ = tx.send((seen, after));
+        })
+        .await;
+        let mut client = Client::connect(&url, options()).await.unwrap();
+        let end = echo(&mut client).await.unwrap();
+        assert!(end.closed_by_us);
+        assert_eq!(end.echoed, 1);
+        assert_eq!(end.close.map(|c| c.code), Some(1001));
+        let (seen, after) = rx.await.unwrap();
+        assert_eq!(seen[0].0, OpCode::Text);
+        assert_eq!(seen[0].2, b"one");
+        assert_eq!(seen[1].0, OpCode::Close);
+        assert!(seen[1].1.is_some(), "the close is masked");
+        assert_eq!(seen[1].2[..2], 1000u16.to_be_bytes());
+        assert!(after.is_empty(), "nothing after the close: {after:?}");
+    }
+
+    #[tokio::test]
+    async fn a_close_the_server_never_answers_ends_in_the_close_timeout() {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let url = server(accept_response, |stream, rest| async move {
+            // Read without ever answering, until the client closes TCP.
+            let _ = tx.send(frames_of(stream, rest).await);
+        })
+        .await;
+        let quick = Options {
+            close_timeout: Duration::from_millis(200),
+            ..options()
+        };
+        let mut client = Client::connect(&url, quick).await.unwrap();
+        let e = client.close(1000, "").await.unwrap_err();
+        assert!(matches!(e, ClientError::CloseUnanswered(_)), "{e}");
+        // The server saw the close, then the end of the connection (well
+        // before frames_of's own 5 s wait).
+        let frames = rx.await.unwrap();
+        assert_eq!(frames.len(), 1);
+        assert_eq!(frames[0].0, OpCode::Close);
         assert!(matches!(client.recv().await, Err(ClientError::Closed)));
     }
 

@@ -1,41 +1,66 @@
 //! The contract of a client under test, as Autobahn|Testsuite's fuzzing
 //! server expects it: echo every message received, and close when the
-//! server closes.
+//! server closes. Its optional part (`rfc/profiles.txt`, `client-close`):
+//! the text message [`CLOSE_REQUEST`] is not echoed but starts the closing
+//! handshake with 1000.
 
 use crate::connection::{Client, ClientError, Received};
-use wsconform_wire::CloseFrame;
+use wsconform_wire::{CloseFrame, Message};
+
+/// The text message that asks a client under test to start the closing
+/// handshake (the optional part of its contract).
+pub const CLOSE_REQUEST: &str = "wsconform:close";
 
 /// How an echo session ended well: the server's close frame (if it had a
-/// payload) and how many messages were echoed.
+/// payload), how many messages were echoed, and who started the closing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EchoEnd {
     /// Messages echoed.
     pub echoed: u64,
     /// The server's close code and reason.
     pub close: Option<CloseFrame>,
+    /// Whether we started the closing handshake (asked by [`CLOSE_REQUEST`]).
+    pub closed_by_us: bool,
 }
 
+// ANCHOR: echo
 /// Echoes every data message with its type and payload until the server
-/// closes. A protocol error ends it with the error (the connection already
-/// failed with the right close code).
+/// closes, or starts the closing handshake when asked to. A protocol error
+/// ends it with the error (the connection already failed with the right
+/// close code).
 pub async fn echo(client: &mut Client) -> Result<EchoEnd, ClientError> {
     let mut echoed = 0;
     loop {
         match client.recv().await? {
+            Received::Message(Message::Text(text)) if text == CLOSE_REQUEST => {
+                // What the server sends before its close is read, not echoed.
+                let closing = client.close(1000, "closing as asked").await?;
+                return Ok(EchoEnd {
+                    echoed,
+                    close: closing.close,
+                    closed_by_us: true,
+                });
+            }
             Received::Message(message) => {
                 client.send(&message).await?;
                 echoed += 1;
             }
-            Received::Closed(close) => return Ok(EchoEnd { echoed, close }),
+            Received::Closed(close) => {
+                return Ok(EchoEnd {
+                    echoed,
+                    close,
+                    closed_by_us: false,
+                });
+            }
         }
     }
 }
+// ANCHOR_END: echo
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::connection::Options;
-    use wsconform_wire::Message;
 
     /// The reference server's echo endpoint, and this client echoing it:
     /// the client sends one message, the server echoes it back, the client

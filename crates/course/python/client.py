@@ -1,7 +1,9 @@
 """A WebSocket client from scratch (standard library only): the client side
 of the course. It connects to the URL it is given, echoes every message it
 receives, and closes when the server closes: the contract of a client
-under test (`wsconform run --client-cmd "python3 client.py {url}"`).
+under test (`wsconform run --client-cmd "python3 client.py {url}"`). It
+also takes on the contract's optional part: the text message
+wsconform:close is not echoed but starts the closing handshake.
 
 A client's duties that a server never sees:
   * a fresh random 16-byte key per connection, and the server's
@@ -9,7 +11,8 @@ A client's duties that a server never sees:
   * every frame masked with a fresh random key (5.3);
   * server frames must not be masked; reserved bits and opcodes, bad UTF-8
     and bad close payloads fail the connection (5.1, 5.2, 8.1, 7.4);
-  * after the closing handshake the server closes TCP first (7.1.1).
+  * after the closing handshake the server closes TCP first (7.1.1);
+  * after its own close frame a client sends no data (5.5.1).
 """
 
 import base64
@@ -21,6 +24,7 @@ import sys
 from urllib.parse import urlsplit
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+CLOSE_REQUEST = b"wsconform:close"
 
 
 class Failed(Exception):
@@ -142,6 +146,26 @@ def wait_for_tcp_close(sock):
         pass
 
 
+# ANCHOR: start_close
+def start_close(sock, reader):
+    """Our closing handshake: a close with 1000, then the server's close
+    (data that still arrives is read, never echoed: 5.5.1), then the
+    server closes TCP. A server that never answers gets 2 seconds."""
+    send_frame(sock, 8, struct.pack("!H", 1000) + b"closing as asked")
+    sock.settimeout(2)
+    try:
+        while True:
+            fin, opcode, payload = reader.frame()
+            if opcode == 8:
+                break
+    except socket.timeout:
+        print("the server did not answer our close: closing TCP", file=sys.stderr)
+        return 1
+    wait_for_tcp_close(sock)
+    return 0
+# ANCHOR_END: start_close
+
+
 def main(url):
     parts = urlsplit(url)
     path = parts.path or "/"
@@ -192,6 +216,8 @@ def main(url):
                         message.decode("utf-8")
                     except UnicodeDecodeError:
                         raise Failed(1007, "a text message that is not UTF-8")
+                    if message == CLOSE_REQUEST:
+                        return start_close(sock, reader)
                 send_frame(sock, kind, message)
                 message, kind = b"", None
     except Failed as e:

@@ -199,8 +199,9 @@ pub fn quotes(requirement: &str) -> Vec<Quote> {
         if let Some(after) = rest.strip_prefix("Profile ") {
             let name: String = after
                 .chars()
-                .take_while(|c| c.is_ascii_alphabetic())
+                .take_while(|c| c.is_ascii_alphabetic() || *c == '-')
                 .collect();
+            let name = name.trim_end_matches('-').to_string();
             if !name.is_empty() {
                 i += 8 + name.len();
                 source = Source::Profile(name);
@@ -276,8 +277,15 @@ pub fn verify(quote: &Quote) -> Result<bool, String> {
     if body.is_empty() {
         return Err(match &quote.source {
             Source::Profile(name) => {
+                let names: Vec<&str> = doc
+                    .sections
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .filter(|name| !name.is_empty())
+                    .collect();
                 format!(
-                    "no profile '{name}' in rfc/profiles.txt (there are: server, echo, chat, client)"
+                    "no profile '{name}' in rfc/profiles.txt (there are: {})",
+                    names.join(", ")
                 )
             }
             _ => format!("{} has no such section", quote.source),
@@ -420,11 +428,17 @@ mod tests {
         let wrong = quotes("Profile echo: \"sends back every other message\"");
         assert!(verify(&wrong[0]).is_err());
         let unknown = quotes("Profile pubsub: \"anything\"");
-        assert!(
-            verify(&unknown[0])
-                .unwrap_err()
-                .contains("no profile 'pubsub'")
+        let error = verify(&unknown[0]).unwrap_err();
+        assert!(error.contains("no profile 'pubsub'"), "{error}");
+        assert!(error.contains("client, client-close"), "{error}");
+        // A hyphenated contract is its own section, not the client's.
+        let closing = quotes(
+            "Profile client-close: \"when it receives it, it starts the closing handshake\"",
         );
+        assert_eq!(closing[0].source, Source::Profile("client-close".into()));
+        assert_eq!(verify(&closing[0]), Ok(true));
+        let elsewhere = quotes("Profile client: \"it starts the closing handshake\"");
+        assert!(verify(&elsewhere[0]).is_err());
         let other = quotes("RFC 7230 3.2: \"Each header field consists of\"");
         assert_eq!(verify(&other[0]), Ok(false));
     }

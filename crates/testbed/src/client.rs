@@ -9,7 +9,10 @@
 //!
 //! Both follow the contract of a client under test: connect to the URL,
 //! echo every message, answer the server's close and wait for it to close
-//! the TCP connection. Both are synchronous: one connection, one thread.
+//! the TCP connection; and its optional part: the text message
+//! `wsconform:close` starts the closing handshake (a close with 1000, then
+//! the server's close awaited for at most two seconds, data meanwhile read
+//! and not echoed). Both are synchronous: one connection, one thread.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
@@ -30,19 +33,23 @@ pub enum ClientBug {
     AcceptUnchecked,
     /// Reads a masked server frame as if masking were allowed (5.1).
     MaskedFramesAccepted,
-    /// Closes the TCP connection right after answering a close (7.1.1:
+    /// Closes the TCP connection right after a closing handshake (7.1.1:
     /// the server SHOULD close first; caught as non-strict).
     ClosesTcpFirst,
+    /// Asked to close, it sends its close but goes on echoing what the
+    /// server sends before its answer (5.5.1: no data after a close).
+    DataAfterClose,
 }
 
 impl ClientBug {
     /// Every client bug.
-    pub const ALL: [ClientBug; 5] = [
+    pub const ALL: [ClientBug; 6] = [
         ClientBug::Unmasked,
         ClientBug::ConstantMask,
         ClientBug::AcceptUnchecked,
         ClientBug::MaskedFramesAccepted,
         ClientBug::ClosesTcpFirst,
+        ClientBug::DataAfterClose,
     ];
 
     /// Its name on the command line.
@@ -53,6 +60,7 @@ impl ClientBug {
             ClientBug::AcceptUnchecked => "accept-unchecked",
             ClientBug::MaskedFramesAccepted => "masked-frames-accepted",
             ClientBug::ClosesTcpFirst => "closes-tcp-first",
+            ClientBug::DataAfterClose => "data-after-close",
         }
     }
 
@@ -68,12 +76,44 @@ impl ClientBug {
     }
 }
 
-/// The tungstenite echo client: connects, echoes until the server closes.
+/// The text message that asks a client under test to start the closing
+/// handshake (the optional part of its contract, `rfc/profiles.txt`).
+const CLOSE_REQUEST: &str = "wsconform:close";
+
+/// How long a client waits for the server's answer to its close.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
+
+/// The tungstenite echo client: connects, echoes until the server closes,
+/// and starts the closing handshake when asked to.
 pub fn run_peer(url: &str) -> Result<(), String> {
+    use tungstenite::protocol::CloseFrame;
+    use tungstenite::protocol::frame::coding::CloseCode;
+    use tungstenite::stream::MaybeTlsStream;
     use tungstenite::{Error, Message};
     let (mut socket, _) = tungstenite::connect(url).map_err(|e| e.to_string())?;
+    let mut closing = false;
     loop {
         match socket.read() {
+            Ok(Message::Text(text)) if text.as_str() == CLOSE_REQUEST && !closing => {
+                closing = true;
+                if let MaybeTlsStream::Plain(stream) = socket.get_ref() {
+                    stream
+                        .set_read_timeout(Some(CLOSE_WAIT))
+                        .map_err(|e| e.to_string())?;
+                }
+                socket.close(Some(CloseFrame {
+                    code: CloseCode::Normal,
+                    reason: "closing as asked".into(),
+                }))
+            }
+            // After our close, data is read and never echoed (RFC 6455 5.5.1).
+            Ok(Message::Text(_) | Message::Binary(_)) if closing => Ok(()),
+            // No answer to our close in time: we close TCP ourselves.
+            Err(Error::Io(e))
+                if closing && matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+            {
+                return Err("the server did not answer our close".into());
+            }
             Ok(Message::Text(text)) => socket.send(Message::Text(text)),
             Ok(Message::Binary(bytes)) => socket.send(Message::Binary(bytes)),
             // Pings are answered and closes replied to by tungstenite itself.
@@ -205,6 +245,8 @@ impl Mutant {
 
     fn echo(&mut self) -> Result<(), String> {
         let mut message: Option<(OpCode, Vec<u8>)> = None;
+        // Whether we sent our close (asked by the close request).
+        let mut closing = false;
         loop {
             let (header, payload) = self.frame()?;
             if header.mask.is_some() && self.bug != ClientBug::MaskedFramesAccepted {
@@ -220,7 +262,9 @@ impl Mutant {
                 OpCode::Ping => self.send(OpCode::Pong, &payload)?,
                 OpCode::Pong => {}
                 OpCode::Close => {
-                    self.send(OpCode::Close, payload.get(..2).unwrap_or_default())?;
+                    if !closing {
+                        self.send(OpCode::Close, payload.get(..2).unwrap_or_default())?;
+                    }
                     if self.bug == ClientBug::ClosesTcpFirst {
                         let _ = self.stream.shutdown(std::net::Shutdown::Both);
                     } else {
@@ -245,6 +289,22 @@ impl Mutant {
             {
                 if opcode == OpCode::Text && std::str::from_utf8(&bytes).is_err() {
                     return self.fail(1007);
+                }
+                if opcode == OpCode::Text && bytes == CLOSE_REQUEST.as_bytes() && !closing {
+                    closing = true;
+                    let mut body = 1000u16.to_be_bytes().to_vec();
+                    body.extend_from_slice(b"closing as asked");
+                    self.send(OpCode::Close, &body)?;
+                    // The server's answer may take this long; then the
+                    // read fails and the process ends, closing TCP.
+                    self.stream
+                        .set_read_timeout(Some(CLOSE_WAIT))
+                        .map_err(|e| e.to_string())?;
+                    continue;
+                }
+                if closing && self.bug != ClientBug::DataAfterClose {
+                    // Read, never echoed after our close (5.5.1).
+                    continue;
                 }
                 self.send(opcode, &bytes)?;
             }

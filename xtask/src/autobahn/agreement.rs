@@ -41,11 +41,15 @@
 //! fail the task.
 //!
 //! The parts: [`covered`] (what is compared), [`compare`] (the verdicts) and
-//! [`print`] (the report).
+//! [`print`] (the report); [`clients`] runs the same comparison for
+//! clients (`--agreement --client`), with Autobahn's fuzzing server.
 
+mod clients;
 mod compare;
 mod covered;
 mod print;
+
+pub(super) use clients::run_clients;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -65,6 +69,13 @@ use covered::{Covered, load_covered};
 
 /// The explained differences, relative to the project root.
 const DIFFERENCES: &str = "xtask/autobahn/differences.yaml";
+
+/// The client scenarios and the Autobahn client cases that test the same
+/// thing, relative to the project root.
+const CLIENT_CASES: &str = "xtask/autobahn/client-cases.yaml";
+
+/// The explained differences on clients, relative to the project root.
+const CLIENT_DIFFERENCES: &str = "xtask/autobahn/client-differences.yaml";
 
 /// How long one wsconform run over the covered scenarios may take before
 /// it is called hung. Every step has its own deadline in the runner; this
@@ -111,7 +122,7 @@ pub(super) fn run(wstest: &Wstest, work_dir: &Path, spec: &SpecTemplate) -> Resu
     })?;
 
     let rows = compare_all(&covered, &targets, &index, &reports);
-    print::print_report(&covered, &targets, &rows, &index);
+    print::print_report(&covered, &targets, &rows, &index, "server");
     let unexplained = rows
         .iter()
         .filter(|row| row.comparison == Comparison::Disagree && row.explained().is_none())

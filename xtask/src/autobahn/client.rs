@@ -5,6 +5,11 @@
 //! (`/runCase?case=N&agent=…`) and echoes every message until the server
 //! closes, then asks for the reports (`/updateReports`). Every case must be
 //! OK or INFORMATIONAL; the summary and every other result are printed.
+//!
+//! [`fuzz_clients`] is the same run for several clients, each under its
+//! agent name: the reference client in this process, or any client command
+//! started once per case with the case's URL (what the client agreement,
+//! `--agreement --client`, runs).
 
 use std::fs;
 use std::path::Path;
@@ -32,8 +37,54 @@ const CASES: [&str; 9] = [
 const CASE_LIMIT: Duration = Duration::from_secs(120);
 const RUN_LIMIT: Duration = Duration::from_secs(1200);
 
+/// How a client plays the fuzzing server's cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Player {
+    /// The reference client, in this process.
+    Reference,
+    /// A command started once per case; `{url}` is replaced by the case's
+    /// URL (single-quoted for the shell), which is appended when absent.
+    Command(String),
+}
+
+/// One client under Autobahn's fuzzing server.
+#[derive(Debug, Clone)]
+pub(super) struct ClientAgent {
+    /// The agent name its reports are filed under.
+    pub(super) agent: String,
+    /// How it plays.
+    pub(super) player: Player,
+}
+
 /// Runs the fuzzing server and the reference client against it, in `run_dir`.
 pub(super) fn run(wstest: &Wstest, run_dir: &Path, cases: &[String]) -> Result<()> {
+    let cases: Vec<String> = if cases.is_empty() {
+        CASES.iter().map(|c| c.to_string()).collect()
+    } else {
+        cases.to_vec()
+    };
+    let agents = [ClientAgent {
+        agent: AGENT.to_string(),
+        player: Player::Reference,
+    }];
+    let index = fuzz_clients(wstest, run_dir, &cases, &agents)?;
+    let results = index.results_of(AGENT)?;
+    print_summary("the reference client", &results);
+    match print_not_ok(&index, AGENT, &results) {
+        0 => Ok(()),
+        bad => bail!("{bad} client case(s) neither OK nor INFORMATIONAL"),
+    }
+}
+
+/// Runs `wstest -m fuzzingserver` with `cases` in a fresh `run_dir`, plays
+/// every case with every client of `agents`, one after the other, and
+/// reads the reports' `index.json`.
+pub(super) fn fuzz_clients(
+    wstest: &Wstest,
+    run_dir: &Path,
+    cases: &[String],
+    agents: &[ClientAgent],
+) -> Result<Index> {
     if run_dir.exists() {
         fs::remove_dir_all(run_dir)
             .with_context(|| format!("could not remove {}", run_dir.display()))?;
@@ -46,11 +97,6 @@ pub(super) fn run(wstest: &Wstest, run_dir: &Path, cases: &[String]) -> Result<(
         .context("no free loopback port for the fuzzing server")?
         .port();
     let url = format!("ws://127.0.0.1:{port}");
-    let cases: Vec<String> = if cases.is_empty() {
-        CASES.iter().map(|c| c.to_string()).collect()
-    } else {
-        cases.to_vec()
-    };
     let spec = serde_json::json!({
         "url": url,
         "outdir": reports,
@@ -78,9 +124,11 @@ pub(super) fn run(wstest: &Wstest, run_dir: &Path, cases: &[String]) -> Result<(
         .stdout(log)
         .stderr(log_err)
         .kill_on_drop(true);
+    let names: Vec<&str> = agents.iter().map(|a| a.agent.as_str()).collect();
     eprintln!(
-        "autobahn: wstest fuzzingserver at {url}, cases {}, the reference client as {AGENT} (log: {})",
+        "autobahn: wstest fuzzingserver at {url}, cases {}, clients {} (log: {})",
         cases.join(" "),
+        names.join(", "),
         log_path.display()
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -89,7 +137,7 @@ pub(super) fn run(wstest: &Wstest, run_dir: &Path, cases: &[String]) -> Result<(
         .context("could not start a tokio runtime")?;
     let played = runtime.block_on(async {
         let mut server = command.spawn().context("could not start wstest")?;
-        let outcome = tokio::time::timeout(RUN_LIMIT, play(&url, &mut server)).await;
+        let outcome = tokio::time::timeout(RUN_LIMIT, play(&url, &mut server, agents)).await;
         let _ = server.kill().await;
         match outcome {
             Ok(result) => result,
@@ -118,39 +166,77 @@ pub(super) fn run(wstest: &Wstest, run_dir: &Path, cases: &[String]) -> Result<(
     let mut index = Index::parse(&text)
         .with_context(|| format!("{} is not an Autobahn index", index_path.display()))?;
     index.reports_dir = reports;
-    let results = index.results_of(AGENT)?;
-    print_summary("the reference client", &results);
-    match print_not_ok(&index, AGENT, &results) {
-        0 => Ok(()),
-        bad => bail!("{bad} client case(s) neither OK nor INFORMATIONAL"),
-    }
+    Ok(index)
 }
 
-/// The client's side of a run: count, every case, the reports.
-async fn play(url: &str, server: &mut tokio::process::Child) -> Result<()> {
+/// The clients' side of a run: count, every case with every client, the
+/// reports.
+async fn play(url: &str, server: &mut tokio::process::Child, agents: &[ClientAgent]) -> Result<()> {
     let count = case_count(url, server).await?;
     eprintln!("autobahn: {count} client cases");
-    let started = Instant::now();
-    for case in 1..=count {
-        let case_url = format!("{url}/runCase?case={case}&agent={AGENT}");
-        // The outcome is Autobahn's to judge: a case that ends in a
-        // protocol error is often the point of the case.
-        let _ = tokio::time::timeout(CASE_LIMIT, async {
-            let mut client = Client::connect(&case_url, options()).await?;
-            echo(&mut client).await
-        })
-        .await;
+    for agent in agents {
+        let started = Instant::now();
+        for case in 1..=count {
+            let case_url = format!("{url}/runCase?case={case}&agent={}", agent.agent);
+            play_case(&agent.player, &case_url).await?;
+        }
+        eprintln!(
+            "autobahn: {count} cases played by {} in {:.1} s",
+            agent.agent,
+            started.elapsed().as_secs_f64()
+        );
     }
-    eprintln!(
-        "autobahn: {count} cases played in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let mut client = Client::connect(&format!("{url}/updateReports?agent={AGENT}"), options())
+    let last = agents.last().map_or(AGENT, |a| a.agent.as_str());
+    let mut client = Client::connect(&format!("{url}/updateReports?agent={last}"), options())
         .await
         .context("could not ask the fuzzing server to write its reports")?;
     // The server closes once the reports are written.
     while let Ok(Received::Message(_)) = client.recv().await {}
     Ok(())
+}
+
+/// One case, played by one client. The outcome is Autobahn's to judge: a
+/// case that ends in a protocol error is often the point of the case.
+async fn play_case(player: &Player, case_url: &str) -> Result<()> {
+    match player {
+        Player::Reference => {
+            let _ = tokio::time::timeout(CASE_LIMIT, async {
+                let mut client = Client::connect(case_url, options()).await?;
+                echo(&mut client).await
+            })
+            .await;
+        }
+        Player::Command(template) => {
+            let command = command_for(template, case_url);
+            let mut child = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("exec {command}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("could not start `{command}`"))?;
+            if tokio::time::timeout(CASE_LIMIT, child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A client command for one case: `{url}` replaced by the URL in single
+/// quotes (it holds `&` and `?`), or the quoted URL appended.
+fn command_for(template: &str, url: &str) -> String {
+    let quoted = format!("'{}'", url.replace('\'', "'\\''"));
+    if template.contains("{url}") {
+        template.replace("{url}", &quoted)
+    } else {
+        format!("{template} {quoted}")
+    }
 }
 
 /// Connects to `/getCaseCount` (retrying while wstest starts) and reads the count.
@@ -182,5 +268,23 @@ fn options() -> Options {
     Options {
         read_timeout: Some(Duration::from_secs(30)),
         ..Options::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_case_url_is_quoted_for_the_shell() {
+        let url = "ws://127.0.0.1:9/runCase?case=3&agent=peer";
+        assert_eq!(
+            command_for("client --echo {url}", url),
+            "client --echo 'ws://127.0.0.1:9/runCase?case=3&agent=peer'"
+        );
+        assert_eq!(
+            command_for("client", "ws://h/it's"),
+            "client 'ws://h/it'\\''s'"
+        );
     }
 }

@@ -7,7 +7,10 @@
 //!
 //! The contract of a client under test is Autobahn's: connect to the URL it
 //! is given, echo every message it receives, and close when the server
-//! closes (waiting for the server to close the TCP connection first).
+//! closes (waiting for the server to close the TCP connection first). Its
+//! optional part: start the closing handshake when the server sends the
+//! text message `wsconform:close` ([`closing`]); a client that echoes it
+//! instead is skipped by the scenarios that need it.
 //!
 //! What only a client can get wrong is checked on every connection: the
 //! opening request (§4.1, the rules of [`wsconform_wire::parse_request`]),
@@ -19,7 +22,9 @@
 //! |---|---|
 //! | [`play`] | one scenario: listen, start the client, play, judge |
 //! | [`keys`] | the masking-key and handshake-key rules |
+//! | [`closing`] | the optional client-initiated close: its trigger, the skip |
 
+pub mod closing;
 pub mod keys;
 pub mod play;
 

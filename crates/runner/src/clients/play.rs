@@ -20,10 +20,13 @@ use wsconform_wire::{
 };
 
 use super::ClientSettings;
+use super::closing::{TRIGGER, declined, is_trigger};
 use super::keys::{KEY_RULE, MASK_RULE, mask_problem};
 use crate::connect::PeerEnd;
 use crate::exec::describe::{describe_expected, frame_broken, message_broken};
-use crate::exec::judge::{Before, CloseState, ConnState, Judging, Progress};
+use crate::exec::judge::{
+    Before, CLOSE_CODE_REASON, CloseState, ConnState, Judging, OWN_CLOSE_CODE_REASON, Progress,
+};
 use crate::exec::note_of;
 use crate::load::LoadedScenario;
 use crate::plan::{Op, PlanError, PlanSettings, Profile, Target, plan};
@@ -43,6 +46,11 @@ struct Peer {
     messages: MessageAssembler,
     state: ConnState,
     close_sent: bool,
+    /// Whether the client's close frame came first (not an answer to ours).
+    own_close: bool,
+    /// Whether the trigger of the client-initiated close was sent and the
+    /// client has not answered it yet.
+    trigger_sent: bool,
     masks: Vec<[u8; 4]>,
     /// The client process behind this connection.
     process: Option<SpawnedTarget>,
@@ -58,6 +66,8 @@ struct Played<'a> {
     transcript: Transcript,
     peers: HashMap<String, Peer>,
     keys: Vec<String>,
+    /// Why the scenario does not apply to this client, once known.
+    skipped: Option<String>,
 }
 
 /// Plays one client scenario and judges it.
@@ -109,6 +119,7 @@ pub async fn run_client_scenario(
         transcript: Transcript::default(),
         peers: HashMap::new(),
         keys: Vec::new(),
+        skipped: None,
     };
     for planned in &steps {
         let client = planned.client.as_str();
@@ -120,12 +131,15 @@ pub async fn run_client_scenario(
                 Ok(())
             }
             Op::Expect {
-                expected, timeout, ..
+                expected,
+                timeout,
+                answer,
+                ..
             } => {
                 if matches!(expected, crate::plan::Expected::Accepted) {
                     Ok(())
                 } else {
-                    match played.expect(client, expected, *timeout).await {
+                    match played.expect(client, expected, *timeout, *answer).await {
                         Ok(()) => Ok(()),
                         Err(mut failure) => {
                             failure.step = failure.step.or(planned.step);
@@ -162,6 +176,14 @@ pub async fn run_client_scenario(
                 None,
             )),
         };
+        if let Some(why) = played.skipped.take() {
+            result.outcome = Outcome::Skip;
+            result.message = why;
+            played.stop_all().await;
+            result.transcript = played.transcript;
+            result.duration = started.elapsed();
+            return result;
+        }
         if let Err(mut f) = outcome {
             if f.step.is_none() {
                 f.step = planned.step;
@@ -387,6 +409,8 @@ impl Played<'_> {
                 messages: MessageAssembler::new(Limits::default()),
                 state,
                 close_sent: false,
+                own_close: false,
+                trigger_sent: false,
                 masks: Vec::new(),
                 process: Some(process),
             },
@@ -419,6 +443,9 @@ impl Played<'_> {
             if bytes.first().is_some_and(|b| b & 0x0f == 0x8) {
                 peer.close_sent = true;
             }
+            if is_trigger(bytes) {
+                peer.trigger_sent = true;
+            }
             let _ = peer.stream.write_all(bytes).await;
         }
     }
@@ -428,6 +455,7 @@ impl Played<'_> {
         client: &str,
         expected: &crate::plan::Expected,
         limit: Duration,
+        answer: bool,
     ) -> Result<(), Failure> {
         let state = self.peers.get(client).map(|p| p.state.clone());
         let before = Before {
@@ -437,18 +465,38 @@ impl Played<'_> {
             timeout: limit,
         };
         let (mut judging, mut progress) = Judging::start(expected, before);
-        let deadline = Instant::now() + limit;
+        // A silence lasts as long as it says (the plan's limit adds a margin).
+        let deadline = match expected {
+            crate::plan::Expected::Silence(d) => Instant::now() + *d,
+            _ => Instant::now() + limit,
+        };
         while progress == Progress::NeedMore {
             let event = self
-                .next_event(client, deadline, judging.wants_frames())
+                .next_event(client, deadline, judging.wants_frames(), answer)
                 .await;
             let at = self.now();
             self.transcript.event(at, client, &event);
+            if self.echoed_trigger(client, &event) {
+                self.transcript.note(
+                    at,
+                    client,
+                    format!("the client echoed {TRIGGER:?}: it does not start closing handshakes on request"),
+                );
+                self.skipped = Some(declined());
+                return Ok(());
+            }
             progress = judging.feed(&event);
         }
         match progress {
             Progress::Unmet(mut f) => {
                 f.client = client.to_string();
+                // A code other than the one asked for is the client's choice
+                // when the close is its own, not an answer to ours.
+                if f.reason.as_deref() == Some(CLOSE_CODE_REASON)
+                    && self.peers.get(client).is_some_and(|p| p.own_close)
+                {
+                    f.reason = Some(OWN_CLOSE_CODE_REASON.to_string());
+                }
                 // The judge speaks of the peer as "the server"; here it is the client.
                 f.actual = f.actual.replace("the server", "the client");
                 f.expected = f.expected.replace("the server", "the client");
@@ -461,9 +509,31 @@ impl Played<'_> {
         }
     }
 
+    /// Whether `event` is the client's echo of the trigger of the
+    /// client-initiated close (which a client that starts it never sends).
+    fn echoed_trigger(&mut self, client: &str, event: &Event) -> bool {
+        let Some(peer) = self.peers.get_mut(client) else {
+            return false;
+        };
+        let echoed = peer.trigger_sent
+            && matches!(event, Event::Message { kind: crate::scenario::DataKind::Text, bytes } if bytes == TRIGGER.as_bytes());
+        if !matches!(event, Event::Message { .. } | Event::Pong(_)) {
+            // The client answered the trigger some other way.
+            peer.trigger_sent = false;
+        }
+        echoed
+    }
+
     /// The next event from the client: a message, pong, close, a frame
-    /// (when the step wants frames), the end, or a broken rule.
-    async fn next_event(&mut self, client: &str, deadline: Instant, raw: bool) -> Event {
+    /// (when the step wants frames), the end, or a broken rule. The
+    /// client's close is answered at once when `answer` is set.
+    async fn next_event(
+        &mut self,
+        client: &str,
+        deadline: Instant,
+        raw: bool,
+        answer_close: bool,
+    ) -> Event {
         loop {
             let Some(peer) = self.peers.get_mut(client) else {
                 return Event::Ended(PeerEnd::Reset("not connected".into()));
@@ -531,9 +601,11 @@ impl Played<'_> {
                         Some(c) => (Some(c.code), c.reason),
                         None => (None, String::new()),
                     };
-                    let answer = peer.state.close == CloseState::Open && !peer.close_sent;
+                    let first = peer.state.close == CloseState::Open && !peer.close_sent;
+                    peer.own_close |= first;
                     peer.state.close = CloseState::Received(code);
-                    peer.close_sent = true;
+                    let answer = first && answer_close;
+                    peer.close_sent |= answer;
                     if answer {
                         let body = code.map(|c| c.to_be_bytes().to_vec()).unwrap_or_default();
                         let mut out = Vec::new();

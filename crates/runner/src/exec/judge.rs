@@ -33,6 +33,13 @@ pub const FAIL_CODE_REASON: &str = "RFC 6455 7.1.7: failing the connection is th
 /// the code, and an endpoint that closes picks its own.
 pub const CLOSE_CODE_REASON: &str = "RFC 6455 5.5.1: sending a Close frame is the MUST; its code is not: \"When sending a Close frame in response, the endpoint typically echos the status code it received\"";
 
+/// Why a close that starts the closing handshake with another code than
+/// asked is not a fail: the code is the choice of the endpoint that closes.
+pub const OWN_CLOSE_CODE_REASON: &str = "RFC 6455 7.1.2: sending the Close frame is the MUST; its code is the choice of the endpoint that starts the closing (\"To _Start the WebSocket Closing Handshake_ with a status code (Section 7.4) /code/\"), and the client-close contract's 1000 is a convention of this suite";
+
+/// The rule a data message breaks when it follows its sender's close frame.
+pub const DATA_AFTER_CLOSE_RULE: &str = "RFC 6455 5.5.1: \"The application MUST NOT send any more data frames after sending a Close frame.\"";
+
 /// Why a refusal with another error status is not a fail: not upgrading is
 /// the MUST, the status is an example.
 pub const STATUS_REASON: &str = "RFC 6455 4.2.1: refusing the upgrade is the MUST; the status is the server's choice: \"an HTTP response with an appropriate error code (such as 400 Bad Request)\"";
@@ -148,6 +155,9 @@ pub struct Judging<'a> {
     expected: &'a Expected,
     before: Before<'a>,
     skipped: usize,
+    /// Whether the peer's close frame has arrived (before the step or
+    /// during it): a data message after it breaks §5.5.1.
+    peer_closed: bool,
 }
 
 impl<'a> Judging<'a> {
@@ -158,6 +168,9 @@ impl<'a> Judging<'a> {
             expected,
             before,
             skipped: 0,
+            peer_closed: before
+                .conn
+                .is_some_and(|c| matches!(c.close, CloseState::Received(_))),
         };
         let progress = judging.without_events();
         (judging, progress)
@@ -207,6 +220,14 @@ impl<'a> Judging<'a> {
             }
             Expected::TcpClosed if conn.ended.is_some() => return Progress::Met,
             Expected::TcpClosed => return Progress::NeedMore,
+            // After a close frame the peer has nothing more to send: silence
+            // is what is expected of it, while its TCP connection is open.
+            Expected::Silence(_) => {
+                return match &conn.ended {
+                    None => Progress::NeedMore,
+                    Some(end) => self.unmet(end.describe()),
+                };
+            }
             _ => {}
         }
         if let CloseState::Received(code) = conn.close {
@@ -334,6 +355,24 @@ impl<'a> Judging<'a> {
     /// Takes the next event read on the connection.
     pub fn feed(&mut self, event: &Event) -> Progress {
         let expected = self.expected;
+        let closed_before = self.peer_closed;
+        if matches!(event, Event::Close { .. }) {
+            self.peer_closed = true;
+        }
+        if closed_before
+            && matches!(expected, Expected::Silence(_))
+            && matches!(event, Event::Message { .. })
+        {
+            // Whatever the step's strength: data after a close breaks a MUST.
+            return Progress::Unmet(Failure {
+                rule: Some(DATA_AFTER_CLOSE_RULE.to_string()),
+                ..Failure::must(
+                    self.before.client,
+                    "no data frame after the server's close frame".to_string(),
+                    describe_event(event),
+                )
+            });
+        }
         match expected {
             Expected::Fail(codes) => match event {
                 Event::Close { code, .. } => self.check_codes(codes, *code),

@@ -119,6 +119,49 @@ fn a_timeout_fails_except_for_silence() {
 }
 
 #[test]
+fn silence_after_a_close_allows_nothing_but_the_wait_and_data_breaks_a_must() {
+    let silence = Expected::Silence(Duration::from_millis(300));
+    let mut closed = open();
+    closed.close = CloseState::Received(Some(1000));
+    // The peer's close arrived before the step: silence may still follow.
+    assert_eq!(decide(&silence, &closed, &[Event::TimedOut]), Progress::Met);
+    // Data after it breaks 5.5.1, whatever the step's strength.
+    let Progress::Unmet(data) = decide(&silence, &closed, &[text("late")]) else {
+        panic!("data after a close must be unmet");
+    };
+    assert_eq!(data.rule.as_deref(), Some(DATA_AFTER_CLOSE_RULE));
+    assert_eq!(
+        data.expected,
+        "no data frame after the server's close frame"
+    );
+    // The close arriving during the step counts too.
+    let Progress::Unmet(during) = decide(&silence, &open(), &[close(Some(1000)), text("late")])
+    else {
+        panic!("the close itself breaks silence");
+    };
+    assert_eq!(during.rule, None, "the close frame is the step's own miss");
+    let fresh = open();
+    let mut judging = Judging::start(&silence, before(Some(&fresh))).0;
+    judging.feed(&close(Some(1000)));
+    assert!(matches!(
+        judging.feed(&text("late")),
+        Progress::Unmet(Failure { rule: Some(_), .. })
+    ));
+    // The TCP connection closed: the step's own miss, no rule.
+    let Progress::Unmet(ended) = decide(&silence, &closed, &[Event::Ended(PeerEnd::Eof)]) else {
+        panic!("a closed connection is no silence");
+    };
+    assert_eq!(ended.rule, None);
+    assert_eq!(ended.actual, "the server closed the TCP connection");
+    let mut gone = closed.clone();
+    gone.ended = Some(PeerEnd::Eof);
+    assert_eq!(
+        says(&silence, &gone, &[]),
+        "the server closed the TCP connection"
+    );
+}
+
+#[test]
 fn an_ended_connection_meets_fail_and_tcp_closed_only() {
     let conn = open();
     let ended = [Event::Ended(PeerEnd::Eof)];

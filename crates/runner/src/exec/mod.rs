@@ -353,8 +353,9 @@ async fn play_step(run: &mut Run<'_>, planned: &PlannedStep) -> StepResult {
             expected,
             timeout,
             prerequisite,
+            answer,
             ..
-        } => match expect(run, client, expected, *timeout, !*prerequisite).await {
+        } => match expect(run, client, expected, *timeout, !*prerequisite, *answer).await {
             None if matches!(expected, Expected::Accepted) => match run.start_deflate(client) {
                 Some(why) => StepResult::NotApplicable(why),
                 None => StepResult::Met,
@@ -548,6 +549,7 @@ async fn expect(
     expected: &Expected,
     full: Duration,
     cut: bool,
+    answer: bool,
 ) -> Option<Failure> {
     // A cut pace shortens only waits on a connection the server upgraded,
     // never the wait for the handshake's own answer, nor what follows a
@@ -582,7 +584,7 @@ async fn expect(
         let event = if frames {
             run.next_raw_frame(client, deadline).await
         } else {
-            run.next_event(client, deadline).await
+            run.next_event(client, deadline, answer).await
         };
         let at = run.now();
         run.transcript.event(at, client, &event);

@@ -74,8 +74,14 @@ impl Run<'_> {
         }
     }
 
-    /// The next message, pong or close; answers pings and closes on the way.
-    pub(super) async fn next_event(&mut self, client: &str, deadline: Instant) -> Event {
+    /// The next message, pong or close; answers pings on the way, and a
+    /// close when `answer` is set and no close was sent yet.
+    pub(super) async fn next_event(
+        &mut self,
+        client: &str,
+        deadline: Instant,
+        answer: bool,
+    ) -> Event {
         loop {
             let (frame, line) = match self.next_frame(client, deadline).await {
                 Ok(next) => next,
@@ -111,9 +117,9 @@ impl Run<'_> {
                     let already_sent = self.conns.get(client).is_some_and(|c| c.close_sent);
                     if let Some(conn) = self.conns.get_mut(client) {
                         conn.state.close = CloseState::Received(code);
-                        conn.close_sent = true;
+                        conn.close_sent |= answer;
                     }
-                    if !already_sent {
+                    if answer && !already_sent {
                         let body = code.map(|c| c.to_be_bytes().to_vec()).unwrap_or_default();
                         self.reply(client, OpCode::Close, &body).await;
                     }

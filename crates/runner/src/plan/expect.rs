@@ -40,6 +40,7 @@ pub(super) fn expect_op(
         strength: e.strength,
         reason: e.reason.clone(),
         prerequisite: false,
+        answer: e.answer,
     })
 }
 

@@ -170,6 +170,9 @@ pub enum Op {
         /// This is the implicit acceptance of a default handshake: when it
         /// fails, the report names the handshake as the cause.
         prerequisite: bool,
+        /// Whether a close frame read during the step is answered at once
+        /// (`answer: false` leaves the answer to later steps).
+        answer: bool,
     },
     /// Sleep.
     Pause(Duration),
@@ -342,6 +345,7 @@ impl Planner<'_> {
                 strength: Strength::Must,
                 reason: None,
                 prerequisite,
+                answer: true,
             },
         );
     }

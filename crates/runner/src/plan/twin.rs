@@ -297,6 +297,7 @@ fn expectation(kind: ExpectKind) -> Expectation {
         timeout: None,
         strength: Strength::Must,
         reason: None,
+        answer: true,
     }
 }
 

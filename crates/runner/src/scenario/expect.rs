@@ -20,6 +20,11 @@ pub struct Expectation {
     /// Why a `should` or `may` expectation is not a MUST (a quote or a
     /// sentence), printed by every report next to a non-strict result.
     pub reason: Option<String>,
+    /// Whether the runner answers the peer's close frame as soon as it
+    /// arrives (the default). `answer: false` on a `close` expectation
+    /// leaves the answer to the scenario: a later `send: { close: ... }`,
+    /// data first, or no answer at all.
+    pub answer: bool,
 }
 
 /// How strongly an expectation is required: the word the RFC uses.
@@ -58,6 +63,7 @@ impl Expectation {
             timeout: None,
             strength: Strength::Must,
             reason: None,
+            answer: true,
         }
     }
 }
@@ -155,6 +161,7 @@ struct ExpectFields {
     strength: Option<Strength>,
     reason: Option<String>,
     otherwise: Option<Otherwise>,
+    answer: Option<bool>,
 }
 
 /// `otherwise: non-strict`, the older spelling of `strength: should`.
@@ -276,6 +283,7 @@ fn expectation_of_word(v: &str) -> Result<Expectation, String> {
         timeout: None,
         strength: Strength::Must,
         reason: None,
+        answer: true,
     })
 }
 
@@ -359,10 +367,18 @@ fn expectation_of_fields(f: ExpectFields) -> Result<Expectation, String> {
                 .into(),
         );
     }
+    let kind = kinds.remove(0);
+    if f.answer.is_some() && !matches!(kind, ExpectKind::Close(_)) {
+        return Err(
+            "`answer` says whether the runner answers the close frame a `close` expectation waits for; other expectations have none"
+                .into(),
+        );
+    }
     Ok(Expectation {
-        kind: kinds.remove(0),
+        kind,
         timeout: f.timeout,
         strength,
         reason: f.reason,
+        answer: f.answer.unwrap_or(true),
     })
 }

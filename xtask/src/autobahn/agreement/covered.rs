@@ -1,6 +1,8 @@
 //! The scenarios both tools grade: every bundled scenario with an
 //! `autobahn:` case, read with the runner's own loader, and the explained
-//! differences of `xtask/autobahn/differences.yaml`.
+//! differences of `xtask/autobahn/differences.yaml`; for clients, the
+//! client scenarios that `xtask/autobahn/client-cases.yaml` maps to
+//! Autobahn's client cases, and `client-differences.yaml`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -9,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use wsconform_runner::check::check;
 use wsconform_runner::load::{LoadedScenario, load_path};
+use wsconform_runner::scenario::Role;
 
 use super::super::CaseId;
 
@@ -61,11 +64,23 @@ impl Covered {
     }
 }
 
+/// One entry of `client-cases.yaml`: a client scenario and the Autobahn
+/// client case that tests the same thing.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mapping {
+    /// The client scenario's id.
+    pub scenario: String,
+    /// The Autobahn case id (one case).
+    pub case: String,
+    /// How the two differ in what they send, when they do.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
 /// Loads every scenario under `dir` with the runner's loader (and its
-/// checks, as `wsconform run` does), keeps those with an `autobahn:` case,
-/// sorted by id, and attaches the explanations of `differences` (the text
-/// of `differences.yaml`).
-pub fn load_covered(dir: &Path, differences: &str) -> Result<Vec<Covered>> {
+/// checks, as `wsconform run` does).
+pub fn load_checked(dir: &Path) -> Result<Vec<LoadedScenario>> {
     let loaded = load_path(dir).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the scenarios do not load:\n{}", lines.join("\n"))
@@ -75,7 +90,57 @@ pub fn load_covered(dir: &Path, differences: &str) -> Result<Vec<Covered>> {
         let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
         bail!("the scenarios do not check:\n{}", lines.join("\n"));
     }
-    covered_with_explanations(loaded, differences)
+    Ok(loaded)
+}
+
+/// Loads every scenario under `dir` (see [`load_checked`]), keeps those with
+/// an `autobahn:` case, sorted by id, and attaches the explanations of
+/// `differences` (the text of `differences.yaml`).
+pub fn load_covered(dir: &Path, differences: &str) -> Result<Vec<Covered>> {
+    covered_with_explanations(load_checked(dir)?, differences)
+}
+
+/// The client scenarios of `loaded` that `mapping` (the text of
+/// `client-cases.yaml`) maps to an Autobahn case, sorted by id, with the
+/// explanations of `differences`. A mapping that names a scenario not
+/// loaded, names one twice, or gives more than one case is an error.
+pub fn covered_from_mapping(
+    loaded: Vec<LoadedScenario>,
+    mapping: &str,
+    differences: &str,
+) -> Result<Vec<Covered>> {
+    let entries: Vec<Mapping> = serde_yaml::from_str::<Option<Vec<Mapping>>>(mapping)
+        .context("client-cases.yaml is not a list of {scenario, case, note}")?
+        .unwrap_or_default();
+    let mut seen = BTreeSet::new();
+    let mut covered = Vec::new();
+    for entry in entries {
+        if !seen.insert(entry.scenario.clone()) {
+            bail!("client-cases.yaml maps {} twice", entry.scenario);
+        }
+        if entry.case.trim().parse::<CaseId>().is_err() {
+            bail!(
+                "client-cases.yaml: {}: `{}` is not one Autobahn case id",
+                entry.scenario,
+                entry.case
+            );
+        }
+        let Some(found) = loaded
+            .iter()
+            .find(|l| l.scenario.id == entry.scenario && l.scenario.role == Role::Client)
+        else {
+            bail!(
+                "client-cases.yaml maps {}, which is not a client scenario",
+                entry.scenario
+            );
+        };
+        covered.push(Covered {
+            loaded: found.clone(),
+            case: entry.case.trim().to_owned(),
+            explanations: Vec::new(),
+        });
+    }
+    explain(covered, differences)
 }
 
 /// The part of [`load_covered`] after loading: select, sort, explain.
@@ -83,11 +148,7 @@ pub fn covered_with_explanations(
     loaded: Vec<LoadedScenario>,
     differences: &str,
 ) -> Result<Vec<Covered>> {
-    let explanations: Vec<Explanation> =
-        serde_yaml::from_str::<Option<Vec<Explanation>>>(differences)
-            .context("differences.yaml is not a list of {scenario, server, reason}")?
-            .unwrap_or_default();
-    let mut covered: Vec<Covered> = loaded
+    let covered: Vec<Covered> = loaded
         .into_iter()
         .filter_map(|loaded| {
             let case = loaded.scenario.autobahn.as_deref()?.trim().to_owned();
@@ -98,6 +159,16 @@ pub fn covered_with_explanations(
             })
         })
         .collect();
+    explain(covered, differences)
+}
+
+/// Sorts `covered` by id and attaches the explanations of `differences`;
+/// an explanation of a scenario that is not covered is an error.
+fn explain(mut covered: Vec<Covered>, differences: &str) -> Result<Vec<Covered>> {
+    let explanations: Vec<Explanation> =
+        serde_yaml::from_str::<Option<Vec<Explanation>>>(differences)
+            .context("the differences are not a list of {scenario, server, reason}")?
+            .unwrap_or_default();
     covered.sort_by(|a, b| a.id().cmp(b.id()));
     let ids: BTreeSet<&str> = covered.iter().map(Covered::id).collect();
     let stale: Vec<&str> = explanations
@@ -107,7 +178,7 @@ pub fn covered_with_explanations(
         .collect();
     if !stale.is_empty() {
         bail!(
-            "differences.yaml explains scenarios that have no `autobahn:` case: {}",
+            "the differences explain scenarios that have no Autobahn case: {}",
             stale.join(", ")
         );
     }
@@ -186,6 +257,68 @@ pub(crate) mod tests {
         assert!(covered[0].explanations.is_empty());
         let typo = "- scenario: frames.b\n  servr: peer\n  reason: x\n";
         assert!(covered_with_explanations(vec![scenario("frames.b", Some("3.1"))], typo).is_err());
+    }
+
+    /// A loaded client scenario.
+    fn client_scenario(id: &str) -> LoadedScenario {
+        let yaml = format!(
+            "id: {id}\ntitle: t\nrole: client\nsteps:\n  - send: {{ text: hi }}\n  - expect: {{ echo: last }}\n"
+        );
+        parse_scenario(&format!("scenarios/13-client/{id}.yaml"), &yaml).unwrap()
+    }
+
+    #[test]
+    fn the_client_mapping_gives_each_scenario_its_case_and_explanations() {
+        let loaded = vec![client_scenario("client.b"), client_scenario("client.a")];
+        let mapping = "- scenario: client.b\n  case: \"2.2\"\n- scenario: client.a\n  case: \"1.1.2\"\n  note: shorter text\n";
+        let differences = "- scenario: client.a\n  server: mutant-x\n  reason: why\n";
+        let covered = covered_from_mapping(loaded.clone(), mapping, differences).unwrap();
+        let ids: Vec<&str> = covered.iter().map(Covered::id).collect();
+        assert_eq!(ids, ["client.a", "client.b"]);
+        assert_eq!(covered[0].case_id(), Some("1.1.2".parse().unwrap()));
+        assert_eq!(covered[0].explanation_for("mutant-x"), Some("why"));
+        assert_eq!(covered[1].explanation_for("mutant-x"), None);
+
+        // Unknown scenarios, server scenarios, repeats, groups and stale
+        // explanations are refused.
+        let unknown = "- scenario: client.c\n  case: \"2.2\"\n";
+        assert!(covered_from_mapping(loaded.clone(), unknown, "").is_err());
+        let server = vec![scenario("frames.a", None)];
+        let named = "- scenario: frames.a\n  case: \"2.2\"\n";
+        assert!(covered_from_mapping(server, named, "").is_err());
+        let twice =
+            "- scenario: client.a\n  case: \"2.2\"\n- scenario: client.a\n  case: \"2.3\"\n";
+        assert!(covered_from_mapping(loaded.clone(), twice, "").is_err());
+        let group = "- scenario: client.a\n  case: 2.x\n";
+        assert!(covered_from_mapping(loaded.clone(), group, "").is_err());
+        let stale = "- scenario: client.b\n  server: peer\n  reason: r\n";
+        let only_a = "- scenario: client.a\n  case: \"1.1.2\"\n";
+        assert!(covered_from_mapping(loaded, only_a, stale).is_err());
+    }
+
+    #[test]
+    fn the_committed_client_mapping_names_client_scenarios() {
+        let root = crate::project_root();
+        let loaded = load_checked(&root.join("scenarios/13-client")).unwrap();
+        let mapping = std::fs::read_to_string(root.join(super::super::CLIENT_CASES)).unwrap();
+        let differences =
+            std::fs::read_to_string(root.join(super::super::CLIENT_DIFFERENCES)).unwrap();
+        let covered = covered_from_mapping(loaded, &mapping, &differences).unwrap();
+        assert!(
+            covered.len() >= 15,
+            "{} client scenarios mapped",
+            covered.len()
+        );
+        let explained: usize = covered.iter().map(|c| c.explanations.len()).sum();
+        assert_eq!(explained, 10);
+        // A reason written once and referred to (a YAML alias) is read in full.
+        let ping = covered.iter().find(|c| c.id() == "client.ping").unwrap();
+        assert!(
+            ping.explanation_for("mutant-constant-mask")
+                .is_some_and(|why| why.contains("fresh masking key")),
+            "{:?}",
+            ping.explanations
+        );
     }
 
     #[test]

@@ -8,8 +8,15 @@ use super::compare::{Comparison, Row, Tally, reason};
 use super::covered::Covered;
 
 /// Prints the agreement tables, every disagreement with both tools' reasons,
-/// and what could not be compared.
-pub fn print_report(covered: &[Covered], agents: &[String], rows: &[Row], index: &Index) {
+/// and what could not be compared. `peer` names what the agents are
+/// (`server` or `client`).
+pub fn print_report(
+    covered: &[Covered],
+    agents: &[String],
+    rows: &[Row],
+    index: &Index,
+    peer: &str,
+) {
     let mut by_agent: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut by_scenario: BTreeMap<&str, (Tally, Vec<&str>)> = BTreeMap::new();
     let mut total = Tally::default();
@@ -25,7 +32,7 @@ pub fn print_report(covered: &[Covered], agents: &[String], rows: &[Row], index:
 
     println!();
     println!(
-        "Agreement between wsconform and Autobahn|Testsuite {}: {} scenarios with an Autobahn case, {} servers",
+        "Agreement between wsconform and Autobahn|Testsuite {}: {} scenarios with an Autobahn case, {} {peer}s",
         AUTOBAHN_VERSION,
         covered.len(),
         agents.len()
@@ -33,7 +40,7 @@ pub fn print_report(covered: &[Covered], agents: &[String], rows: &[Row], index:
     println!();
     println!(
         "{:<34} {:>6} {:>9} {:>10} {:>13} {:>9}",
-        "server", "agree", "disagree", "explained", "not compared", "agreement"
+        peer, "agree", "disagree", "explained", "not compared", "agreement"
     );
     for agent in agents {
         if let Some(tally) = by_agent.get(agent.as_str()) {
@@ -60,7 +67,7 @@ pub fn print_report(covered: &[Covered], agents: &[String], rows: &[Row], index:
 
     println!();
     println!(
-        "{:<34} {:>8} {:>6} {:>9}  disagreeing servers",
+        "{:<34} {:>8} {:>6} {:>9}  disagreeing {peer}s",
         "scenario", "autobahn", "agree", "disagree"
     );
     for entry in covered {
@@ -124,7 +131,7 @@ pub fn print_report(covered: &[Covered], agents: &[String], rows: &[Row], index:
         println!("Not compared:");
         for ((scenario, reason), servers) in not_compared {
             if servers.len() == agents.len() {
-                println!("  {scenario}: {reason} (every server)");
+                println!("  {scenario}: {reason} (every {peer})");
             } else {
                 println!("  {scenario}: {reason} ({})", servers.join(", "));
             }
