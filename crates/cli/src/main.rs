@@ -187,7 +187,7 @@ struct RunArgs {
     /// Wait every step deadline in full and play the chapters before
     /// concurrency one at a time. By default a server that answers nothing
     /// after its handshake (a text message and a ping unanswered for a
-    /// whole deadline) gets each wait cut to an eightieth of the deadline,
+    /// whole deadline) gets each wait cut to a hundredth of the deadline,
     /// and a server that proves it serves two clients at once plays the
     /// early chapters side by side; the report says so. Both give the same
     /// verdicts: this only makes a broken server's run minutes longer.

@@ -22,7 +22,7 @@
 //!    server answers handshakes of clients side by side.
 //!
 //! A silent server's scenarios then run with every wait for its answer cut
-//! to [`cut`] (an eightieth of the deadline; the handshake's own answer still
+//! to [`cut`] (a hundredth of the deadline; the handshake's own answer still
 //! gets the whole deadline), and, when it answered `second`, side by side
 //! in the chapters before concurrency too. Every report says so, once. A
 //! server that answers anything in step 1 (an echo, a pong, a close, a
@@ -66,17 +66,17 @@ impl Silent {
     }
 }
 
-/// How long a wait for a silent server's answer lasts: an eightieth of the
-/// step deadline, at least 20 ms (25 ms at the default 2 s). A server that
+/// How long a wait for a silent server's answer lasts: a hundredth of the
+/// step deadline, at least 20 ms (20 ms at the default 2 s). A server that
 /// left a message and a ping unanswered for a whole deadline does not
 /// answer valid frames elsewhere either, and every scenario waits first
 /// for an answer to valid frames (a refusal's valid twin comes first): the
-/// verdict is the same after 25 ms as after 2 s. On loopback an answer
+/// verdict is the same after 20 ms as after 2 s. On loopback an answer
 /// takes a millisecond or two; a server run one client at a time has three
 /// hundred scenarios to go through one after the other, so the cut is
 /// what it costs.
 pub fn cut(timeout: Duration) -> Duration {
-    (timeout / 80).max(Duration::from_millis(20)).min(timeout)
+    (timeout / 100).max(Duration::from_millis(20)).min(timeout)
 }
 
 fn probe_yaml(profile: Profile, second: bool) -> String {

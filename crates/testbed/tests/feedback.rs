@@ -109,3 +109,59 @@ async fn failures_with_one_cause_are_shown_once() {
     );
     insta::assert_snapshot!("grouped_closing", text);
 }
+
+/// The human report of the chapter `chapter` against `server`, with the
+/// command line's defaults (2 s deadlines, 32 scenarios at once).
+async fn report_of(server: wsconform_testbed::Server, chapter: &str) -> String {
+    let (addr, handle) =
+        wsconform_testbed::start(server, std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("the server starts");
+    let scenarios: Vec<_> = bundled()
+        .expect("the bundled suite loads")
+        .into_iter()
+        .filter(|s| wsconform_runner::chapter::matches(&s.chapter, chapter))
+        .collect();
+    let settings = PlanSettings {
+        target: Target::parse(&format!("ws://{addr}/echo")).expect("a valid target"),
+        profile: Profile::Echo,
+        timeout: Duration::from_secs(2),
+        run_id: 1,
+    };
+    let report = tokio::time::timeout(
+        Duration::from_secs(120),
+        run_suite(&scenarios, &settings, 32, |_| {}),
+    )
+    .await
+    .expect("the run ends");
+    handle.shutdown().await;
+    let opts = HumanOptions {
+        color: false,
+        timings: false,
+    };
+    render_limited(&report, opts, Some(1)).replace(&addr.to_string(), "127.0.0.1:PORT")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_or_stopped_server_is_told_once_why_the_waits_were_short() {
+    use wsconform_testbed::{Server, Stuck};
+    let silent = report_of(Server::Stuck(Stuck::BlackHole), "masking").await;
+    let stopped = report_of(Server::Stuck(Stuck::StopsAfterFirst), "masking").await;
+    assert!(
+        silent.contains("! the server answered nothing after its opening handshake"),
+        "{silent}"
+    );
+    assert!(
+        silent.contains(
+            "(cut from 2 s: the server answered nothing after its handshake in the silence probe)"
+        ),
+        "{silent}"
+    );
+    assert!(
+        stopped.contains(
+            "! the server stopped answering opening handshakes after the preflight handshake"
+        ),
+        "{stopped}"
+    );
+    insta::assert_snapshot!("silent_and_stopped", format!("{silent}\n----\n{stopped}"));
+}
