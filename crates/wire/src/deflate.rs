@@ -43,8 +43,15 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 /// The bytes a sync flush ends with, removed by the sender (§7.2.1).
 pub const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
-/// How much output room is reserved per inflate call.
+/// The most output room an inflate call gets.
 const INFLATE_CHUNK: usize = 16 * 1024;
+
+/// The least output room an inflate call makes when the output buffer is
+/// full. The room is the buffer's spare capacity; a full buffer grows by
+/// twice the input, or this much if more, so the buffer grows with the
+/// message: a small message leaves a small buffer behind, not a whole
+/// chunk (the buffer may be kept for the connection's next message).
+const INFLATE_MIN_ROOM: usize = 1024;
 
 /// Why a compressed message could not be inflated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -267,10 +274,15 @@ impl Inflater {
         loop {
             // Room for one byte past the limit at most: that byte is the
             // proof that the message is too big.
+            let spare = match out.capacity() - out.len() {
+                0 => INFLATE_MIN_ROOM.max(input.len().saturating_mul(2)),
+                spare => spare,
+            };
             let room = limit
                 .saturating_sub(out.len())
                 .saturating_add(1)
-                .min(INFLATE_CHUNK);
+                .min(INFLATE_CHUNK)
+                .min(spare);
             let start = out.len();
             out.resize(start + room, 0);
             let (in_before, out_before) = (state.total_in(), state.total_out());
@@ -774,6 +786,27 @@ mod tests {
     fn corrupt_data() {
         let err = inflate_all(&mut Inflater::new(15, false), &[0xff, 0xff, 0xff], 100);
         assert!(matches!(err, Err(InflateError::Corrupt(_))), "{err:?}");
+    }
+
+    #[test]
+    fn a_small_message_leaves_a_small_buffer() {
+        // The buffer of a message may be kept for the next one: a 1 KiB
+        // message must not leave a 16 KiB chunk behind.
+        let message = b"one kilobyte of text, more or less. ".repeat(28);
+        let compressed = Deflater::new(15, 1, true).compress(&message).unwrap();
+        let mut out = Vec::new();
+        let mut inflater = Inflater::new(15, false);
+        inflater.inflate(&compressed, &mut out, 1 << 20).unwrap();
+        inflater.finish_message(&mut out, 1 << 20).unwrap();
+        assert_eq!(out, message);
+        assert!(out.capacity() < 2 * message.len(), "{}", out.capacity());
+        // A large one still gets there, in rooms of up to a chunk.
+        let large = b"a larger message ".repeat(10_000);
+        let compressed = Deflater::new(15, 1, true).compress(&large).unwrap();
+        assert_eq!(
+            inflate_all(&mut inflater, &compressed, 1 << 20).unwrap(),
+            large
+        );
     }
 
     #[test]
