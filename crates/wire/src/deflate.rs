@@ -272,17 +272,18 @@ impl Inflater {
     ) -> Result<(), InflateError> {
         let mut input = input;
         loop {
-            // Room for one byte past the limit at most: that byte is the
-            // proof that the message is too big.
-            let spare = match out.capacity() - out.len() {
+            // The buffer's spare capacity, or room to grow when it has none.
+            let buffer_room = match out.capacity() - out.len() {
                 0 => INFLATE_MIN_ROOM.max(input.len().saturating_mul(2)),
                 spare => spare,
             };
+            // Room for one byte past the limit at most: that byte is the
+            // proof that the message is too big.
             let room = limit
                 .saturating_sub(out.len())
                 .saturating_add(1)
                 .min(INFLATE_CHUNK)
-                .min(spare);
+                .min(buffer_room);
             let start = out.len();
             out.resize(start + room, 0);
             let (in_before, out_before) = (state.total_in(), state.total_out());
