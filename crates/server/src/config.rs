@@ -131,10 +131,10 @@ pub struct Config {
     /// offers it on `/echo` or `/socket`; `None` declines every offer.
     ///
     /// On by default, answering with `server_no_context_takeover`: the
-    /// server's compressor (about 256 KiB of zlib state) then lives only
-    /// while a message is compressed, instead of for the whole connection.
-    /// The client's context is kept when it wants it; the inflater is
-    /// allocated at the first compressed message.
+    /// server keeps nothing of its own messages between them. The
+    /// client's context is kept when it wants it, as the last bytes of its
+    /// window (see [`wsconform_wire::deflate`]); zlib streams live only
+    /// while a message is compressed or inflated.
     pub deflate: Option<ServerDeflatePolicy>,
 }
 
