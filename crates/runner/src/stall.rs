@@ -6,8 +6,10 @@
 //! then on every scenario's handshake waits out a whole deadline, three
 //! hundred times: a quarter of an hour for a server that has stopped.
 //!
-//! The watch notices the first scenario whose handshake got no answer at
-//! all and plays the default handshake once more, with the whole deadline.
+//! The watch notices the first scenario played alone (one at a time: side
+//! by side, a server that serves one client at a time leaves handshakes
+//! unanswered while it serves the others) whose handshake got no answer at
+//! all, and plays the default handshake once more, with the whole deadline.
 //! Answered: the server only had a slow moment, and the run goes on as
 //! before (the next such failure is checked again). Not answered: the
 //! server has **stopped**, and the scenarios still to come are played with
@@ -17,9 +19,9 @@
 //! already under way finish as they started. Every report names the
 //! scenario after which the server stopped; `--full-waits` waits in full.
 
-use tokio::sync::Mutex;
-
 use std::time::Duration;
+
+use tokio::sync::Mutex;
 
 use crate::exec::{Pace, run_scenario};
 use crate::load::parse_scenario;
